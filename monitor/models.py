@@ -1,0 +1,119 @@
+"""Plain frozen records passed between the pipeline stages.
+
+Stages never share mutable state: fetch returns a `Page`, discovery returns `Candidate`s, extraction
+returns an `ExtractedArticle`, and the pipeline returns a `SourceReport` per source and poll.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP cache validators remembered per URL for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One successful HTTP exchange (2xx or 304), body already decoded from its content-encoding."""
+
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status: int
+    headers: tuple[tuple[str, str], ...]  # as received, content-encoding already undone
+    body: bytes  # b"" for a 304
+    text: str  # body decoded with the detected charset; "" for a 304 or a binary body
+    encoding: str | None
+    content_type: str  # media type, lower case, without parameters ("text/html")
+    fetched_at: datetime
+    elapsed: float  # seconds, all attempts included
+    attempts: int
+    validators: Validators
+    http_version: str = "HTTP/1.1"
+    reason: str = "OK"
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article URL found by discovery, with whatever the feed, sitemap or listing said of it."""
+
+    url: str  # canonical URL
+    via: str  # "feed" | "sitemap" | "listing"
+    title: str | None = None
+    published_at: datetime | None = None  # aware
+    summary: str | None = None  # feed description or content, when it carries text
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    """What extraction found in one article page."""
+
+    title: str
+    text: str  # paragraphs separated by a blank line
+    published_at: datetime | None  # aware; None when the page gives no date
+    author: str | None
+    lang: str | None
+    canonical_url: str | None
+    method: str  # "selectors" | "trafilatura" | "empty"
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text.strip()
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """One line of the fetch log: every request the monitor made, good or bad."""
+
+    source: str
+    url: str
+    purpose: str  # "robots" | "feed" | "sitemap" | "listing" | "article"
+    at: datetime
+    status: int | None
+    bytes: int
+    duration: float
+    attempts: int
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class SourceReport:
+    """What one poll of one source did. Built up by the pipeline, then stored and printed."""
+
+    source: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    discovered: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    empty: int = 0
+    not_modified: int = 0
+    errors: list[str] = field(default_factory=list)
+    new_titles: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

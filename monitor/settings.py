@@ -1,0 +1,87 @@
+"""Settings from the environment (prefix MONITOR_) or a `.env` file, declared once.
+
+This table is the single list of settings: the CLI reads it, validation comes from it, and a test
+checks that every field appears in the README and in `deploy/env.example`. Secrets (the bot token,
+the SMTP password) are read from the environment only and never printed: see `Settings.safe_dump`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitor import __version__
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    sources: Path = Field(Path("sources.yaml"), description="Path of sources.yaml.")
+    data_dir: Path = Field(
+        Path("storage"), description="Runtime data: archive database, WARC captures, digests."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the archive; default sqlite:///<data_dir>/archive.db.",
+    )
+    contact_url: str = Field(
+        "https://github.com/az-kz-monitor/az-kz-monitor",
+        description="URL named in the User-Agent so site operators can reach you. Set your own.",
+    )
+    user_agent: str | None = Field(
+        None, description="Full User-Agent override; default names the project and contact_url."
+    )
+    allow_private_hosts: bool = Field(
+        False,
+        description="Allow fetching hosts that resolve to private/loopback/link-local addresses.",
+    )
+    max_body_bytes: int = Field(5_000_000, description="Largest body accepted, after decompression.")
+    connect_timeout: float = Field(10.0, description="Seconds to open a connection.")
+    read_timeout: float = Field(30.0, description="Seconds to wait for data on an open connection.")
+    retries: int = Field(3, description="Retries after the first attempt, for retryable failures.")
+    retry_base_delay: float = Field(2.5, description="First retry delay in seconds; doubles each try.")
+    retry_max_delay: float = Field(60.0, description="Longest wait between retries (Retry-After too).")
+    per_host_concurrency: int = Field(2, description="Requests in flight at once to one host.")
+    per_host_delay: float = Field(1.2, description="Least seconds between request starts to one host.")
+    max_redirects: int = Field(5, description="Redirects followed before giving up.")
+    robots_ttl: int = Field(86_400, description="Seconds a fetched robots.txt is trusted.")
+    max_articles_per_poll: int = Field(
+        60, description="Most new article pages fetched per source and poll (the rest wait)."
+    )
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: str = Field("INFO", description="Logging level.")
+    telegram_token: SecretStr | None = Field(None, description="Telegram bot token (secret).")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (secret).")
+
+    @property
+    def archive_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'archive.db').as_posix()}"
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.data_dir / "warc"
+
+    @property
+    def effective_user_agent(self) -> str:
+        if self.user_agent:
+            return self.user_agent
+        # "Mozilla/5.0 (compatible; ...)" passes sites that refuse non-browser agents (AZERTAC
+        # answers 400 without one) while still saying plainly who is fetching.
+        return f"Mozilla/5.0 (compatible; az-kz-monitor/{__version__}; +{self.contact_url})"
+
+    def safe_dump(self) -> dict[str, object]:
+        """Settings as a dict fit for logs and `monitor status`: secrets masked."""
+        shown: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(getattr(self, name), SecretStr):
+                shown[name] = "***" if value else None
+            else:
+                shown[name] = str(value) if isinstance(value, Path) else value
+        return shown
