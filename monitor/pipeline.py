@@ -1,0 +1,299 @@
+"""The one place that knows the order of the stages.
+
+    poll_source(source)
+      1. discover   feeds, sitemaps, listings (conditional GET; a 304 costs nothing more)
+      2. decide     which candidates are new or updated, which are already archived (pure)
+      3. fetch      the new article pages, politely (the fetcher enforces per-host limits)
+      4. extract    title, text, date, author, language, canonical URL (pure)
+      5. store      raw capture to WARC, article to the archive (idempotent)
+    poll_sources(sources)  every source concurrently; one broken site never stops the others.
+
+Expected failures (FetchError, ParseError) become lines in the source's report; anything else is a
+bug: it is logged with its traceback, recorded on the report, and the other sources go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from monitor.discover import discover
+from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.extract import extract_article
+from monitor.fetch import Fetcher
+from monitor.models import Candidate, ExtractedArticle, Page, SourceReport
+from monitor.normalise import content_hash
+from monitor.settings import Settings
+from monitor.sources import Source
+from monitor.store import ArticleRecord, KnownArticle, Store
+from monitor.schedule import next_check_at
+from monitor.store.warc import WarcArchive, WarcRef
+from monitor.urls import article_key, canonical_url, same_site
+
+log = logging.getLogger(__name__)
+
+MAX_SITEMAPS_PER_POLL = 20
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a poll needs from the outside world, passed in."""
+
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    warc: WarcArchive
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What step 2 decided: pages to fetch (newest first) and archived articles merely seen again."""
+
+    fetch: list[tuple[str, Candidate]]  # (key, candidate)
+    seen_ids: list[int]
+    deferred: int
+
+
+async def poll_sources(
+    sources: list[Source],
+    deps: Deps,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_report: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    async def one(source: Source) -> SourceReport:
+        report = await poll_source(source, deps, now())
+        if on_report:
+            on_report(report)
+        return report
+
+    return list(await asyncio.gather(*(one(source) for source in sources)))
+
+
+async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
+    """Poll one source once and record the outcome (report, state, next check)."""
+    report = SourceReport(source=source.name, started_at=now)
+    try:
+        candidates = await _discover(source, deps, report)
+        report.discovered = len(candidates)
+        plan = decide(source, candidates, deps.store.known_articles(source.name, candidates), _cap(source, deps.settings))
+        deps.store.touch_articles(plan.seen_ids, now)
+        report.unchanged = len(plan.seen_ids)
+        await asyncio.gather(*(_archive(source, key, c, deps, report) for key, c in plan.fetch))
+    except Exception as exc:  # a bug: keep it visible, keep the other sources going
+        log.exception("poll of %s failed unexpectedly", source.name)
+        report.errors.append(f"internal error: {type(exc).__name__}: {exc}")
+    report.finished_at = datetime.now(UTC)
+    state = deps.store.source_state(source.name)
+    failures = 0 if report.ok else state.consecutive_failures + 1
+    deps.store.record_poll(report, next_check_at(source, failures, report.retry_after, report.finished_at))
+    return report
+
+
+def _cap(source: Source, settings: Settings) -> int:
+    return source.max_articles or settings.max_articles_per_poll
+
+
+async def _discover(source: Source, deps: Deps, report: SourceReport) -> dict[str, Candidate]:
+    """Step 1: every way into the site; candidates keyed by article identity."""
+    entries: list[tuple[str, str, str | None]] = [(url, "feed", None) for url in source.feeds]
+    entries += [(url, "sitemap", None) for url in source.sitemaps]
+    entries += [(listing.url, "listing", listing.selector) for listing in source.listings]
+    found: dict[str, Candidate] = {}
+    sitemaps_seen = 0
+    while entries:
+        url, kind, selector = entries.pop(0)
+        page = await _fetch(url, kind, source, deps, report, conditional=True)
+        if page is None or page.not_modified:
+            continue
+        try:
+            discovery = discover(kind, page.body, page.text, page.final_url, source, selector=selector)
+        except ParseError as exc:
+            report.errors.append(f"{kind} {url}: {exc}")
+            continue
+        deps.store.save_validators(url, page.validators, page.fetched_at)
+        for child in discovery.follow:
+            if sitemaps_seen < MAX_SITEMAPS_PER_POLL:
+                sitemaps_seen += 1
+                entries.append((child, "sitemap", None))
+        for candidate in discovery.candidates:
+            key = article_key(candidate.url, source.id_pattern)
+            found[key] = _newer(found.get(key), candidate)
+    return found
+
+
+def _newer(old: Candidate | None, new: Candidate) -> Candidate:
+    """Of two sightings of one article keep the newer date (an updated story), and any title."""
+    if old is None:
+        return new
+    if new.published_at and (old.published_at is None or new.published_at > old.published_at):
+        return replace(new, title=new.title or old.title, summary=new.summary or old.summary)
+    return replace(old, title=old.title or new.title, summary=old.summary or new.summary)
+
+
+def decide(
+    source: Source,
+    candidates: dict[str, Candidate],
+    known: dict[str, KnownArticle],
+    cap: int,
+) -> Plan:
+    """Step 2 (pure): fetch what is new, re-fetch what a feed dates later than before."""
+    to_fetch, seen = [], []
+    for key, candidate in candidates.items():
+        archived = known.get(key)
+        if archived is None:
+            to_fetch.append((key, candidate))
+        elif (
+            candidate.published_at
+            and archived.listed_at
+            and candidate.published_at > archived.listed_at
+        ):
+            to_fetch.append((key, candidate))  # e.g. AZERTAC "YENİLƏNİB": same id, newer date
+        else:
+            seen.append(archived.id)
+    to_fetch.sort(key=lambda item: item[1].published_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return Plan(fetch=to_fetch[:cap], seen_ids=seen, deferred=max(0, len(to_fetch) - cap))
+
+
+async def _archive(source: Source, key: str, candidate: Candidate, deps: Deps, report: SourceReport) -> None:
+    """Steps 3-5 for one article."""
+    page = await _fetch(candidate.url, "article", source, deps, report, conditional=False)
+    if page is None:
+        return
+    extracted = extract_article(
+        page.text, page.final_url, rules=source.article, zone=source.zone, language=source.language
+    )
+    ref = deps.warc.write(page)
+    record = build_record(source, key, candidate, page, extracted, ref)
+    outcome = deps.store.save_article(record)
+    if extracted.is_empty:
+        report.empty += 1
+    if outcome == "new":
+        report.new += 1
+        report.new_titles.append(record.title)
+    elif outcome == "updated":
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
+def build_record(
+    source: Source,
+    key: str,
+    candidate: Candidate,
+    page: Page,
+    extracted: ExtractedArticle,
+    ref: WarcRef | None,
+) -> ArticleRecord:
+    """Pure: the archive row for an extracted page, with its date and identity settled."""
+    url = canonical_url(page.final_url)
+    if extracted.canonical_url and same_site(extracted.canonical_url, source.homepage):
+        url = canonical_url(extracted.canonical_url, base=page.final_url)
+    aliases = (key, article_key(url, source.id_pattern), article_key(candidate.url, source.id_pattern))
+    if extracted.published_at:
+        published, date_source = extracted.published_at, "page"
+    elif candidate.published_at:
+        published, date_source = candidate.published_at, "feed"
+    else:
+        published, date_source = page.fetched_at.astimezone(source.zone), "fetched"
+    title = extracted.title or candidate.title or url
+    return ArticleRecord(
+        source=source.name,
+        key=key,
+        aliases=tuple(dict.fromkeys(aliases)),
+        url=url,
+        title=title,
+        text=extracted.text,
+        author=extracted.author,
+        lang=extracted.lang or source.language,
+        published_at=published,
+        date_source=date_source,
+        listed_at=candidate.published_at,
+        fetched_at=page.fetched_at,
+        content_hash=content_hash(title, extracted.text),
+        extraction=extracted.method,
+        http_status=page.status,
+        warc=ref,
+    )
+
+
+async def _fetch(
+    url: str,
+    purpose: str,
+    source: Source,
+    deps: Deps,
+    report: SourceReport,
+    *,
+    conditional: bool,
+) -> Page | None:
+    validators = deps.store.validators(url) if conditional else None
+    try:
+        page = await deps.fetcher.get(url, source=source.name, purpose=purpose, validators=validators)
+    except FetchError as exc:
+        report.errors.append(f"{purpose} {url}: {exc.kind}: {exc}")
+        if exc.retry_after:
+            report.retry_after = max(report.retry_after or 0, exc.retry_after)
+        return None
+    except MonitorError as exc:
+        report.errors.append(f"{purpose} {url}: {exc}")
+        return None
+    if page.not_modified:
+        report.not_modified += 1
+    return page
+
+
+def reextract_archive(
+    store: Store,
+    warc: WarcArchive,
+    sources: dict[str, Source],
+    only: list[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Extract every archived page again from its WARC capture; the stored text is replaced only
+    when extraction gives something different (and never by an empty result over a good one)."""
+    from monitor.fetch import decode_body
+
+    counts = {"seen": 0, "changed": 0, "missing": 0, "skipped": 0}
+    for article in store.articles(sources=only):
+        counts["seen"] += 1
+        if progress and counts["seen"] % 100 == 0:
+            progress(counts["seen"])
+        source = sources.get(article.source)
+        if source is None:
+            counts["skipped"] += 1
+            continue
+        if article.warc_file is None or article.warc_offset is None or article.warc_length is None:
+            counts["missing"] += 1
+            continue
+        capture = warc.read(WarcRef(article.warc_file, article.warc_offset, article.warc_length))
+        text, _ = decode_body(capture.body, capture.header("content-type"))
+        extracted = extract_article(
+            text, capture.url, rules=source.article, zone=source.zone, language=source.language
+        )
+        if extracted.is_empty and article.text:
+            continue
+        title = extracted.title or article.title
+        digest = content_hash(title, extracted.text)
+        if digest == article.content_hash:
+            continue
+        fields: dict[str, object] = {
+            "title": title,
+            "text": extracted.text,
+            "author": extracted.author or article.author,
+            "lang": extracted.lang or article.lang,
+            "content_hash": digest,
+            "extraction": extracted.method,
+        }
+        if extracted.published_at:
+            offset = extracted.published_at.utcoffset()
+            fields |= {
+                "published_at": extracted.published_at,
+                "published_offset_min": int(offset.total_seconds() // 60) if offset else 0,
+                "date_source": "page",
+            }
+        assert article.id is not None
+        store.replace_extraction(article.id, **fields)
+        counts["changed"] += 1
+    return counts

@@ -1,0 +1,23 @@
+"""Wiring: builds the pipeline's dependencies from settings, for the CLI, the runner and the demo."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from monitor.fetch import Fetcher
+from monitor.pipeline import Deps
+from monitor.settings import Settings
+from monitor.store import Store
+from monitor.store.warc import WarcArchive
+
+
+@asynccontextmanager
+async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
+    store = Store.open(settings.archive_url)
+    fetcher = Fetcher(settings, robots_cache=store, on_outcome=store.log_fetch)
+    try:
+        yield Deps(settings=settings, store=store, fetcher=fetcher, warc=WarcArchive(settings.warc_dir))
+    finally:
+        await fetcher.aclose()
+        store.close()

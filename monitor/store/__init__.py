@@ -1,0 +1,389 @@
+"""The archive: one `Store` facade over the database, used by every stage that keeps state.
+
+All writes go through this class; each method is one short transaction and is idempotent, so two
+workers (or a retried job) writing the same article or poll report converge on one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from monitor.models import FetchOutcome, SourceReport, Validators
+from monitor.store.db import make_engine, migrate
+from monitor.store.tables import (
+    Article,
+    ArticleAlias,
+    FetchLog,
+    HttpCache,
+    PollLog,
+    RobotsFile,
+    SourceState,
+)
+from monitor.store.warc import WarcRef
+
+__all__ = ["Article", "ArticleRecord", "KnownArticle", "SourceStatus", "Store"]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article as the pipeline hands it to the archive."""
+
+    source: str
+    key: str
+    aliases: tuple[str, ...]  # every key it was found under, `key` included
+    url: str
+    title: str
+    text: str
+    author: str | None
+    lang: str | None
+    published_at: datetime
+    date_source: str
+    listed_at: datetime | None
+    fetched_at: datetime
+    content_hash: str
+    extraction: str
+    http_status: int
+    warc: WarcRef | None
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    id: int
+    listed_at: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    name: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    next_check_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    articles: int
+    new_24h: int
+    fetched_7d: int
+    empty_7d: int
+    recent_errors: list[str]
+
+    @property
+    def empty_share(self) -> float:
+        return self.empty_7d / self.fetched_7d if self.fetched_7d else 0.0
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # robots.txt (the fetcher's RobotsCache)
+    def load_robots(self, origin: str) -> tuple[str, datetime] | None:
+        with self.session() as s:
+            row = s.get(RobotsFile, origin)
+            return (row.body, row.fetched_at) if row else None
+
+    def save_robots(self, origin: str, body: str, fetched_at: datetime) -> None:
+        with self.session() as s:
+            s.merge(RobotsFile(origin=origin, body=body, fetched_at=fetched_at))
+            s.commit()
+
+    # conditional GET
+    def validators(self, url: str) -> Validators | None:
+        with self.session() as s:
+            row = s.get(HttpCache, url)
+            return Validators(row.etag, row.last_modified) if row else None
+
+    def save_validators(self, url: str, validators: Validators, at: datetime) -> None:
+        with self.session() as s:
+            s.merge(
+                HttpCache(
+                    url=url,
+                    etag=validators.etag,
+                    last_modified=validators.last_modified,
+                    checked_at=at,
+                )
+            )
+            s.commit()
+
+    # logs
+    def log_fetch(self, outcome: FetchOutcome) -> None:
+        with self.session() as s:
+            s.add(
+                FetchLog(
+                    source=outcome.source,
+                    url=outcome.url,
+                    purpose=outcome.purpose,
+                    at=outcome.at,
+                    status=outcome.status,
+                    bytes=outcome.bytes,
+                    duration_ms=round(outcome.duration * 1000),
+                    attempts=outcome.attempts,
+                    error_kind=outcome.error_kind,
+                    error=outcome.error,
+                )
+            )
+            s.commit()
+
+    def fetch_log(self, source: str | None = None, limit: int = 50) -> list[FetchLog]:
+        with self.session() as s:
+            query = select(FetchLog).order_by(col(FetchLog.id).desc()).limit(limit)
+            if source:
+                query = query.where(FetchLog.source == source)
+            return list(s.exec(query))
+
+    def record_poll(self, report: SourceReport, next_check_at: datetime) -> None:
+        """Store a poll's report and move the source's state on, in one transaction."""
+        finished = report.finished_at or report.started_at
+        with self.session() as s:
+            s.add(
+                PollLog(
+                    source=report.source,
+                    started_at=report.started_at,
+                    finished_at=finished,
+                    ok=report.ok,
+                    discovered=report.discovered,
+                    new=report.new,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                    empty=report.empty,
+                    not_modified=report.not_modified,
+                    errors="\n".join(report.errors) or None,
+                )
+            )
+            state = s.get(SourceState, report.source) or SourceState(name=report.source)
+            state.last_attempt_at = report.started_at
+            state.next_check_at = next_check_at
+            if report.ok:
+                state.last_success_at = finished
+                state.consecutive_failures = 0
+                state.last_error = None
+            else:
+                state.consecutive_failures += 1
+                state.last_error = report.errors[0]
+            state.retry_after_until = (
+                finished + timedelta(seconds=report.retry_after) if report.retry_after else None
+            )
+            s.add(state)
+            s.commit()
+
+    def source_state(self, name: str) -> SourceState:
+        with self.session() as s:
+            return s.get(SourceState, name) or SourceState(name=name)
+
+    def due_sources(self, names: Iterable[str], now: datetime) -> list[str]:
+        """The names whose next check has come (or that were never polled)."""
+        names = list(names)
+        with self.session() as s:
+            rows = {
+                row.name: row
+                for row in s.exec(select(SourceState).where(col(SourceState.name).in_(names)))
+            }
+        due = []
+        for name in names:
+            row = rows.get(name)
+            if row is None or row.next_check_at is None or row.next_check_at <= now:
+                due.append(name)
+        return due
+
+    # articles
+    def known_articles(self, source: str, keys: Iterable[str]) -> dict[str, KnownArticle]:
+        keys = list(set(keys))
+        found: dict[str, KnownArticle] = {}
+        with self.session() as s:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = (
+                    select(ArticleAlias.key, Article.id, Article.listed_at, Article.content_hash)
+                    .join(Article, col(Article.id) == ArticleAlias.article_id)
+                    .where(ArticleAlias.source == source, col(ArticleAlias.key).in_(chunk))
+                )
+                for key, article_id, listed_at, digest in s.exec(query):
+                    found[key] = KnownArticle(article_id, listed_at, digest)
+        return found
+
+    def touch_articles(self, ids: Iterable[int], seen_at: datetime) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self.session() as s:
+            for article in s.exec(select(Article).where(col(Article.id).in_(ids))):
+                article.last_seen_at = max(article.last_seen_at, seen_at)
+                s.add(article)
+            s.commit()
+
+    def save_article(self, record: ArticleRecord) -> str:
+        """Insert or update; returns "new", "updated" or "unchanged". Safe to repeat."""
+        for _ in range(2):
+            try:
+                return self._save_article_once(record)
+            except IntegrityError:
+                continue  # another writer inserted it first: the second pass updates it
+        return self._save_article_once(record)
+
+    def _save_article_once(self, record: ArticleRecord) -> str:
+        with self.session() as s:
+            existing = s.exec(
+                select(Article)
+                .join(ArticleAlias, col(Article.id) == ArticleAlias.article_id)
+                .where(
+                    ArticleAlias.source == record.source,
+                    col(ArticleAlias.key).in_(record.aliases),
+                )
+            ).first()
+            if existing is None:
+                article = Article(
+                    source=record.source,
+                    key=record.key,
+                    first_seen_at=record.fetched_at,
+                    last_seen_at=record.fetched_at,
+                    **_article_fields(record),
+                )
+                s.add(article)
+                s.flush()
+                outcome = "new"
+            else:
+                article = existing
+                article.last_seen_at = max(article.last_seen_at, record.fetched_at)
+                if record.listed_at and (
+                    article.listed_at is None or record.listed_at > article.listed_at
+                ):
+                    article.listed_at = record.listed_at
+                if article.content_hash != record.content_hash:
+                    fields = _article_fields(record)
+                    fields.pop("listed_at")
+                    for name, value in fields.items():
+                        setattr(article, name, value)
+                    article.revisions += 1
+                    outcome = "updated"
+                else:
+                    outcome = "unchanged"
+                s.add(article)
+            assert article.id is not None
+            have = set(
+                s.exec(select(ArticleAlias.key).where(ArticleAlias.article_id == article.id))
+            )
+            for key in dict.fromkeys(record.aliases):
+                if key not in have:
+                    s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
+            s.commit()
+            return outcome
+
+    def articles(
+        self,
+        *,
+        since: datetime | None = None,
+        sources: list[str] | None = None,
+        batch: int = 500,
+    ) -> Iterator[Article]:
+        """Articles oldest first, read in batches so an export of years stays small in memory."""
+        last_id = 0
+        while True:
+            with self.session() as s:
+                query = select(Article).where(col(Article.id) > last_id)
+                if since:
+                    query = query.where(col(Article.published_at) >= since)
+                if sources:
+                    query = query.where(col(Article.source).in_(sources))
+                rows = list(s.exec(query.order_by(col(Article.id)).limit(batch)))
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id or last_id
+
+    def replace_extraction(self, article_id: int, **fields: object) -> None:
+        with self.session() as s:
+            article = s.get(Article, article_id)
+            if article is None:
+                return
+            for name, value in fields.items():
+                setattr(article, name, value)
+            s.add(article)
+            s.commit()
+
+    def count_articles(self, source: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count()).select_from(Article)
+            if source:
+                query = query.where(Article.source == source)
+            return int(s.exec(query).one())
+
+    def status(self, names: Iterable[str], now: datetime) -> list[SourceStatus]:
+        day, week = now - timedelta(days=1), now - timedelta(days=7)
+        rows = []
+        with self.session() as s:
+            for name in names:
+                state = s.get(SourceState, name) or SourceState(name=name)
+
+                def count(*conditions: object, name: str = name) -> int:
+                    query = select(func.count()).select_from(Article)
+                    query = query.where(Article.source == name, *conditions)
+                    return int(s.exec(query).one())
+
+                errors = s.exec(
+                    select(FetchLog)
+                    .where(FetchLog.source == name, col(FetchLog.error_kind).is_not(None))
+                    .where(col(FetchLog.at) >= week)
+                    .order_by(col(FetchLog.id).desc())
+                    .limit(5)
+                )
+                rows.append(
+                    SourceStatus(
+                        name=name,
+                        last_attempt_at=state.last_attempt_at,
+                        last_success_at=state.last_success_at,
+                        next_check_at=state.next_check_at,
+                        consecutive_failures=state.consecutive_failures,
+                        last_error=state.last_error,
+                        articles=count(),
+                        new_24h=count(col(Article.first_seen_at) >= day),
+                        fetched_7d=count(col(Article.fetched_at) >= week),
+                        empty_7d=count(col(Article.fetched_at) >= week, Article.extraction == "empty"),
+                        recent_errors=[
+                            f"{e.at:%Y-%m-%d %H:%M} {e.purpose} {e.error_kind}: {e.error}"
+                            for e in errors
+                        ],
+                    )
+                )
+        return rows
+
+
+def _article_fields(record: ArticleRecord) -> dict[str, object]:
+    offset = record.published_at.utcoffset()
+    return {
+        "url": record.url,
+        "title": record.title,
+        "text": record.text,
+        "author": record.author,
+        "lang": record.lang,
+        "published_at": record.published_at,
+        "published_offset_min": int(offset.total_seconds() // 60) if offset else 0,
+        "date_source": record.date_source,
+        "listed_at": record.listed_at,
+        "fetched_at": record.fetched_at,
+        "content_hash": record.content_hash,
+        "extraction": record.extraction,
+        "http_status": record.http_status,
+        "warc_file": record.warc.file if record.warc else None,
+        "warc_offset": record.warc.offset if record.warc else None,
+        "warc_length": record.warc.length if record.warc else None,
+    }
+

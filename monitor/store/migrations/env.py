@@ -1,0 +1,24 @@
+"""Alembic environment: runs migrations on the engine the monitor hands over in
+`config.attributes["engine"]` (see monitor/store/db.py), or on `sqlalchemy.url` when alembic's own
+command line is used."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import monitor.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from sqlmodel import SQLModel
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,153 @@
+"""The archive's tables. Every change here comes with an alembic migration in `migrations/versions`
+(a test compares these models with the migrated database).
+
+All datetimes are stored in UTC (`UTCDateTime`) and come back aware; an article also keeps the UTC
+offset its publication date was given in, so exports show the local time the site printed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive storage) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the archive; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class SourceState(SQLModel, table=True):
+    """What the monitor knows of each source between polls: the scheduler reads it, polls write it."""
+
+    __tablename__ = "source_state"
+
+    name: str = Field(primary_key=True)
+    next_check_at: datetime | None = _when()
+    last_attempt_at: datetime | None = _when()
+    last_success_at: datetime | None = _when()
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    retry_after_until: datetime | None = _when()
+
+
+class HttpCache(SQLModel, table=True):
+    """Conditional-GET validators per URL (feeds, sitemaps, listings)."""
+
+    __tablename__ = "http_cache"
+
+    url: str = Field(primary_key=True)
+    etag: str | None = None
+    last_modified: str | None = None
+    checked_at: datetime | None = _when()
+
+
+class RobotsFile(SQLModel, table=True):
+    """robots.txt per origin, so a restart or another worker does not fetch it again."""
+
+    __tablename__ = "robots_file"
+
+    origin: str = Field(primary_key=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    fetched_at: datetime = _when(nullable=False)
+
+
+class FetchLog(SQLModel, table=True):
+    """Every HTTP request the monitor made, with its outcome."""
+
+    __tablename__ = "fetch_log"
+    __table_args__ = (Index("ix_fetch_log_source_at", "source", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    purpose: str
+    at: datetime = _when(nullable=False)
+    status: int | None = None
+    bytes: int = 0
+    duration_ms: int = 0
+    attempts: int = 1
+    error_kind: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class PollLog(SQLModel, table=True):
+    """One row per poll of a source: the SourceReport as stored."""
+
+    __tablename__ = "poll_log"
+    __table_args__ = (Index("ix_poll_log_source_started", "source", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    started_at: datetime = _when(nullable=False)
+    finished_at: datetime | None = _when()
+    ok: bool = True
+    discovered: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    empty: int = 0
+    not_modified: int = 0
+    errors: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Article(SQLModel, table=True):
+    """One archived article: its text, metadata and where its raw capture lies."""
+
+    __tablename__ = "article"
+    __table_args__ = (UniqueConstraint("source", "key", name="uq_article_source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    key: str  # identity within the source: "id:4411239" or "url:<canonical url>"
+    url: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author: str | None = None
+    lang: str | None = None
+    published_at: datetime = _when(nullable=False, index=True)
+    published_offset_min: int = 0  # UTC offset the date was given in (Baku +240, Astana +300)
+    date_source: str = "page"  # "page" | "feed" | "fetched"
+    listed_at: datetime | None = _when()  # newest date a feed/listing gave for this article
+    fetched_at: datetime = _when(nullable=False)
+    first_seen_at: datetime = _when(nullable=False)
+    last_seen_at: datetime = _when(nullable=False)
+    content_hash: str = Field(index=True)
+    extraction: str = "empty"  # "selectors" | "trafilatura" | "empty"
+    http_status: int = 200
+    revisions: int = 1
+    warc_file: str | None = None  # relative to the WARC directory
+    warc_offset: int | None = None
+    warc_length: int | None = None
+
+
+class ArticleAlias(SQLModel, table=True):
+    """Every key under which an article was discovered, so another URL of it is not fetched again."""
+
+    __tablename__ = "article_alias"
+
+    source: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True)

@@ -1,0 +1,132 @@
+"""The archive on real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from monitor.models import FetchOutcome, SourceReport, Validators
+from monitor.store import ArticleRecord, Store
+from monitor.store.db import migrate
+from monitor.store.warc import WarcRef
+
+BAKU = timezone(timedelta(hours=4))
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def record(**changes: object) -> ArticleRecord:
+    base: dict[str, object] = {
+        "source": "azertag-az",
+        "key": "id:4411239",
+        "aliases": ("id:4411239",),
+        "url": "https://azertag.az/xeber/slug-4411239",
+        "title": "Azərbaycan və Qazaxıstan",
+        "text": "Birinci abzas.\n\nİkinci abzas.",
+        "author": None,
+        "lang": "az",
+        "published_at": datetime(2026, 11, 20, 13, 35, tzinfo=BAKU),
+        "date_source": "page",
+        "listed_at": datetime(2026, 11, 20, 13, 35, tzinfo=BAKU),
+        "fetched_at": T0,
+        "content_hash": "h1",
+        "extraction": "selectors",
+        "http_status": 200,
+        "warc": WarcRef("2026/11/x.warc.gz", 0, 100),
+    }
+    base.update(changes)
+    return ArticleRecord(**base)  # type: ignore[arg-type]
+
+
+def test_migrated_schema_matches_the_models(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    migrate(store.engine)  # a second upgrade is a no-op
+    assert "article" in inspect(store.engine).get_table_names()
+
+
+def test_new_then_unchanged_then_updated(store: Store) -> None:
+    assert store.save_article(record()) == "new"
+    assert store.save_article(record(fetched_at=T0 + timedelta(hours=1))) == "unchanged"
+    updated = record(
+        key="id:4411239",
+        aliases=("id:4411239", "url:https://azertag.az/xeber/slug_yenilenib-4411239"),
+        title="Azərbaycan və Qazaxıstan YENİLƏNİB",
+        content_hash="h2",
+        fetched_at=T0 + timedelta(hours=2),
+    )
+    assert store.save_article(updated) == "updated"
+    [article] = list(store.articles())
+    assert article.title.endswith("YENİLƏNİB")
+    assert article.revisions == 2
+    assert article.first_seen_at == T0
+    assert article.last_seen_at == T0 + timedelta(hours=2)
+    known = store.known_articles(
+        "azertag-az", ["url:https://azertag.az/xeber/slug_yenilenib-4411239", "id:999"]
+    )
+    assert set(known) == {"url:https://azertag.az/xeber/slug_yenilenib-4411239"}
+    assert store.count_articles() == 1
+
+
+def test_dates_come_back_aware_with_the_original_offset(store: Store) -> None:
+    store.save_article(record())
+    [article] = list(store.articles())
+    assert article.published_at == datetime(2026, 11, 20, 9, 35, tzinfo=UTC)
+    assert article.published_at.tzinfo is not None
+    assert article.published_offset_min == 240
+
+
+def test_same_key_in_two_sources_are_two_articles(store: Store) -> None:
+    store.save_article(record())
+    store.save_article(record(source="icma"))
+    assert store.count_articles() == 2
+    assert store.count_articles("icma") == 1
+
+
+def test_articles_filter_and_batches(store: Store) -> None:
+    for n in range(7):
+        store.save_article(
+            record(
+                key=f"id:{n}",
+                aliases=(f"id:{n}",),
+                content_hash=f"h{n}",
+                published_at=T0 + timedelta(days=n),
+            )
+        )
+    since = T0 + timedelta(days=4)
+    assert [a.key for a in store.articles(since=since, batch=2)] == ["id:4", "id:5", "id:6"]
+    assert len(list(store.articles(batch=3))) == 7
+    assert list(store.articles(sources=["nobody"])) == []
+
+
+def test_validators_robots_and_fetch_log(store: Store) -> None:
+    assert store.validators("https://azertag.az/rss") is None
+    store.save_validators("https://azertag.az/rss", Validators('"abc"', None), T0)
+    store.save_validators("https://azertag.az/rss", Validators('"def"', "Mon"), T0)
+    assert store.validators("https://azertag.az/rss") == Validators('"def"', "Mon")
+    store.save_robots("https://azertag.az", "User-agent: *\nDisallow: /axtarish", T0)
+    assert store.load_robots("https://azertag.az") == ("User-agent: *\nDisallow: /axtarish", T0)
+    store.log_fetch(
+        FetchOutcome("azertag-az", "https://azertag.az/x", "article", T0, 500, 10, 0.25, 4,
+                     "http-status", "HTTP 500")
+    )
+    [entry] = store.fetch_log("azertag-az")
+    assert (entry.status, entry.duration_ms, entry.error_kind) == (500, 250, "http-status")
+
+
+def test_poll_reports_move_the_source_state(store: Store) -> None:
+    failed = SourceReport("azertag-az", started_at=T0, finished_at=T0, errors=["feed x: timeout"])
+    store.record_poll(failed, T0 + timedelta(minutes=30))
+    store.record_poll(failed, T0 + timedelta(minutes=60))
+    state = store.source_state("azertag-az")
+    assert state.consecutive_failures == 2
+    assert state.last_error == "feed x: timeout"
+    assert store.due_sources(["azertag-az", "icma"], T0) == ["icma"]
+    assert store.due_sources(["azertag-az"], T0 + timedelta(minutes=61)) == ["azertag-az"]
+    store.record_poll(SourceReport("azertag-az", started_at=T0, finished_at=T0), T0)
+    [row] = store.status(["azertag-az"], T0)
+    assert row.consecutive_failures == 0
+    assert row.last_success_at == T0
