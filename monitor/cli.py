@@ -181,7 +181,9 @@ def _parse_date(value: str | None) -> datetime | None:
 def export(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
-    since: Annotated[str | None, typer.Option("--since", help="Published on/after (ISO date).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published on/after (ISO date).")
+    ] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
 ) -> None:
     """Write the archive to stdout as JSON Lines or CSV."""
@@ -192,7 +194,9 @@ def export(
     settings = _settings(ctx)
     store = Store.open(settings.archive_url)
     try:
-        count = WRITERS[format](store.articles(since=_parse_date(since), sources=source), sys.stdout)
+        count = WRITERS[format](
+            store.articles(since=_parse_date(since), sources=source), sys.stdout
+        )
     finally:
         store.close()
     log.info("exported %d articles", count)

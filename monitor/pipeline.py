@@ -26,10 +26,10 @@ from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.models import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.normalise import content_hash
+from monitor.schedule import next_check_at
 from monitor.settings import Settings
 from monitor.sources import Source
 from monitor.store import ArticleRecord, KnownArticle, Store
-from monitor.schedule import next_check_at
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.urls import article_key, canonical_url, same_site
 
@@ -78,7 +78,12 @@ async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport
     try:
         candidates = await _discover(source, deps, report)
         report.discovered = len(candidates)
-        plan = decide(source, candidates, deps.store.known_articles(source.name, candidates), _cap(source, deps.settings))
+        plan = decide(
+            source,
+            candidates,
+            deps.store.known_articles(source.name, candidates),
+            _cap(source, deps.settings),
+        )
         deps.store.touch_articles(plan.seen_ids, now)
         report.unchanged = len(plan.seen_ids)
         await asyncio.gather(*(_archive(source, key, c, deps, report) for key, c in plan.fetch))
@@ -88,7 +93,9 @@ async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport
     report.finished_at = datetime.now(UTC)
     state = deps.store.source_state(source.name)
     failures = 0 if report.ok else state.consecutive_failures + 1
-    deps.store.record_poll(report, next_check_at(source, failures, report.retry_after, report.finished_at))
+    deps.store.record_poll(
+        report, next_check_at(source, failures, report.retry_after, report.finished_at)
+    )
     return report
 
 
@@ -109,7 +116,9 @@ async def _discover(source: Source, deps: Deps, report: SourceReport) -> dict[st
         if page is None or page.not_modified:
             continue
         try:
-            discovery = discover(kind, page.body, page.text, page.final_url, source, selector=selector)
+            discovery = discover(
+                kind, page.body, page.text, page.final_url, source, selector=selector
+            )
         except ParseError as exc:
             report.errors.append(f"{kind} {url}: {exc}")
             continue
@@ -153,11 +162,15 @@ def decide(
             to_fetch.append((key, candidate))  # e.g. AZERTAC "YENİLƏNİB": same id, newer date
         else:
             seen.append(archived.id)
-    to_fetch.sort(key=lambda item: item[1].published_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    to_fetch.sort(
+        key=lambda item: item[1].published_at or datetime.min.replace(tzinfo=UTC), reverse=True
+    )
     return Plan(fetch=to_fetch[:cap], seen_ids=seen, deferred=max(0, len(to_fetch) - cap))
 
 
-async def _archive(source: Source, key: str, candidate: Candidate, deps: Deps, report: SourceReport) -> None:
+async def _archive(
+    source: Source, key: str, candidate: Candidate, deps: Deps, report: SourceReport
+) -> None:
     """Steps 3-5 for one article."""
     page = await _fetch(candidate.url, "article", source, deps, report, conditional=False)
     if page is None:
@@ -191,7 +204,11 @@ def build_record(
     url = canonical_url(page.final_url)
     if extracted.canonical_url and same_site(extracted.canonical_url, source.homepage):
         url = canonical_url(extracted.canonical_url, base=page.final_url)
-    aliases = (key, article_key(url, source.id_pattern), article_key(candidate.url, source.id_pattern))
+    aliases = (
+        key,
+        article_key(url, source.id_pattern),
+        article_key(candidate.url, source.id_pattern),
+    )
     if extracted.published_at:
         published, date_source = extracted.published_at, "page"
     elif candidate.published_at:
@@ -230,7 +247,9 @@ async def _fetch(
 ) -> Page | None:
     validators = deps.store.validators(url) if conditional else None
     try:
-        page = await deps.fetcher.get(url, source=source.name, purpose=purpose, validators=validators)
+        page = await deps.fetcher.get(
+            url, source=source.name, purpose=purpose, validators=validators
+        )
     except FetchError as exc:
         report.errors.append(f"{purpose} {url}: {exc.kind}: {exc}")
         if exc.retry_after:
@@ -253,7 +272,7 @@ def reextract_archive(
 ) -> dict[str, int]:
     """Extract every archived page again from its WARC capture; the stored text is replaced only
     when extraction gives something different (and never by an empty result over a good one)."""
-    from monitor.fetch import decode_body
+    from monitor.fetch import decode_text
 
     counts = {"seen": 0, "changed": 0, "missing": 0, "skipped": 0}
     for article in store.articles(sources=only):
@@ -268,7 +287,8 @@ def reextract_archive(
             counts["missing"] += 1
             continue
         capture = warc.read(WarcRef(article.warc_file, article.warc_offset, article.warc_length))
-        text, _ = decode_body(capture.body, capture.header("content-type"))
+        media_type, declared = _media_type(capture.header("content-type"))
+        text, _ = decode_text(capture.body, media_type, declared)
         extracted = extract_article(
             text, capture.url, rules=source.article, zone=source.zone, language=source.language
         )
@@ -297,3 +317,16 @@ def reextract_archive(
         store.replace_extraction(article.id, **fields)
         counts["changed"] += 1
     return counts
+
+
+def _media_type(content_type: str | None) -> tuple[str, str | None]:
+    """('text/html', 'utf-8') from 'text/html; charset=UTF-8'."""
+    if not content_type:
+        return "text/html", None
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower() or None
+    return media.strip().lower(), charset

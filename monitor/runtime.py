@@ -17,7 +17,9 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     store = Store.open(settings.archive_url)
     fetcher = Fetcher(settings, robots_cache=store, on_outcome=store.log_fetch)
     try:
-        yield Deps(settings=settings, store=store, fetcher=fetcher, warc=WarcArchive(settings.warc_dir))
+        yield Deps(
+            settings=settings, store=store, fetcher=fetcher, warc=WarcArchive(settings.warc_dir)
+        )
     finally:
         await fetcher.aclose()
         store.close()

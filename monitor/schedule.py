@@ -9,6 +9,7 @@ never sooner than a site's Retry-After.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import signal
@@ -50,7 +51,9 @@ def next_check_at(
 class Runner:
     """Polls every enabled source when it is due, until stopped; SIGHUP reloads sources.yaml."""
 
-    def __init__(self, deps: Deps, sources: list[Source], clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self, deps: Deps, sources: list[Source], clock: Callable[[], datetime] | None = None
+    ):
         self.deps = deps
         self.sources = enabled(sources)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -66,7 +69,7 @@ class Runner:
                 continue  # one poll of a source at a time
             task = asyncio.create_task(poll_source(by_name[name], self.deps, self.clock()))
             self.running[name] = task
-            task.add_done_callback(lambda t, name=name: self._finished(name, t))
+            task.add_done_callback(functools.partial(self._finished, name))
 
     def _finished(self, name: str, task: asyncio.Task[object]) -> None:
         self.running.pop(name, None)

@@ -40,14 +40,22 @@ class Settings(BaseSettings):
         False,
         description="Allow fetching hosts that resolve to private/loopback/link-local addresses.",
     )
-    max_body_bytes: int = Field(5_000_000, description="Largest body accepted, after decompression.")
+    max_body_bytes: int = Field(
+        5_000_000, description="Largest body accepted, after decompression."
+    )
     connect_timeout: float = Field(10.0, description="Seconds to open a connection.")
     read_timeout: float = Field(30.0, description="Seconds to wait for data on an open connection.")
     retries: int = Field(3, description="Retries after the first attempt, for retryable failures.")
-    retry_base_delay: float = Field(2.5, description="First retry delay in seconds; doubles each try.")
-    retry_max_delay: float = Field(60.0, description="Longest wait between retries (Retry-After too).")
+    retry_base_delay: float = Field(
+        2.5, description="First retry delay in seconds; doubles each try."
+    )
+    retry_max_delay: float = Field(
+        60.0, description="Longest wait between retries (Retry-After too)."
+    )
     per_host_concurrency: int = Field(2, description="Requests in flight at once to one host.")
-    per_host_delay: float = Field(1.2, description="Least seconds between request starts to one host.")
+    per_host_delay: float = Field(
+        1.2, description="Least seconds between request starts to one host."
+    )
     max_redirects: int = Field(5, description="Redirects followed before giving up.")
     robots_ttl: int = Field(86_400, description="Seconds a fetched robots.txt is trusted.")
     max_articles_per_poll: int = Field(

@@ -35,7 +35,8 @@ def test_round_trip_of_several_records(tmp_path) -> None:
     archive = WarcArchive(tmp_path)
     when = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
     refs = [
-        archive.write(page(f"https://azertag.az/xeber/a-{n}", HTML + str(n), when)) for n in range(3)
+        archive.write(page(f"https://azertag.az/xeber/a-{n}", HTML + str(n), when))
+        for n in range(3)
     ]
     assert len({r.file for r in refs}) == 1
     assert refs[1].offset == refs[0].offset + refs[0].length

@@ -62,7 +62,8 @@ def _run(settings: Settings, sources: list, data_dir: Path, echo: Callable[[str]
         second = asyncio.run(cycle())
         extra = server.requests[before:]
         conditional = sum(
-            1 for *_, headers in extra
+            1
+            for *_, headers in extra
             if any(k.lower() in ("if-none-match", "if-modified-since") for k in headers)
         )
         echo(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -217,7 +218,7 @@ class Store:
                     .where(ArticleAlias.source == source, col(ArticleAlias.key).in_(chunk))
                 )
                 for key, article_id, listed_at, digest in s.exec(query):
-                    found[key] = KnownArticle(article_id, listed_at, digest)
+                    found[key] = KnownArticle(article_id or 0, listed_at, digest)
         return found
 
     def touch_articles(self, ids: Iterable[int], seen_at: datetime) -> None:
@@ -333,7 +334,7 @@ class Store:
             for name in names:
                 state = s.get(SourceState, name) or SourceState(name=name)
 
-                def count(*conditions: object, name: str = name) -> int:
+                def count(*conditions: Any, name: str = name) -> int:
                     query = select(func.count()).select_from(Article)
                     query = query.where(Article.source == name, *conditions)
                     return int(s.exec(query).one())
@@ -356,7 +357,9 @@ class Store:
                         articles=count(),
                         new_24h=count(col(Article.first_seen_at) >= day),
                         fetched_7d=count(col(Article.fetched_at) >= week),
-                        empty_7d=count(col(Article.fetched_at) >= week, Article.extraction == "empty"),
+                        empty_7d=count(
+                            col(Article.fetched_at) >= week, Article.extraction == "empty"
+                        ),
                         recent_errors=[
                             f"{e.at:%Y-%m-%d %H:%M} {e.purpose} {e.error_kind}: {e.error}"
                             for e in errors
@@ -366,7 +369,7 @@ class Store:
         return rows
 
 
-def _article_fields(record: ArticleRecord) -> dict[str, object]:
+def _article_fields(record: ArticleRecord) -> dict[str, Any]:
     offset = record.published_at.utcoffset()
     return {
         "url": record.url,
@@ -386,4 +389,3 @@ def _article_fields(record: ArticleRecord) -> dict[str, object]:
         "warc_offset": record.warc.offset if record.warc else None,
         "warc_length": record.warc.length if record.warc else None,
     }
-

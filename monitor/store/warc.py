@@ -112,7 +112,9 @@ class WarcArchive:
             payload=io.BytesIO(page.body),
             length=len(page.body),
             http_headers=http_headers,
-            warc_headers_dict={"WARC-Date": f"{page.fetched_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"},
+            warc_headers_dict={
+                "WARC-Date": f"{page.fetched_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+            },
         )
         writer.write_record(record)
         return buffer.getvalue()

@@ -1,0 +1,234 @@
+"""Throughput of discovery → fetch → extraction → storage over generated pages served locally,
+per-page extraction time with site selectors vs trafilatura, and peak memory.
+
+    make bench                       # 2,000 pages (default)
+    make bench BENCH_ARGS="--pages 5000"
+
+Pages are generated (Azerbaijani and Kazakh paragraphs with menus, share bars and 'most read'
+lists around them, like the real sites) and served by a threaded HTTP server on 127.0.0.1; the
+pipeline runs with politeness delays off so the figure measures the monitor, not the waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from monitor.extract import extract_article
+from monitor.pipeline import poll_source
+from monitor.runtime import open_deps
+from monitor.settings import Settings
+from monitor.sources import ArticleRules, Source
+
+WORDS_AZ = [
+    "Azərbaycan",
+    "Qazaxıstan",
+    "əməkdaşlıq",
+    "nəqliyyat",
+    "dəhlizi",
+    "Orta",
+    "Dəhliz",
+    "Bakı",
+    "Astana",
+    "Aktau",
+    "limanı",
+    "ticarət",
+    "dövriyyəsi",
+    "prezident",
+    "səfər",
+    "saziş",
+    "imzalanıb",
+    "enerji",
+    "layihə",
+    "xəbər",
+    "verir",
+    "ki",
+    "iqtisadi",
+]
+WORDS_KK = [
+    "Қазақстан",
+    "Әзербайжан",
+    "ынтымақтастық",
+    "көлік",
+    "дәлізі",
+    "Орта",
+    "дәліз",
+    "Баку",
+    "Астана",
+    "Ақтау",
+    "порты",
+    "сауда",
+    "айналымы",
+    "президент",
+    "сапар",
+    "келісім",
+    "қол",
+    "қойылды",
+    "энергетика",
+    "жоба",
+    "мәлімдеді",
+    "экономикалық",
+]
+
+
+def paragraph(rng: random.Random, words: list[str]) -> str:
+    return " ".join(rng.choice(words) for _ in range(rng.randint(25, 60))) + "."
+
+
+def article_html(n: int) -> str:
+    rng = random.Random(n)
+    words = WORDS_AZ if n % 2 else WORDS_KK
+    title = " ".join(rng.choice(words) for _ in range(8)).capitalize()
+    body = "".join(f"<p>{paragraph(rng, words)}</p>" for _ in range(rng.randint(4, 9)))
+    menu = "".join(f'<li><a href="/section/{i}">Bölmə {i}</a></li>' for i in range(25))
+    popular = "".join(
+        f'<li><a href="/news/{n + i}">Başqa xəbər {n + i}</a></li>' for i in range(10)
+    )
+    return f"""<!doctype html><html lang="az"><head><meta charset="utf-8"><title>{title} | Bench</title>
+<meta property="og:title" content="{title}">
+<meta name="article:published_time" content="2026-11-{1 + n % 28:02d}T{n % 24:02d}:15:00+04:00">
+</head><body><header><nav><ul>{menu}</ul></nav></header>
+<main><article><h1 class="title">{title}</h1><div class="date">{1 + n % 28:02d}.11.2026 [{n % 24:02d}:15]</div>
+<div class="share">Paylaş: Facebook Twitter Telegram</div>
+<div class="body">{body}</div></article>
+<aside class="most-read"><h3>Ən çox oxunanlar</h3><ul>{popular}</ul></aside></main>
+<footer>© 2005-2026 Bench. Bütün hüquqlar qorunur.</footer></body></html>"""
+
+
+def sitemap(pages: int, base: str) -> str:
+    urls = "".join(f"<url><loc>{base}/news/{n}</loc></url>" for n in range(pages))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    )
+
+
+class Site(ThreadingHTTPServer):
+    daemon_threads = True
+    pages = 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Site
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.path == "/robots.txt":
+            body, kind = "User-agent: *\nAllow: /\n", "text/plain"
+        elif self.path == "/sitemap.xml":
+            body, kind = sitemap(self.server.pages, base), "application/xml"
+        elif self.path.startswith("/news/"):
+            body, kind = article_html(int(self.path.rsplit("/", 1)[1])), "text/html; charset=utf-8"
+        else:
+            self.send_error(404)
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve(pages: int) -> Site:
+    server = Site(("127.0.0.1", 0), Handler)
+    server.pages = pages
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+SELECTORS = ArticleRules(title="h1.title", body="div.body", date="div.date", remove=[".share"])
+
+
+def bench_pipeline(pages: int, concurrency: int) -> dict[str, float]:
+    server = serve(pages)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    source = Source(
+        name="bench",
+        homepage=base + "/",
+        language="az",
+        timezone="Asia/Baku",
+        sitemaps=[base + "/sitemap.xml"],
+        article=SELECTORS,
+        max_articles=pages,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            data_dir=Path(folder),
+            allow_private_hosts=True,
+            per_host_delay=0,
+            per_host_concurrency=concurrency,
+        )
+
+        async def run() -> float:
+            async with open_deps(settings) as deps:
+                started = time.perf_counter()
+                report = await poll_source(source, deps, datetime.now(UTC))
+                elapsed = time.perf_counter() - started
+                assert report.new == pages, report
+                return elapsed
+
+        elapsed = asyncio.run(run())
+    server.shutdown()
+    return {"pages": pages, "seconds": elapsed, "pages_per_second": pages / elapsed}
+
+
+def bench_extraction(samples: int) -> dict[str, float]:
+    pages = [article_html(n) for n in range(samples)]
+    timings: dict[str, list[float]] = {"selectors": [], "trafilatura": []}
+    zone = Source(
+        name="x",
+        homepage="https://x.az/",
+        language="az",
+        timezone="Asia/Baku",
+        feeds=["https://x.az/rss"],
+    ).zone
+    for rules, label in ((SELECTORS, "selectors"), (ArticleRules(), "trafilatura")):
+        for html in pages:
+            started = time.perf_counter()
+            result = extract_article(
+                html, "https://x.az/news/1", rules=rules, zone=zone, language="az"
+            )
+            timings[label].append(time.perf_counter() - started)
+            assert result.method == label, (label, result.method)
+    return {f"{k}_ms_median": statistics.median(v) * 1000 for k, v in timings.items()} | {
+        f"{k}_ms_p95": sorted(v)[int(len(v) * 0.95)] * 1000 for k, v in timings.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=300)
+    args = parser.parse_args()
+    extraction = bench_extraction(args.samples)
+    pipeline = bench_pipeline(args.pages, args.concurrency)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"pipeline: {pipeline['pages']} pages in {pipeline['seconds']:.1f} s = "
+        f"{pipeline['pages_per_second']:.1f} pages/s (concurrency {args.concurrency})"
+    )
+    print(
+        f"extraction per page ({args.samples} pages): selectors median "
+        f"{extraction['selectors_ms_median']:.2f} ms (p95 {extraction['selectors_ms_p95']:.2f}), "
+        f"trafilatura median {extraction['trafilatura_ms_median']:.2f} ms "
+        f"(p95 {extraction['trafilatura_ms_p95']:.2f})"
+    )
+    print(f"peak memory (max RSS of the process): {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
