@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from monitor.demo.server import SiteServer, rewrite_sources
+from monitor.settings import Settings
+from monitor.sources import Source, load_sources
 from monitor.store import Store
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -63,3 +67,46 @@ def _reset_postgres(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+# --- the recorded sites, served on 127.0.0.1 -------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED_SITES = ROOT / "tests" / "fixtures" / "sites" / "expected.yaml"
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Iterator[SiteServer]:
+    with SiteServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sites(site_server: SiteServer) -> Iterator[SiteServer]:
+    """The shared replay server, with overrides and the request log reset around each test."""
+    site_server.clear_overrides()
+    site_server.clear_requests()
+    yield site_server
+    site_server.clear_overrides()
+
+
+@pytest.fixture
+def local_sources(sites: SiteServer) -> list[Source]:
+    """The shipped sources.yaml, pointed at the local copies."""
+    return rewrite_sources(load_sources(ROOT / "sources.yaml"), sites.url_map())
+
+
+def make_settings(data_dir: Path, **changes: object) -> Settings:
+    """Settings for a fast, polite-enough run against 127.0.0.1."""
+    base: dict[str, object] = {
+        "data_dir": data_dir,
+        "allow_private_hosts": True,
+        "per_host_delay": 0.0,
+        "retry_base_delay": 0.01,
+        "retry_max_delay": 0.05,
+        "retries": 1,
+        "connect_timeout": 2.0,
+        "read_timeout": 2.0,
+    }
+    base.update(changes)
+    return Settings(**base)  # type: ignore[arg-type]

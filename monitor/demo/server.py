@@ -268,14 +268,15 @@ class SiteServer:
         request: Headers,
         extra: Iterable[tuple[str, str]],
     ) -> _Reply:
-        body = self._rewritten(raw)
+        extra = list(extra)
+        encoded = _has(extra, "content-encoding")  # an override sending pre-encoded bytes
+        body = raw if encoded else self._rewritten(raw)
         digest = hashlib.sha256(body).hexdigest()[:24]
-        zipped = self.gzip_responses and _accepts_gzip(request) and bool(body)
+        zipped = self.gzip_responses and _accepts_gzip(request) and bool(body) and not encoded
         etag = f'"{digest}-gz"' if zipped else f'"{digest}"'
         common = [("ETag", etag), ("Last-Modified", format_datetime(last_modified, usegmt=True))]
         if self.gzip_responses:
             common.append(("Vary", "Accept-Encoding"))
-        extra = list(extra)
         if _not_modified(request, digest, last_modified):
             return _Reply(HTTPStatus.NOT_MODIFIED, [*common, *extra], b"")
         if not _has(extra, "content-type"):

@@ -66,8 +66,13 @@ def parse_feed(body: bytes, url: str, zone: ZoneInfo) -> list[Candidate]:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise ParseError(url, f"not a readable feed: {reason}")
     lang = _primary_language(parsed.feed.get("language"))
-    candidates = [_candidate(entry, url, zone, lang) for entry in parsed.entries]
-    return _newest_per_url([candidate for candidate in candidates if candidate])
+    candidates = [c for c in (_candidate(e, url, zone, lang) for e in parsed.entries) if c]
+    if parsed.entries and not candidates:
+        # a truncated or broken feed whose items lost their links must show as a failure,
+        # not as a quiet day without news
+        reason = parsed.get("bozo_exception") or "no item has a link"
+        raise ParseError(url, f"feed items without usable links: {reason}")
+    return _newest_per_url(candidates)
 
 
 def _candidate(entry: Any, feed_url: str, zone: ZoneInfo, lang: str | None) -> Candidate | None:

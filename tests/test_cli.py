@@ -1,0 +1,215 @@
+"""The `monitor` command as a user runs it: real subprocesses against the recorded sites."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from monitor.demo.server import SiteServer
+from monitor.sources import Source
+
+EXPORT_FIELDS = {
+    "id",
+    "url",
+    "source",
+    "lang",
+    "title",
+    "published_at",
+    "author",
+    "text",
+    "fetched_at",
+    "content_hash",
+}
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    full_env |= {
+        "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
+        "MONITOR_PER_HOST_DELAY": "0",
+        "MONITOR_RETRY_BASE_DELAY": "0.01",
+        "MONITOR_RETRIES": "1",
+    }
+    full_env |= env or {}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def local_sources_file(tmp_path: Path, local_sources: list[Source]) -> Path:
+    path = tmp_path / "sources.yaml"
+    data = {"sources": [s.model_dump(mode="json", exclude_defaults=True) for s in local_sources]}
+    for entry, source in zip(data["sources"], local_sources, strict=True):
+        entry["interval"] = int(source.interval.total_seconds())
+        entry.setdefault("name", source.name)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+BAD_FILES = {
+    "interval": ("interval: often", "source 'azertag-az', field 'interval'"),
+    "timezone": ("timezone: Asia/Bakuu", "source 'azertag-az', field 'timezone'"),
+    "language": ("language: tr", "source 'azertag-az', field 'language'"),
+    "unknown-field": ("feeed: x", "source 'azertag-az', field 'feeed'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_a_bad_sources_file_names_file_source_and_field_and_exits_2(
+    case: str, tmp_path: Path
+) -> None:
+    line, expected = BAD_FILES[case]
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        "sources:\n  - name: azertag-az\n    homepage: https://azertag.az/\n"
+        "    language: az\n    feeds: [https://azertag.az/rss]\n    " + line + "\n",
+        encoding="utf-8",
+    )
+    result = monitor("--sources", str(path), "--data-dir", str(tmp_path), "poll")
+    assert result.returncode == 2, result.stderr
+    assert str(path) in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "archive.db").exists()
+
+
+def test_missing_sources_file_exits_2(tmp_path: Path) -> None:
+    result = monitor("--sources", str(tmp_path / "nope.yaml"), "status")
+    assert result.returncode == 2
+    assert "nope.yaml: file not found" in result.stderr
+
+
+def test_poll_twice_then_status_export_and_reextract(
+    tmp_path: Path, sites: SiteServer, local_sources_file: Path
+) -> None:
+    base = ("--sources", str(local_sources_file), "--data-dir", str(tmp_path / "data"))
+    first = monitor(*base, "poll")
+    assert first.returncode == 0, first.stderr
+    assert "kazinform-kk: 4 found, 4 new" in first.stdout
+    assert "+ Қазақстан мен Әзербайжан" in first.stdout
+
+    second = monitor(*base, "poll", "--json")
+    assert second.returncode == 0, second.stderr
+    reports = [json.loads(line) for line in second.stdout.splitlines()]
+    assert len(reports) == 8 and all(r["ok"] and r["new"] == 0 for r in reports)
+
+    sites.set_override("www.inform.kz", "/ru/lenta", status=503)
+    failing = monitor(*base, "poll", "--source", "kazinform-ru")
+    assert failing.returncode == 1  # every polled source failed
+    assert "http-status" in failing.stdout and "/ru/lenta" in failing.stdout
+    status = monitor(*base, "status")
+    assert status.returncode == 0, status.stderr
+    assert "kazinform-ru: FAILING (1 in a row)" in status.stdout
+    assert "azertag-az: ok" in status.stdout
+    assert "503" in status.stdout
+
+    exported = monitor(*base, "export", "--format", "jsonl", "--source", "azertag-az")
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(rows) == 5
+    for row in rows:
+        assert set(row) >= EXPORT_FIELDS
+        assert datetime.fromisoformat(row["published_at"]).utcoffset().total_seconds() == 4 * 3600
+        assert row["text"] and row["source"] == "azertag-az"
+    since = monitor(
+        *base, "export", "--since", "2026-11-20T11:00:00+04:00", "--source", "azertag-az"
+    )
+    assert 0 < len(since.stdout.splitlines()) < len(rows)
+    table = monitor(*base, "export", "--format", "csv")
+    parsed = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert len(parsed) == 29 and set(parsed[0]) >= EXPORT_FIELDS
+
+    database = tmp_path / "data" / "archive.db"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE article SET text = 'broken', content_hash = 'x' WHERE source = 'icma'")
+    redone = monitor(*base, "reextract", "--source", "icma")
+    assert redone.returncode == 0, redone.stderr
+    assert "4 changed" in redone.stdout
+    with sqlite3.connect(database) as db:
+        texts = [t for (t,) in db.execute("SELECT text FROM article WHERE source = 'icma'")]
+    assert all(len(t) > 100 and "Icma.az xəbər verir" not in t for t in texts)
+
+
+def test_demo_archives_every_source_offline(tmp_path: Path) -> None:
+    result = monitor("--data-dir", str(tmp_path / "demo"), "demo")
+    assert result.returncode == 0, result.stderr
+    for name in (
+        "azertag-az",
+        "azertag-ru",
+        "azertag-en",
+        "525az",
+        "kazinform-kk",
+        "kazinform-ru",
+        "kazinform-en",
+        "icma",
+    ):
+        assert f"{name}: " in result.stdout and f"{name}: 0 found" not in result.stdout
+    assert "Second cycle: 0 new" in result.stdout
+    assert (tmp_path / "demo" / "archive.db").exists()
+    assert list((tmp_path / "demo" / "warc").rglob("*.warc.gz"))
+
+
+def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, sites: SiteServer, local_sources_file: Path
+) -> None:
+    import signal
+    import time
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+        "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
+        "MONITOR_PER_HOST_DELAY": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "--sources",
+            str(local_sources_file),
+            "--data-dir",
+            str(data),
+            "run",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        count = 0
+        while time.monotonic() < deadline and count < 29:
+            time.sleep(0.5)
+            if (data / "archive.db").exists():
+                with sqlite3.connect(data / "archive.db") as db:
+                    try:
+                        count = db.execute("SELECT count(*) FROM article").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        count = 0
+        assert count == 29
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "monitor stopped" in stderr
+    with sqlite3.connect(data / "archive.db") as db:
+        due = db.execute("SELECT count(*) FROM source_state WHERE next_check_at IS NOT NULL")
+        assert due.fetchone()[0] == 8  # every source has its next check in the database

@@ -1,0 +1,248 @@
+"""The whole pipeline against the recorded sites served on 127.0.0.1, on SQLite and PostgreSQL:
+what it archives, what a second poll costs, updated stories, and every kind of broken site."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import EXPECTED_SITES, make_settings
+from sqlmodel import Session, select
+
+from monitor.demo.server import SiteServer
+from monitor.export import article_row
+from monitor.models import SourceReport
+from monitor.pipeline import poll_sources
+from monitor.runtime import open_deps
+from monitor.settings import Settings
+from monitor.sources import Source
+from monitor.store import Article, Store
+from monitor.store.tables import FetchLog
+from monitor.urls import article_key, canonical_url
+
+EXPECTED = yaml.safe_load(EXPECTED_SITES.read_text(encoding="utf-8"))
+
+
+def cycle(settings: Settings, sources: list[Source]) -> dict[str, SourceReport]:
+    async def run() -> list[SourceReport]:
+        async with open_deps(settings) as deps:
+            return await poll_sources(sources, deps)
+
+    return {report.source: report for report in asyncio.run(run())}
+
+
+def archived(settings: Settings) -> list[Article]:
+    store = Store.open(settings.archive_url)
+    try:
+        return list(store.articles())
+    finally:
+        store.close()
+
+
+def find(articles: list[Article], source: Source, url: str) -> Article:
+    key = article_key(canonical_url(url), source.id_pattern)
+    url_key = article_key(canonical_url(url), None)
+    matches = [
+        a for a in articles if a.source == source.name and (a.key == key or a.key == url_key)
+    ]
+    assert len(matches) == 1, f"{url}: {len(matches)} archived copies"
+    return matches[0]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        return make_settings(tmp_path)
+    from conftest import _reset_postgres
+
+    url = request.getfixturevalue("postgres_url")
+    _reset_postgres(url)
+    return make_settings(tmp_path, database_url=url)
+
+
+def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
+    settings: Settings, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    reports = cycle(settings, local_sources)
+    assert all(report.ok for report in reports.values()), {
+        name: r.errors for name, r in reports.items()
+    }
+    articles = archived(settings)
+    by_name = {source.name: source for source in local_sources}
+    distinct = {(e["source"], e["id"]) for e in EXPECTED["articles"]}
+    assert len(articles) == len(distinct)
+    for expected in EXPECTED["articles"]:
+        source = by_name[expected["source"]]
+        article = find(articles, source, sites.local_url(expected["url"]))
+        where = expected["path"]
+        assert article.title == expected["title"], where
+        row = article_row(article)
+        assert row["published_at"] == expected["published_at"], where
+        assert article.date_source == ("feed" if expected["date_from"] == "feed" else "page"), where
+        assert article.lang == expected["language"], where
+        for snippet in expected["must_contain"]:
+            assert snippet in article.text, f"{where}: missing {snippet!r}"
+        for snippet in expected["must_not_contain"]:
+            assert snippet not in article.text, f"{where}: boilerplate {snippet!r} in body"
+        assert article.warc_file and article.content_hash
+
+
+def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(
+    tmp_path: Path, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    settings = make_settings(tmp_path)
+    cycle(settings, local_sources)
+    before = {a.id: (a.content_hash, a.revisions) for a in archived(settings)}
+    sites.clear_requests()
+    reports = cycle(settings, local_sources)
+    requests = sites.requests
+    entry_points = sum(len(s.feeds) + len(s.sitemaps) + len(s.listings) for s in local_sources)
+    assert len(requests) == entry_points
+    assert all(request.conditional for request in requests), requests
+    assert not any(request.path.endswith("robots.txt") for request in requests)
+    assert sum(r.new + r.updated for r in reports.values()) == 0
+    assert sum(r.not_modified for r in reports.values()) == entry_points
+    assert {a.id: (a.content_hash, a.revisions) for a in archived(settings)} == before
+
+
+def test_updated_story_with_a_new_slug_updates_the_one_archived_article(
+    tmp_path: Path, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    settings = make_settings(tmp_path)
+    azertag = [s for s in local_sources if s.name == "azertag-az"]
+    cycle(settings, azertag)
+    count = len(archived(settings))
+    feed = (sites.sites_dir / "azertag.az" / "rss").read_text(encoding="utf-8")
+    updated_slug = "_yenilenib-4503188"
+    assert "Fri, 20 Nov 2026 14:05:00 +0400" in feed
+    sites.set_override(
+        "azertag.az",
+        "/rss",
+        body=feed.replace("Fri, 20 Nov 2026 14:05:00 +0400", "Fri, 20 Nov 2026 17:45:00 +0400"),
+    )
+    page_path = next(e["path"] for e in EXPECTED["articles"] if e["path"].endswith(updated_slug))
+    page = (sites.sites_dir / "azertag.az" / page_path.lstrip("/")).read_text(encoding="utf-8")
+    sites.set_override(
+        "azertag.az",
+        page_path,
+        body=page.replace("Ceyhun Bayramov", "Ceyhun Bayramov (yenilənmiş məlumat)"),
+    )
+    report = cycle(settings, azertag)["azertag-az"]
+    assert (report.new, report.updated) == (0, 1)
+    articles = archived(settings)
+    assert len(articles) == count
+    [story] = [a for a in articles if a.key == "id:4503188"]
+    assert story.revisions == 2
+    assert "yenilənmiş məlumat" in story.text
+
+
+GZIP_BOMB = gzip.compress(b"\0" * 30_000_000)
+
+BROKEN_FEEDS: dict[str, dict[str, Any]] = {
+    "404": {"status": 404},
+    "500": {"status": 500},
+    "timeout": {"delay": 3.0},
+    "redirect-loop": {"status": 302, "headers": {"Location": "/rss/kz.xml"}},
+    "not-a-feed": {
+        "body": "<html><body><h1>Техникалық жұмыстар</h1></body></html>",
+        "headers": {"Content-Type": "text/html"},
+    },
+    "malformed-xml": {"body": "<?xml version='1.0'?><rss><channel><item><title>x</titl"},
+    "empty": {"body": b""},
+    "huge": {"body": b"<rss>" + b" " * 6_000_000 + b"</rss>"},
+    "gzip-bomb": {"body": GZIP_BOMB, "headers": {"Content-Encoding": "gzip"}},
+    "wrong-charset": {
+        "body": "<?xml version='1.0' encoding='utf-8'?><rss><channel></channel></rss>".encode(
+            "utf-16"
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_FEEDS))
+def test_a_broken_feed_is_logged_and_the_other_sources_go_on(
+    case: str, tmp_path: Path, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    settings = make_settings(tmp_path)
+    cycle(settings, [s for s in local_sources if s.name != "icma"])  # icma joins in the bad cycle
+    stored = {a.id: a.content_hash for a in archived(settings)}
+    feed = next(s for s in local_sources if s.name == "kazinform-kk").feeds[0]
+    sites.set_override("kaz.inform.kz", "/rss/kz.xml", **BROKEN_FEEDS[case])
+    reports = cycle(settings, local_sources)
+    broken = reports["kazinform-kk"]
+    if case != "wrong-charset":  # an empty but valid feed is not an error
+        assert not broken.ok
+        assert feed in broken.errors[0]
+    assert all(r.ok for name, r in reports.items() if name != "kazinform-kk")
+    assert reports["icma"].new >= 1  # the cycle went on with the other sources
+    after = {a.id: a.content_hash for a in archived(settings)}
+    assert {k: v for k, v in after.items() if k in stored} == stored  # nothing stored is lost
+    store = Store.open(settings.archive_url)
+    try:
+        with Session(store.engine) as s:
+            last = s.exec(
+                select(FetchLog).where(FetchLog.url == feed).order_by(FetchLog.id.desc())  # type: ignore[union-attr]
+            ).first()
+        [status] = store.status(["kazinform-kk"], datetime.now(last.at.tzinfo) if last else None)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    assert last is not None
+    if case == "wrong-charset":
+        return
+    if case in {"404", "500"}:
+        assert (last.status, last.error_kind) == (int(case), "http-status")
+    elif case in {"timeout", "redirect-loop", "huge", "gzip-bomb"}:
+        assert (
+            last.error_kind
+            == {
+                "timeout": "timeout",
+                "redirect-loop": "redirects",
+                "huge": "too-large",
+                "gzip-bomb": "too-large",
+            }[case]
+        )
+    assert status.consecutive_failures == 1
+    assert status.last_error and feed in status.last_error
+
+
+BROKEN_PAGES: dict[str, dict[str, Any]] = {
+    "404": {"status": 404},
+    "500": {"status": 500},
+    "not-html": {"body": b"%PDF-1.7 binary", "headers": {"Content-Type": "application/pdf"}},
+    "empty-page": {"body": "<html><head></head><body></body></html>"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_PAGES))
+def test_a_broken_article_page_is_logged_and_the_rest_archived(
+    case: str, tmp_path: Path, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    settings = make_settings(tmp_path)
+    source = next(s for s in local_sources if s.name == "kazinform-ru")
+    expected = [e for e in EXPECTED["articles"] if e["source"] == "kazinform-ru"]
+    victim = expected[0]
+    sites.set_override("www.inform.kz", victim["path"], **BROKEN_PAGES[case])
+    report = cycle(settings, [source])["kazinform-ru"]
+    articles = archived(settings)
+    if case in {"404", "500"}:
+        assert not report.ok and victim["path"] in report.errors[0]
+        assert len(articles) == len(expected) - 1
+    else:  # kept, marked empty, so `monitor status` shows it and `reextract` can repair it
+        assert report.empty == 1
+        assert len(articles) == len(expected)
+        empty = [a for a in articles if a.extraction == "empty"]
+        assert len(empty) == 1 and empty[0].text == ""
+    store = Store.open(settings.archive_url)
+    try:
+        [status] = store.status(["kazinform-ru"], datetime.now(articles[0].fetched_at.tzinfo))
+    finally:
+        store.close()
+    if case in {"404", "500"}:
+        assert status.recent_errors and victim["path"].split("/")[-1] in status.recent_errors[0]
+    else:
+        assert status.empty_7d == 1
