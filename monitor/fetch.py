@@ -1,13 +1,14 @@
 """Every HTTP request the monitor makes, made politely and defensively; the one module that imports
-httpx (and charset_normalizer).
+httpx.
 
 One `Fetcher` owns one connection pool and enforces, for every logical fetch: robots.txt, a limit
 on requests in flight per host and a pause between request starts to one host, refusal of hosts
 that resolve to private addresses (on every redirect hop, since a public page can redirect
 inward), retries with backoff for failures that may pass (timeouts, resets, 5xx, 429, Cloudflare
 challenges), and a body cap that counts decompressed bytes so a gzip bomb cannot exhaust memory.
-It returns a `Page` whose body is already decoded from its content-encoding and whose text is
-decoded with a charset we verified, because the sites we follow often mislabel theirs. Failures
+It returns a `Page` whose body is already decoded from its content-encoding (`monitor.bodies`,
+which also enforces the cap) and whose text is decoded with a charset we verified
+(`monitor.charset`), because the sites we follow often mislabel theirs. Failures
 leave as `monitor.errors` classes carrying url, attempts and elapsed; no httpx exception escapes.
 Each logical fetch, robots.txt included, is reported once through `on_outcome` for the fetch log.
 """
@@ -15,13 +16,10 @@ Each logical fetch, robots.txt included, is reported once through `on_outcome` f
 from __future__ import annotations
 
 import asyncio
-import codecs
 import ipaddress
 import random
-import re
 import socket
 import time
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,10 +29,10 @@ from types import TracebackType
 from typing import Protocol, Self
 
 import httpx
-from charset_normalizer import from_bytes
 
+from monitor.bodies import ACCEPT_ENCODING, decoded_headers, read_capped_body
+from monitor.charset import decode_text, parse_content_type
 from monitor.errors import (
-    BodyTooLarge,
     ChallengePage,
     ConnectionFailed,
     FetchError,
@@ -66,47 +64,8 @@ _REQUEST_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     # The sites publish in Azerbaijani, Russian, Kazakh and English; ask for them in that order.
     "Accept-Language": "az,ru;q=0.9,kk;q=0.8,en;q=0.7",
-    # Only what `_Inflater` can undo with a bounded output (no br/zstd).
-    "Accept-Encoding": "gzip, deflate",
+    "Accept-Encoding": ACCEPT_ENCODING,
 }
-# Headers that describe the bytes on the wire, not the decoded body we hand on (and archive).
-_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
-_TEXT_MEDIA_TYPES = frozenset(
-    {
-        "application/xml",
-        "application/json",
-        "application/javascript",
-        "application/x-javascript",
-        "application/ecmascript",
-    }
-)
-# Charsets worth guessing between for az, kk and ru pages when the label cannot be trusted.
-_GUESSABLE_CHARSETS = (
-    "utf_8",
-    "cp1251",
-    "koi8_r",
-    "kz1048",
-    "cp1254",
-    "iso8859_9",
-    "utf_16",
-    "cp1252",
-    "latin_1",
-)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# WHATWG: these labels mean windows-1252, whose undefined bytes at least let a wrong label fail.
-_WINDOWS_1252_LABELS = frozenset(
-    {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"}
-)
-_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(
-    rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([a-z0-9_.\-]+)""", re.IGNORECASE
-)
 
 
 class RobotsCache(Protocol):
@@ -357,7 +316,7 @@ class Fetcher:
         elapsed: float,
     ) -> Page:
         headers = httpx.Headers(exchange.headers)
-        media_type, declared_charset = _media_type(headers.get("content-type"))
+        media_type, declared_charset = parse_content_type(headers.get("content-type"))
         etag, last_modified = headers.get("etag"), headers.get("last-modified")
         if exchange.status == 304:
             sent = sent or Validators()
@@ -370,7 +329,7 @@ class Fetcher:
             url=url,
             final_url=exchange.url,
             status=exchange.status,
-            headers=_decoded_headers(exchange.headers, len(exchange.body)),
+            headers=decoded_headers(exchange.headers, len(exchange.body)),
             body=exchange.body,
             text=text,
             encoding=encoding,
@@ -479,6 +438,23 @@ class Fetcher:
                 error=str(error) if error else None,
             )
         )
+
+
+# -- response bodies ------------------------------------------------------------------------------
+
+
+async def _read_body(
+    response: httpx.Response, url: str, limit: int, *, truncate: bool = False
+) -> bytes:
+    """The decoded body, at most `limit` bytes: BodyTooLarge beyond it, or cut when `truncate`."""
+    return await read_capped_body(
+        response.aiter_raw(),
+        url,
+        limit,
+        content_length=response.headers.get("content-length", ""),
+        content_encoding=response.headers.get("content-encoding", ""),
+        truncate=truncate,
+    )
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
@@ -593,166 +569,3 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-# -- bodies ---------------------------------------------------------------------------------------
-
-
-class _Inflater:
-    """Undoes a gzip or deflate content-encoding, never producing more bytes than asked for.
-
-    Each call inflates at most `max_out` bytes, so a gzip bomb reaches the size cap after bounded
-    work and memory instead of expanding first and being measured afterwards.
-    """
-
-    def __init__(self, url: str, content_encoding: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise FetchError(url, f"unsupported Content-Encoding {content_encoding!r}")
-        self._url = url
-        self._coding = codings[0] if codings else None
-        self._inflate: zlib._Decompress | None = None
-        self._pending = b""
-
-    def feed(self, chunk: bytes, max_out: int) -> bytes:
-        if self._coding is None:
-            return chunk
-        if self._inflate is None:
-            self._pending += chunk
-            if self._coding == "deflate" and len(self._pending) < 2:
-                return b""  # need the first two bytes to tell zlib-wrapped from raw deflate
-            self._inflate = zlib.decompressobj(self._window_bits(self._pending))
-            chunk, self._pending = self._pending, b""
-        if self._inflate.eof:
-            return b""  # trailing garbage after the compressed stream
-        try:
-            return self._inflate.decompress(chunk, max(1, max_out))
-        except zlib.error as exc:
-            raise FetchError(self._url, f"cannot decode {self._coding} body: {exc}") from exc
-
-    def finish(self) -> bytes:
-        if self._inflate is None:
-            return b""
-        try:
-            return self._inflate.flush()
-        except zlib.error as exc:
-            raise FetchError(self._url, f"cannot decode {self._coding} body: {exc}") from exc
-
-    def _window_bits(self, head: bytes) -> int:
-        if self._coding != "deflate":
-            return 32 + zlib.MAX_WBITS  # gzip, or zlib sent as "gzip": zlib detects which
-        # "deflate" is meant to be zlib-wrapped (RFC 9110) but many servers send raw deflate.
-        wrapped = head[0] & 0x0F == 8 and ((head[0] << 8) | head[1]) % 31 == 0
-        return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
-
-
-async def _read_body(
-    response: httpx.Response, url: str, limit: int, *, truncate: bool = False
-) -> bytes:
-    """The decoded body, at most `limit` bytes: BodyTooLarge beyond it, or cut when `truncate`."""
-    declared = response.headers.get("content-length", "")
-    if not truncate and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(url, f"Content-Length {declared} is over the cap of {limit} bytes")
-    inflater = _Inflater(url, response.headers.get("content-encoding", ""))
-    body = bytearray()
-    async for chunk in response.aiter_raw():
-        body += inflater.feed(chunk, limit + 1 - len(body))
-        if len(body) > limit:
-            break
-    else:
-        body += inflater.finish()
-    if len(body) <= limit:
-        return bytes(body)
-    if truncate:
-        return bytes(body[:limit])
-    raise BodyTooLarge(url, f"body is over the cap of {limit} bytes after decoding")
-
-
-def _decoded_headers(raw: list[tuple[str, str]], body_length: int) -> tuple[tuple[str, str], ...]:
-    """Headers as received, but describing the decoded body (which is what gets archived)."""
-    kept = [(name, value) for name, value in raw if name.lower() not in _WIRE_HEADERS]
-    return (*kept, ("Content-Length", str(body_length)))
-
-
-def _media_type(content_type: str | None) -> tuple[str, str | None]:
-    """("text/html", "utf-8") from "text/html; charset=UTF-8"."""
-    if not content_type:
-        return "", None
-    media_type, *parameters = content_type.split(";")
-    charset = None
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'") or None
-    return media_type.strip().lower(), charset
-
-
-def _is_textual(media_type: str) -> bool:
-    return (
-        not media_type  # unlabelled: try to read it
-        or media_type.startswith("text/")
-        or media_type in _TEXT_MEDIA_TYPES
-        or media_type.endswith(("+xml", "+json"))
-    )
-
-
-def decode_text(body: bytes, media_type: str, declared: str | None) -> tuple[str, str | None]:
-    """(text, charset) for a body whose label may lie; ("", None) for binary media types.
-
-    The order matters: valid UTF-8 with non-ASCII bytes is almost never anything else, so it wins
-    over any label (Azerbaijani UTF-8 pages labelled iso-8859-1); a label is trusted only when it
-    decodes cleanly (Russian cp1251 pages labelled utf-8 fail); guessing comes last.
-    """
-    if not body or not _is_textual(media_type):
-        return "", None
-    for bom, codec in _BOMS:
-        if body.startswith(bom):
-            return body.decode(codec, errors="replace"), codec
-    if b"\x00" not in body[:4096]:  # NULs would mean UTF-16/32, which pass both checks below
-        if body.isascii():
-            return body.decode("ascii"), "ascii"
-        try:
-            return body.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            pass
-    for codec in _declared_charsets(body, declared):
-        try:
-            return body.decode(codec), codec
-        except UnicodeDecodeError:
-            continue
-    best = from_bytes(body, cp_isolation=list(_GUESSABLE_CHARSETS)).best()
-    if best is not None and best.encoding:
-        return str(best), best.encoding
-    return body.decode("utf-8", errors="replace"), "utf-8"
-
-
-def _declared_charsets(body: bytes, header_label: str | None) -> list[str]:
-    """Codec names from the Content-Type header, then <meta>, then the XML declaration."""
-    head = body[:8192]
-    labels: list[tuple[str, bool]] = []
-    if header_label:
-        labels.append((header_label, False))
-    for pattern in (_META_CHARSET, _XML_ENCODING):
-        match = pattern.search(head)
-        if match:
-            labels.append((match.group(1).decode("ascii", errors="replace"), True))
-    codecs_found: list[str] = []
-    for label, in_document in labels:
-        codec = _codec_for(label)
-        # A document that names UTF-16/32 inside itself was readable as ASCII, so it is not that.
-        if codec is None or (in_document and codec.startswith(("utf-16", "utf-32"))):
-            continue
-        if codec not in codecs_found:
-            codecs_found.append(codec)
-    return codecs_found
-
-
-def _codec_for(label: str) -> str | None:
-    label = label.strip().lower()
-    if label in _WINDOWS_1252_LABELS:
-        return "cp1252"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None

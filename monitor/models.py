@@ -56,12 +56,19 @@ class Page:
 class Candidate:
     """An article URL found by discovery, with whatever the feed, sitemap or listing said of it."""
 
-    url: str  # canonical URL
+    url: str  # canonical URL: the article's identity
     via: str  # "feed" | "sitemap" | "listing"
     title: str | None = None
     published_at: datetime | None = None  # aware
     summary: str | None = None  # feed description or content, when it carries text
     lang: str | None = None
+    link: str | None = None  # the absolute address as published, fetched instead of `url`
+    # (canonical URLs drop trailing slashes and tracking parameters; some sites would answer
+    # the canonical form with a redirect, so the page is asked for as the site linked it)
+
+    @property
+    def fetch_url(self) -> str:
+        return self.link or self.url
 
 
 @dataclass(frozen=True)

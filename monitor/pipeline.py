@@ -172,7 +172,7 @@ async def _archive(
     source: Source, key: str, candidate: Candidate, deps: Deps, report: SourceReport
 ) -> None:
     """Steps 3-5 for one article."""
-    page = await _fetch(candidate.url, "article", source, deps, report, conditional=False)
+    page = await _fetch(candidate.fetch_url, "article", source, deps, report, conditional=False)
     if page is None:
         return
     extracted = extract_article(
@@ -272,7 +272,7 @@ def reextract_archive(
 ) -> dict[str, int]:
     """Extract every archived page again from its WARC capture; the stored text is replaced only
     when extraction gives something different (and never by an empty result over a good one)."""
-    from monitor.fetch import decode_text
+    from monitor.charset import decode_text, parse_content_type
 
     counts = {"seen": 0, "changed": 0, "missing": 0, "skipped": 0}
     for article in store.articles(sources=only):
@@ -287,7 +287,7 @@ def reextract_archive(
             counts["missing"] += 1
             continue
         capture = warc.read(WarcRef(article.warc_file, article.warc_offset, article.warc_length))
-        media_type, declared = _media_type(capture.header("content-type"))
+        media_type, declared = parse_content_type(capture.header("content-type"))
         text, _ = decode_text(capture.body, media_type, declared)
         extracted = extract_article(
             text, capture.url, rules=source.article, zone=source.zone, language=source.language
@@ -317,16 +317,3 @@ def reextract_archive(
         store.replace_extraction(article.id, **fields)
         counts["changed"] += 1
     return counts
-
-
-def _media_type(content_type: str | None) -> tuple[str, str | None]:
-    """('text/html', 'utf-8') from 'text/html; charset=UTF-8'."""
-    if not content_type:
-        return "text/html", None
-    media, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower() or None
-    return media.strip().lower(), charset

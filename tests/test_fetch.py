@@ -39,7 +39,6 @@ from monitor.errors import (
 )
 from monitor.fetch import (
     Fetcher,
-    decode_text,
     is_public_address,
     retry_after_seconds,
 )
@@ -392,31 +391,6 @@ def test_cp1251_russian_labelled_utf8_is_detected(site: BadSite) -> None:
 def test_meta_charset_is_used_when_the_header_has_none(site: BadSite) -> None:
     page = fetch(site.url("/ru-meta-cp1251"))
     assert page.encoding == "cp1251" and RU_TEXT in page.text
-
-
-@pytest.mark.parametrize(
-    ("body", "media_type", "declared", "text", "encoding"),
-    [
-        (b"plain", "text/html", None, "plain", "ascii"),
-        ("Qazaxıstan".encode(), "text/html", "windows-1251", "Qazaxıstan", "utf-8"),
-        ("\ufeffşəhər".encode("utf-16-le"), "text/plain", None, "şəhər", "utf-16"),
-        ("şəhər".encode("utf-16-le"), "text/plain", "utf-16-le", "şəhər", "utf-16-le"),
-        (
-            '<?xml version="1.0" encoding="koi8-r"?><t>Привет мир</t>'.encode("koi8-r"),
-            "application/rss+xml",
-            None,
-            '<?xml version="1.0" encoding="koi8-r"?><t>Привет мир</t>',
-            "koi8-r",
-        ),
-        (b"\x89PNG\r\n\x1a\n", "image/png", None, "", None),
-        (b"%PDF-1.4", "application/octet-stream", None, "", None),
-        (b"", "text/html", None, "", None),
-    ],
-)
-def test_decode_text(
-    body: bytes, media_type: str, declared: str | None, text: str, encoding: str | None
-) -> None:
-    assert decode_text(body, media_type, declared) == (text, encoding)
 
 
 # -- robots.txt ----------------------------------------------------------------------------------

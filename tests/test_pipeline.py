@@ -90,6 +90,10 @@ def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
         for snippet in expected["must_not_contain"]:
             assert snippet not in article.text, f"{where}: boilerplate {snippet!r} in body"
         assert article.warc_file and article.content_hash
+    kazakh_pages = [
+        r.path for r in sites.requests if r.host == "kaz.inform.kz" and "/news/" in r.path
+    ]
+    assert kazakh_pages and all(path.endswith("/") for path in kazakh_pages)  # asked as linked
 
 
 def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(

@@ -21,6 +21,7 @@ import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -81,6 +82,7 @@ def _candidate(entry: Any, feed_url: str, zone: ZoneInfo, lang: str | None) -> C
         return None
     return Candidate(
         url=link,
+        link=urljoin(feed_url, (entry.get("link") or "").strip()),
         via="feed",
         title=_plain_text(entry.get("title")),
         published_at=_entry_date(entry, zone),

@@ -61,7 +61,7 @@ def parse_listing(html: str, url: str, selector: str, zone: ZoneInfo) -> list[Ca
 
     found: dict[str, Candidate] = {}
     for node in selected:
-        candidate = _candidate(node, selector, link_of, zone)
+        candidate = _candidate(node, selector, link_of, zone, base)
         if candidate is None:
             continue
         kept = found.get(candidate.url)
@@ -72,7 +72,7 @@ def parse_listing(html: str, url: str, selector: str, zone: ZoneInfo) -> list[Ca
 
 
 def _candidate(
-    node: LexborNode, selector: str, link_of: _LinkOf, zone: ZoneInfo
+    node: LexborNode, selector: str, link_of: _LinkOf, zone: ZoneInfo, base: str
 ) -> Candidate | None:
     anchor = _anchor_of(node)
     if anchor is None:
@@ -84,6 +84,7 @@ def _candidate(
     card = _card(start, link, selector, link_of)
     return Candidate(
         url=link,
+        link=urljoin(base, (anchor.attributes.get("href") or "").strip()),
         via="listing",
         title=_title(anchor, start, card),
         published_at=_card_date(start, zone) or _card_date(card, zone),

@@ -137,6 +137,7 @@ def _candidate(entry: etree._Element, base: str, zone: ZoneInfo) -> Candidate | 
             language = _child_text(publication, "language")
     return Candidate(
         url=link,
+        link=urljoin(base, loc.strip()),
         via="sitemap",
         title=_clean_title(title),
         published_at=published or _w3c_date(_child_text(entry, "lastmod"), zone),
