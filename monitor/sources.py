@@ -110,6 +110,9 @@ class Source(Strict):
     article_url: Regex | None = None
     id_pattern: Regex | None = None
     max_articles: int | None = Field(None, ge=1)
+    # The site republishes other outlets' articles (icma.az): when one of its items and another
+    # site's item are copies of each other, the other site's is the original, whichever came first.
+    aggregator: bool = False
 
     @field_validator("language")
     @classmethod

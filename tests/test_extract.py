@@ -19,8 +19,6 @@ import pytest
 import yaml
 
 from monitor.extract import (
-    SYNDICATION_LINES,
-    clean_paragraphs,
     extract_article,
     find_author,
     find_canonical_url,
@@ -28,9 +26,9 @@ from monitor.extract import (
     find_title,
     paragraphs_of,
     parse_page,
-    strip_kazinform_dateline,
 )
 from monitor.models import ExtractedArticle
+from monitor.paragraphs import SYNDICATION_LINES, clean_paragraphs, strip_kazinform_dateline
 from monitor.sources import ArticleRules
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
