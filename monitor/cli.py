@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,7 +119,7 @@ def run(ctx: typer.Context) -> None:
     sources = _load(settings)
 
     async def main() -> None:
-        async with open_deps(settings) as deps:
+        async with open_deps(settings, sources) as deps:
             await Runner(deps, sources).run()
 
     asyncio.run(main())
@@ -139,7 +139,7 @@ def poll(
     chosen = enabled(_load(settings), source)
 
     async def main() -> list[Any]:
-        async with open_deps(settings) as deps:
+        async with open_deps(settings, _load(settings)) as deps:
             return await poll_sources(chosen, deps, on_report=lambda r: _print_report(r, as_json))
 
     reports = asyncio.run(main())
@@ -157,7 +157,7 @@ def _print_report(report: Any, as_json: bool) -> None:
     typer.echo(
         f"{report.source}: {report.discovered} found, {report.new} new, {report.updated} updated, "
         f"{report.unchanged} already archived, {report.not_modified} not modified, "
-        f"{report.empty} empty extractions — {status}"
+        f"{report.duplicates} duplicates, {report.empty} empty extractions — {status}"
     )
     for title in report.new_titles:
         typer.echo(f"  + {title}")
@@ -209,17 +209,23 @@ def status(
 ) -> None:
     """Per source: last success, failures in a row, articles, empty extractions, recent errors."""
     from monitor.store import Store
+    from monitor.store.fingerprints import duplicates_by_source
 
     settings = _settings(ctx)
     sources = _load(settings)
     store = Store.open(settings.archive_url)
+    now = datetime.now(UTC)
     try:
-        rows = store.status([s.name for s in sources], datetime.now(UTC))
+        rows = store.status([s.name for s in sources], now)
+        copies = duplicates_by_source(store, now - timedelta(days=1))
     finally:
         store.close()
     if as_json:
         for row in rows:
-            data = asdict(row) | {"empty_share": round(row.empty_share, 3)}
+            data = asdict(row) | {
+                "empty_share": round(row.empty_share, 3),
+                "duplicates_24h": copies.get(row.name, (0, 0))[1],
+            }
             typer.echo(json.dumps(data, default=str, ensure_ascii=False))
         return
     for source, row in zip(sources, rows, strict=True):
@@ -234,7 +240,8 @@ def status(
         typer.echo(f"{source.name}{flag}: {health}")
         typer.echo(
             f"  last success {_when(row.last_success_at)}, next check {_when(row.next_check_at)}, "
-            f"{row.articles} articles, {row.new_24h} new in 24 h, "
+            f"{row.articles} articles, {row.new_24h} new in 24 h "
+            f"({copies.get(row.name, (0, 0))[1]} of them duplicates), "
             f"empty extractions {row.empty_7d}/{row.fetched_7d} in 7 days"
         )
         if row.last_error:
@@ -276,6 +283,51 @@ def _progress() -> Any:
     if not sys.stderr.isatty():
         return None
     return lambda done: print(f"\r{done} articles", end="", file=sys.stderr, flush=True)
+
+
+@app.command()
+def seeds(ctx: typer.Context) -> None:
+    """Archive the seed corpus (seeds/ and its seeds.yaml) again: new or changed seeds are stored
+    and indexed for dedupe. The first poll of an empty archive does this by itself."""
+    from monitor.pipeline import archive_seeds
+    from monitor.seeds import load_seeds
+    from monitor.store import Store
+
+    settings = _settings(ctx)
+    documents = load_seeds(settings.seeds_dir)
+    store = Store.open(settings.archive_url)
+    try:
+        counts = archive_seeds(store, documents, datetime.now(UTC))
+    finally:
+        store.close()
+    typer.echo(
+        f"{len(documents)} seeds from {settings.seeds_dir}: {counts['new']} new, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+    )
+
+
+@app.command()
+def dedupe(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the index from stored sketches only.")
+    ] = False,
+) -> None:
+    """Dedupe archived articles that have no current sketch (an archive from before dedupe, or
+    after a change of the matching method); --rebuild refills the index without reading texts."""
+    from monitor.store import Store
+    from monitor.store.fingerprints import dedupe_archive
+    from monitor.store.fingerprints import rebuild as rebuild_index
+
+    settings = _settings(ctx)
+    store = Store.open(settings.archive_url)
+    try:
+        if rebuild:
+            typer.echo(f"index rebuilt from {rebuild_index(store)} stored sketches")
+        else:
+            typer.echo(f"deduped {dedupe_archive(store, progress=_progress())} articles")
+    finally:
+        store.close()
 
 
 @app.command()

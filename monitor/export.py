@@ -24,6 +24,8 @@ FIELDS = (
     "first_seen_at",
     "last_seen_at",
     "content_hash",
+    "duplicate_of",
+    "similarity",
     "extraction",
     "revisions",
     "warc_file",

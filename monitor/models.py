@@ -116,6 +116,7 @@ class SourceReport:
     updated: int = 0
     unchanged: int = 0
     empty: int = 0
+    duplicates: int = 0  # of the new and updated articles, copies of an archived text
     not_modified: int = 0
     errors: list[str] = field(default_factory=list)
     new_titles: list[str] = field(default_factory=list)

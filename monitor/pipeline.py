@@ -6,7 +6,9 @@
       3. fetch      the new article pages, politely (the fetcher enforces per-host limits)
       4. extract    title, text, date, author, language, canonical URL (pure)
       5. store      raw capture to WARC, article to the archive (idempotent)
-    poll_sources(sources)  every source concurrently; one broken site never stops the others.
+      6. dedupe     link the article to the archived text it copies (seeds included)
+    poll_sources(sources)  every source concurrently; one broken site never stops the others;
+                           an empty archive first gets the seed corpus (the dedupe baseline).
 
 Expected failures (FetchError, ParseError) become lines in the source's report; anything else is a
 bug: it is logged with its traceback, recorded on the report, and the other sources go on.
@@ -18,8 +20,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
+from monitor.dedupe import Match
 from monitor.discover import discover
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.extract import extract_article
@@ -27,9 +30,11 @@ from monitor.fetch import Fetcher
 from monitor.models import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.normalise import content_hash
 from monitor.schedule import next_check_at
+from monitor.seeds import SeedDocument, load_seeds
 from monitor.settings import Settings
 from monitor.sources import Source
 from monitor.store import ArticleRecord, KnownArticle, Store
+from monitor.store.fingerprints import SEED_SOURCE, adopt_original, dedupe_article
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.urls import article_key, canonical_url, same_site
 
@@ -46,6 +51,7 @@ class Deps:
     store: Store
     fetcher: Fetcher
     warc: WarcArchive
+    aggregators: frozenset[str] = frozenset()  # sources that republish other outlets
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ async def poll_sources(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
+    ensure_seeds(deps, now())
+
     async def one(source: Source) -> SourceReport:
         report = await poll_source(source, deps, now())
         if on_report:
@@ -180,9 +188,12 @@ async def _archive(
     )
     ref = deps.warc.write(page)
     record = build_record(source, key, candidate, page, extracted, ref)
-    outcome = deps.store.save_article(record)
+    saved = deps.store.save_article(record)
+    outcome = saved.outcome
     if extracted.is_empty:
         report.empty += 1
+    if outcome != "unchanged" and dedupe(deps, source, saved.article_id):
+        report.duplicates += 1
     if outcome == "new":
         report.new += 1
         report.new_titles.append(record.title)
@@ -190,6 +201,60 @@ async def _archive(
         report.updated += 1
     else:
         report.unchanged += 1
+
+
+def dedupe(deps: Deps, source: Source, article_id: int) -> Match | None:
+    """Step 6: link the stored article to the archived text it copies, if any.
+
+    A copy links to whichever copy arrived first, except that an aggregator's copy never stands
+    as the original of the outlet it copied: when the outlet's article arrives second, the two
+    swap places."""
+    match = dedupe_article(deps.store, article_id)
+    if match is None or source.aggregator or match.kind == "contains":
+        return match
+    first = deps.store.article(match.article_id)
+    if first and first.source in deps.aggregators and first.duplicate_of is None:
+        adopt_original(deps.store, article_id, match.article_id, match.similarity)
+        return None
+    return match
+
+
+def ensure_seeds(deps: Deps, now: datetime) -> None:
+    """Before the first poll of an empty archive, archive the seed corpus: the dedupe baseline."""
+    if deps.store.count_articles() == 0 and (deps.settings.seeds_dir / "seeds.yaml").exists():
+        counts = archive_seeds(deps.store, load_seeds(deps.settings.seeds_dir), now)
+        log.info("archived the seed corpus: %s", counts)
+
+
+def archive_seeds(store: Store, seeds: list[SeedDocument], now: datetime) -> dict[str, int]:
+    """Store every seed as an article of source "seed" and index it for dedupe. Idempotent."""
+    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    for seed in seeds:
+        key = f"seed:{seed.id}"
+        published = datetime.combine(seed.published, time(), UTC) if seed.published else now
+        saved = store.save_article(
+            ArticleRecord(
+                source=SEED_SOURCE,
+                key=key,
+                aliases=(key,),
+                url=seed.url or key,
+                title=seed.title,
+                text=seed.text,
+                author=seed.author,
+                lang=seed.language,
+                published_at=published,
+                date_source="manifest" if seed.published else "loaded",
+                listed_at=None,
+                fetched_at=now,
+                content_hash=content_hash(seed.title, seed.text),
+                extraction="seed",
+                http_status=0,
+                warc=None,
+            )
+        )
+        counts[saved.outcome] += 1
+        dedupe_article(store, saved.article_id)
+    return counts
 
 
 def build_record(
@@ -315,5 +380,6 @@ def reextract_archive(
             }
         assert article.id is not None
         store.replace_extraction(article.id, **fields)
+        dedupe_article(store, article.id)
         counts["changed"] += 1
     return counts

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from monitor.fetch import Fetcher
 from monitor.pipeline import Deps
 from monitor.settings import Settings
+from monitor.sources import Source
 from monitor.store import Store
 from monitor.store.warc import WarcArchive
 
 
 @asynccontextmanager
-async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
+async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> AsyncIterator[Deps]:
     store = Store.open(settings.archive_url)
     fetcher = Fetcher(settings, robots_cache=store, on_outcome=store.log_fetch)
     try:
         yield Deps(
-            settings=settings, store=store, fetcher=fetcher, warc=WarcArchive(settings.warc_dir)
+            aggregators=frozenset(s.name for s in sources if s.aggregator),
+            settings=settings,
+            store=store,
+            fetcher=fetcher,
+            warc=WarcArchive(settings.warc_dir),
         )
     finally:
         await fetcher.aclose()

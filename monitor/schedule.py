@@ -87,6 +87,9 @@ class Runner:
         log.info("reloaded %s: %d enabled sources", path, len(self.sources))
 
     async def run(self) -> None:
+        from monitor.pipeline import ensure_seeds
+
+        ensure_seeds(self.deps, self.clock())
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)

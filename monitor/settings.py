@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
 
     sources: Path = Field(Path("sources.yaml"), description="Path of sources.yaml.")
+    seeds_dir: Path = Field(
+        Path("seeds"), description="The seed corpus: documents and their manifest seeds.yaml."
+    )
     data_dir: Path = Field(
         Path("storage"), description="Runtime data: archive database, WARC captures, digests."
     )

@@ -117,6 +117,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert status.returncode == 0, status.stderr
     assert "kazinform-ru: FAILING (1 in a row)" in status.stdout
     assert "azertag-az: ok" in status.stdout
+    assert "icma: ok" in status.stdout and "(1 of them duplicates)" in status.stdout
     assert "503" in status.stdout
 
     exported = monitor(*base, "export", "--format", "jsonl", "--source", "azertag-az")
@@ -132,7 +133,19 @@ def test_poll_twice_then_status_export_and_reextract(
     assert 0 < len(since.stdout.splitlines()) < len(rows)
     table = monitor(*base, "export", "--format", "csv")
     parsed = list(csv.DictReader(io.StringIO(table.stdout)))
-    assert len(parsed) == 29 and set(parsed[0]) >= EXPORT_FIELDS
+    assert len(parsed) == 29 + 5  # the recorded articles and the seed corpus
+    assert set(parsed[0]) >= EXPORT_FIELDS | {"duplicate_of", "similarity"}
+    copies = [row for row in parsed if row["duplicate_of"]]
+    assert [row["source"] for row in copies] == ["icma"]  # icma.az's copy of the 525.az op-ed
+    assert copies[0]["duplicate_of"].endswith(
+        "/news/312784-orta-dehliz-baki-ile-aktau-arasinda-etibarli-korpu"
+    )
+
+    again = monitor(*base, "seeds")
+    assert again.returncode == 0, again.stderr
+    assert "5 seeds from seeds: 0 new, 0 updated, 5 unchanged" in again.stdout
+    rebuilt = monitor(*base, "dedupe", "--rebuild")
+    assert rebuilt.returncode == 0 and "from 34 stored sketches" in rebuilt.stdout
 
     database = tmp_path / "data" / "archive.db"
     with sqlite3.connect(database) as db:
@@ -195,7 +208,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     try:
         deadline = time.monotonic() + 60
         count = 0
-        while time.monotonic() < deadline and count < 29:
+        while time.monotonic() < deadline and count < 29 + 5:
             time.sleep(0.5)
             if (data / "archive.db").exists():
                 with sqlite3.connect(data / "archive.db") as db:
@@ -203,7 +216,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
                         count = db.execute("SELECT count(*) FROM article").fetchone()[0]
                     except sqlite3.OperationalError:
                         count = 0
-        assert count == 29
+        assert count == 29 + 5  # the recorded articles and the seed corpus
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)
     finally:

@@ -28,18 +28,23 @@ from monitor.urls import article_key, canonical_url
 EXPECTED = yaml.safe_load(EXPECTED_SITES.read_text(encoding="utf-8"))
 
 
-def cycle(settings: Settings, sources: list[Source]) -> dict[str, SourceReport]:
+def cycle(
+    settings: Settings, sources: list[Source], configured: list[Source] | None = None
+) -> dict[str, SourceReport]:
+    """One poll of `sources`; `configured` is the whole sources file (default: `sources`)."""
+
     async def run() -> list[SourceReport]:
-        async with open_deps(settings) as deps:
+        async with open_deps(settings, configured or sources) as deps:
             return await poll_sources(sources, deps)
 
     return {report.source: report for report in asyncio.run(run())}
 
 
-def archived(settings: Settings) -> list[Article]:
+def archived(settings: Settings, *, seeds: bool = False) -> list[Article]:
+    """What the archive holds; the seed corpus (archived before the first poll) left out."""
     store = Store.open(settings.archive_url)
     try:
-        return list(store.articles())
+        return [a for a in store.articles() if seeds or a.source != "seed"]
     finally:
         store.close()
 
@@ -101,7 +106,10 @@ def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(
 ) -> None:
     settings = make_settings(tmp_path)
     cycle(settings, local_sources)
-    before = {a.id: (a.content_hash, a.revisions) for a in archived(settings)}
+    before = {
+        a.id: (a.content_hash, a.revisions, a.duplicate_of, a.similarity)
+        for a in archived(settings, seeds=True)
+    }
     sites.clear_requests()
     reports = cycle(settings, local_sources)
     requests = sites.requests
@@ -111,7 +119,10 @@ def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(
     assert not any(request.path.endswith("robots.txt") for request in requests)
     assert sum(r.new + r.updated for r in reports.values()) == 0
     assert sum(r.not_modified for r in reports.values()) == entry_points
-    assert {a.id: (a.content_hash, a.revisions) for a in archived(settings)} == before
+    assert {
+        a.id: (a.content_hash, a.revisions, a.duplicate_of, a.similarity)
+        for a in archived(settings, seeds=True)
+    } == before
 
 
 def test_updated_story_with_a_new_slug_updates_the_one_archived_article(
@@ -143,6 +154,29 @@ def test_updated_story_with_a_new_slug_updates_the_one_archived_article(
     [story] = [a for a in articles if a.key == "id:4503188"]
     assert story.revisions == 2
     assert "yenilənmiş məlumat" in story.text
+
+
+@pytest.mark.parametrize("order", ["outlet first", "aggregator first"])
+def test_seeds_come_first_and_a_republication_links_to_its_original(
+    order: str, tmp_path: Path, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    settings = make_settings(tmp_path)
+    by_name = {source.name: source for source in local_sources}
+    first, second = ("525az", "icma") if order == "outlet first" else ("icma", "525az")
+    cycle(settings, [by_name[first]], local_sources)
+    cycle(settings, [by_name[second]], local_sources)
+    articles = archived(settings, seeds=True)
+    seeds = [a for a in articles if a.source == "seed"]
+    assert len(seeds) == 5 and all(a.duplicate_of is None for a in seeds)
+    assert max(a.id for a in seeds) < min(a.id for a in articles if a.source != "seed")
+    [copy] = [e for e in EXPECTED["articles"] if e.get("republished_from")]
+    original = find(articles, by_name["525az"], sites.local_url(copy["republished_from"]))
+    republished = find(articles, by_name["icma"], sites.local_url(copy["url"]))
+    assert original.duplicate_of is None
+    assert republished.duplicate_of == original.url
+    assert republished.similarity is not None and republished.similarity > 0.9
+    others = [a for a in articles if a.source in {"525az", "icma"} and a.id != republished.id]
+    assert all(a.duplicate_of is None for a in others)  # same subject, different text: kept
 
 
 GZIP_BOMB = gzip.compress(b"\0" * 30_000_000)

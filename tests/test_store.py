@@ -49,8 +49,8 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
 
 
 def test_new_then_unchanged_then_updated(store: Store) -> None:
-    assert store.save_article(record()) == "new"
-    assert store.save_article(record(fetched_at=T0 + timedelta(hours=1))) == "unchanged"
+    assert store.save_article(record()).outcome == "new"
+    assert store.save_article(record(fetched_at=T0 + timedelta(hours=1))).outcome == "unchanged"
     updated = record(
         key="id:4411239",
         aliases=("id:4411239", "url:https://azertag.az/xeber/slug_yenilenib-4411239"),
@@ -58,8 +58,10 @@ def test_new_then_unchanged_then_updated(store: Store) -> None:
         content_hash="h2",
         fetched_at=T0 + timedelta(hours=2),
     )
-    assert store.save_article(updated) == "updated"
+    saved = store.save_article(updated)
+    assert saved.outcome == "updated"
     [article] = list(store.articles())
+    assert saved.article_id == article.id
     assert article.title.endswith("YENİLƏNİB")
     assert article.revisions == 2
     assert article.first_seen_at == T0

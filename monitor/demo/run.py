@@ -49,7 +49,7 @@ def _run(settings: Settings, sources: list, data_dir: Path, echo: Callable[[str]
         echo(f"Archive: {demo_settings.archive_url}\n")
 
         async def cycle() -> list:
-            async with open_deps(demo_settings) as deps:
+            async with open_deps(demo_settings, local) as deps:
                 return await poll_sources(local, deps)
 
         first = asyncio.run(cycle())

@@ -29,7 +29,7 @@ from monitor.store.tables import (
 )
 from monitor.store.warc import WarcRef
 
-__all__ = ["Article", "ArticleRecord", "KnownArticle", "SourceStatus", "Store"]
+__all__ = ["Article", "ArticleRecord", "KnownArticle", "Saved", "SourceStatus", "Store"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,12 @@ class ArticleRecord:
     extraction: str
     http_status: int
     warc: WarcRef | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    outcome: str  # "new" | "updated" | "unchanged"
+    article_id: int
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,7 @@ class Store:
                     updated=report.updated,
                     unchanged=report.unchanged,
                     empty=report.empty,
+                    duplicates=report.duplicates,
                     not_modified=report.not_modified,
                     errors="\n".join(report.errors) or None,
                 )
@@ -231,8 +238,9 @@ class Store:
                 s.add(article)
             s.commit()
 
-    def save_article(self, record: ArticleRecord) -> str:
-        """Insert or update; returns "new", "updated" or "unchanged". Safe to repeat."""
+    def save_article(self, record: ArticleRecord) -> Saved:
+        """Insert or update; says which ("new", "updated", "unchanged") and the row's id.
+        Safe to repeat."""
         for _ in range(2):
             try:
                 return self._save_article_once(record)
@@ -240,7 +248,7 @@ class Store:
                 continue  # another writer inserted it first: the second pass updates it
         return self._save_article_once(record)
 
-    def _save_article_once(self, record: ArticleRecord) -> str:
+    def _save_article_once(self, record: ArticleRecord) -> Saved:
         with self.session() as s:
             existing = s.exec(
                 select(Article)
@@ -286,7 +294,7 @@ class Store:
                 if key not in have:
                     s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
             s.commit()
-            return outcome
+            return Saved(outcome, article.id)
 
     def articles(
         self,
@@ -309,6 +317,10 @@ class Store:
                 return
             yield from rows
             last_id = rows[-1].id or last_id
+
+    def article(self, article_id: int) -> Article | None:
+        with self.session() as s:
+            return s.get(Article, article_id)
 
     def replace_extraction(self, article_id: int, **fields: object) -> None:
         with self.session() as s:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
@@ -109,6 +118,7 @@ class PollLog(SQLModel, table=True):
     updated: int = 0
     unchanged: int = 0
     empty: int = 0
+    duplicates: int = 0
     not_modified: int = 0
     errors: str | None = Field(default=None, sa_column=Column(Text))
 
@@ -141,6 +151,10 @@ class Article(SQLModel, table=True):
     warc_file: str | None = None  # relative to the WARC directory
     warc_offset: int | None = None
     warc_length: int | None = None
+    # Set by dedupe: the copy this one repeats ("seed:<seed id>" or the first copy's canonical URL)
+    # and how alike they are (0..1); None for an original.
+    duplicate_of: str | None = Field(default=None, sa_column=Column(Text))
+    similarity: float | None = None
 
 
 class ArticleAlias(SQLModel, table=True):
@@ -151,3 +165,42 @@ class ArticleAlias(SQLModel, table=True):
     source: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
+
+
+class DedupeSketch(SQLModel, table=True):
+    """What dedupe keeps of an article's text (monitor.dedupe.Sketch), so that lookups and a
+    rebuilt index never read texts again. The band and fingerprint tables derive from it."""
+
+    __tablename__ = "dedupe_sketch"
+
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id"), primary_key=True, autoincrement=False)
+    )
+    reference: str = Field(sa_column=Column(Text, nullable=False))  # what its copies link to
+    body_hash: str = Field(index=True)  # sha256 of the normalised body: exact copies
+    words: int
+    minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    fingerprints: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int32 LE, sorted
+    version: int  # monitor.dedupe.SKETCH_VERSION it was made with
+
+
+class DedupeBand(SQLModel, table=True):
+    """LSH index: (band, hash of the band's MinHash rows) → article. Near copies share a band."""
+
+    __tablename__ = "dedupe_band"
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key is the only B-tree
+
+    band: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    hash: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    article_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+
+
+class DedupeFingerprint(SQLModel, table=True):
+    """Containment index: winnowed shingle hash → article. Excerpts and pages around an archived
+    text share many of its fingerprints."""
+
+    __tablename__ = "dedupe_fingerprint"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hash: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    article_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))

@@ -1,0 +1,391 @@
+"""Dedupe lookups against archives of 10k, 100k and 1M items: time per lookup, memory, disk.
+
+    .venv/bin/python -m bench.dedupe_bench                 # 10k, 100k, 1M
+    .venv/bin/python -m bench.dedupe_bench --sizes 10000 --lookups 100
+
+Archived items are synthetic: token streams drawn from a Zipf-Mandelbrot vocabulary of 100,000
+words (so common three-word phrases, like a language's boilerplate, are held by many items),
+lengths log-normal around 280 words. Their fingerprints are winnowed exactly as
+`monitor.dedupe.winnow` does, from vectorised shingle hashes; their MinHashes are random bytes,
+because unrelated texts have unrelated band hashes and that is all the index sees of them. The
+items the lookups copy get their real MinHash. Everything is bulk-loaded, sorted by key, into the
+migrated SQLite archive in a temporary folder.
+
+Lookups run in a fresh process through the production path (`fingerprints.find_match`: exact
+hash, 32 LSH band probes, one probe per fingerprint, sketches of the best candidates), a third
+each of new texts, excerpts of archived items (half of one) and near copies (5% of words
+changed), so that candidates are found and judged. Sketching a text is timed apart, on the
+fixture texts. Memory is the lookup process's resident set after the lookups, and what the lookups added to it
+(the archive lives on disk; SQLite's page cache is its default 2 MB per connection); for
+contrast, what an in-memory datasketch MinHashLSH with the same banding adds for 100k items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from monitor import dedupe
+from monitor.dedupe import Sketch
+from monitor.store import Store
+
+VOCABULARY = 100_000
+CHUNK = 20_000  # items generated at once
+SEED = 20261121
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_TEXTS = ROOT / "tests" / "fixtures" / "dedupe" / "texts"
+
+
+# --- synthetic items --------------------------------------------------------------------------
+
+
+ZIPF_EXPONENT = 1.05
+ZIPF_SHIFT = 2.7  # Zipf-Mandelbrot: p(rank) ∝ 1 / (rank + 2.7) ** 1.05
+
+
+@functools.lru_cache(maxsize=4)
+def chunk_streams(chunk: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of `size` items (concatenated) and each item's length; the same for the same
+    chunk number, so any item can be generated again. Ranks are drawn by inverting the
+    continuous power law's distribution function (no table lookup)."""
+    rng = np.random.default_rng([SEED, chunk])
+    lengths = np.clip(rng.lognormal(np.log(280), 0.45, size), 60, 2000).astype(np.int64)
+    power = 1.0 - ZIPF_EXPONENT
+    low, high = ZIPF_SHIFT**power, (VOCABULARY + ZIPF_SHIFT) ** power
+    draws = (low + rng.random(int(lengths.sum())) * (high - low)) ** (1.0 / power) - ZIPF_SHIFT
+    tokens = np.clip(draws, 0, VOCABULARY - 1).astype(np.uint64)
+    return tokens, lengths
+
+
+def shingle_hashes(tokens: np.ndarray) -> np.ndarray:
+    """A 64-bit mix of each run of three token ids (splitmix64 finaliser), uint64."""
+    with np.errstate(over="ignore"):
+        x = tokens[:-2] * np.uint64(0x9E3779B97F4A7C15)
+        x ^= tokens[1:-1] * np.uint64(0xC2B2AE3D27D4EB4F)
+        x ^= tokens[2:] * np.uint64(0x165667B19E3779F9)
+        x ^= x >> np.uint64(31)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(29)
+    return x
+
+
+def item_shingles(tokens: np.ndarray) -> np.ndarray:
+    return shingle_hashes(tokens) if len(tokens) >= 3 else np.zeros(1, dtype=np.uint64)
+
+
+def chunk_fingerprints(tokens: np.ndarray, lengths: np.ndarray, first_id: int) -> np.ndarray:
+    """Sorted unique uint64 (hash + 2**31) << 32 | article_id keys of every item's winnowed shingles,
+    computed over the whole chunk at once; windows across two items are dropped."""
+    window = dedupe.WINNOW_WINDOW
+    hashes = (shingle_hashes(tokens) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    item = np.repeat(np.arange(len(lengths)), lengths)[: len(hashes)]
+    # a shingle belongs to an item when its three tokens do
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    position = np.arange(len(hashes)) - starts[item]
+    inside = position <= lengths[item] - 3
+    hashes, item = hashes[inside], item[inside]
+    minima = hashes[: len(hashes) - window + 1].copy()
+    for shift in range(1, window):
+        np.minimum(minima, hashes[shift : len(hashes) - window + 1 + shift], out=minima)
+    valid = item[: len(minima)] == item[window - 1 :]
+    signed = minima[valid].astype(np.int64)
+    signed[signed >= 2**31] -= 2**32
+    ids = (item[: len(minima)][valid] + first_id).astype(np.uint64)
+    keys = np.sort(((signed + 2**31).astype(np.uint64) << np.uint64(32)) | ids)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+
+
+def real_sketch(tokens: np.ndarray) -> Sketch:
+    """The production sketch of a token stream (shingle hashes from the vectorised mix)."""
+    shingles = [int(h) for h in item_shingles(tokens)]
+    minhash = dedupe.minhash_of(shingles)
+    return Sketch(
+        body_hash=f"bench-{hash(tokens.tobytes())}",
+        words=len(tokens),
+        minhash=minhash,
+        bands=dedupe.band_hashes(minhash),
+        fingerprints=frozenset(dedupe.winnow(shingles)),
+    )
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def build_archive(path: Path, size: int, copied: list[int]) -> dict[str, float]:
+    """Create the migrated archive at `path` and bulk-load `size` items into the index tables."""
+    started = time.perf_counter()
+    Store.open(f"sqlite:///{path}").close()
+    rng = np.random.default_rng(SEED)
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;"
+    )
+    keys, bands, sketches = [], [], []
+    copied_set = set(copied)
+    for chunk_number, first in enumerate(range(0, size, CHUNK)):
+        count = min(CHUNK, size - first)
+        tokens, lengths = chunk_streams(chunk_number, count)
+        first_id = first + 1
+        keys.append(chunk_fingerprints(tokens, lengths, first_id))
+        minhashes = rng.integers(0, 2**32, size=(count, dedupe.NUM_PERM), dtype=np.uint32)
+        item_bands = rng.integers(-(2**31), 2**31, size=(count, dedupe.LSH_BANDS), dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        for n in range(count):
+            article_id = first_id + n
+            minhash = minhashes[n].astype("<u4").tobytes()
+            if article_id in copied_set:
+                real = real_sketch(tokens[offsets[n] : offsets[n + 1]])
+                minhash = real.minhash
+                item_bands[n] = real.bands
+            sketches.append((article_id, f"https://bench.example/{article_id}", minhash, n))
+        bands.append(item_bands)
+    generated = time.perf_counter() - started
+
+    all_keys = np.sort(np.concatenate(keys))
+    fingerprint_count = len(all_keys)
+    per_item = np.bincount((all_keys & np.uint64(0xFFFFFFFF)).astype(np.int64), minlength=size + 1)
+    band_matrix = np.concatenate(bands)
+    with connection:
+        connection.executemany(
+            "INSERT INTO dedupe_sketch (article_id, reference, body_hash, words, minhash,"
+            " fingerprints, version) VALUES (?, ?, ?, 280, ?, ?, ?)",
+            (
+                (
+                    article_id,
+                    ref,
+                    f"h{article_id}",
+                    minhash,
+                    b"\0" * 4 * int(per_item[article_id]),
+                    dedupe.SKETCH_VERSION,
+                )
+                for article_id, ref, minhash, _ in sketches
+            ),
+        )
+        for band in range(dedupe.LSH_BANDS):
+            order = np.argsort(band_matrix[:, band], kind="stable")
+            connection.executemany(
+                "INSERT INTO dedupe_band (band, hash, article_id) VALUES (?, ?, ?)",
+                zip(
+                    [band] * size,
+                    band_matrix[order, band].tolist(),
+                    (order + 1).tolist(),
+                    strict=True,
+                ),
+            )
+        for start in range(0, fingerprint_count, 2_000_000):
+            part = all_keys[start : start + 2_000_000]
+            connection.executemany(
+                "INSERT INTO dedupe_fingerprint (hash, article_id) VALUES (?, ?)",
+                zip(
+                    ((part >> np.uint64(32)).astype(np.int64) - 2**31).tolist(),
+                    (part & np.uint64(0xFFFFFFFF)).astype(np.int64).tolist(),
+                    strict=True,
+                ),
+            )
+    connection.execute("ANALYZE")
+    connection.close()
+    return {
+        "generate_s": generated,
+        "load_s": time.perf_counter() - started - generated,
+        "fingerprints": fingerprint_count,
+        "db_mb": path.stat().st_size / 2**20,
+    }
+
+
+# --- lookups (run in a fresh process) -------------------------------------------------------------
+
+
+def queries(size: int, lookups: int) -> list[tuple[str, Sketch, int | None]]:
+    """(kind, sketch, article id it copies or None), a third of each kind."""
+    rng = np.random.default_rng([SEED, 1])
+    chunks = max(1, (size + CHUNK - 1) // CHUNK)
+    result: list[tuple[str, Sketch, int | None]] = []
+    fresh, _ = chunk_streams(10_000_000, lookups)  # a chunk number no archive uses
+    offset = 0
+    for n in range(lookups):
+        kind = ("new", "excerpt", "near copy")[n % 3]
+        if kind == "new":
+            length = 280
+            tokens = fresh[offset : offset + length]
+            offset += length
+            result.append((kind, real_sketch(tokens), None))
+            continue
+        chunk = int(rng.integers(0, min(chunks, 3)))
+        count = min(CHUNK, size - chunk * CHUNK)
+        tokens, lengths = chunk_streams(chunk, count)
+        index = int(rng.integers(0, count))
+        start = int(np.sum(lengths[:index]))
+        item = tokens[start : start + lengths[index]]
+        if kind == "excerpt":
+            item = item[: len(item) // 2]
+        else:
+            item = item.copy()
+            changed = rng.random(len(item)) < 0.05
+            item[changed] = rng.integers(0, VOCABULARY, int(changed.sum()))
+        result.append((kind, real_sketch(item), chunk * CHUNK + index + 1))
+    return result
+
+
+def copied_ids(size: int, lookups: int) -> list[int]:
+    return [article_id for _, _, article_id in queries(size, lookups) if article_id]
+
+
+def run_lookups(path: str, size: int, lookups: int) -> None:
+    from monitor.store.fingerprints import find_match
+
+    planned = queries(size, lookups)
+    chunk_streams.cache_clear()
+    gc.collect()
+    store = Store.open(f"sqlite:///{path}")
+    find_match(store, planned[0][1])
+    baseline = current_rss_mb()
+    timings: dict[str, list[float]] = {"new": [], "excerpt": [], "near copy": []}
+    found = 0
+    for _ in range(2):  # the first pass warms SQLite's and the OS's caches
+        for kind in timings:
+            timings[kind].clear()
+        found = 0
+        for kind, sketch, copies in planned:
+            started = time.perf_counter()
+            match = find_match(store, sketch)
+            timings[kind].append((time.perf_counter() - started) * 1000)
+            found += bool(copies and match and match.article_id == copies)
+    rss = current_rss_mb()
+    store.close()
+    every = [t for values in timings.values() for t in values]
+    print(
+        json.dumps(
+            {
+                "median_ms": statistics.median(every),
+                "p95_ms": float(np.percentile(every, 95)),
+                "max_ms": max(every),
+                "by_kind_median_ms": {k: statistics.median(v) for k, v in timings.items()},
+                "copies_found": found,
+                "copies": sum(1 for _, _, c in planned if c),
+                "rss_mb": rss,
+                "rss_growth_mb": rss - baseline,
+            }
+        )
+    )
+
+
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def datasketch_lsh_rss(items: int) -> float:
+    """Peak RSS (MB) of a process holding an in-memory MinHashLSH of `items` items."""
+    code = f"""
+import numpy as np
+from datasketch import MinHashLSH, LeanMinHash, MinHash
+from bench.dedupe_bench import current_rss_mb
+lsh = MinHashLSH(num_perm={dedupe.NUM_PERM}, params=({dedupe.LSH_BANDS}, {dedupe.LSH_ROWS}))
+rng = np.random.default_rng(1)
+template = MinHash(num_perm={dedupe.NUM_PERM})
+before = current_rss_mb()
+with lsh.insertion_session() as session:
+    for n in range({items}):
+        template.hashvalues = rng.integers(0, 2**32, {dedupe.NUM_PERM}, dtype=np.uint64)
+        session.insert(n, LeanMinHash(template), check_duplication=False)
+print(current_rss_mb() - before)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return float(result.stdout.strip())
+
+
+def time_sketching() -> dict[str, float]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(FIXTURE_TEXTS.glob("*.txt"))]
+    words = sum(len(t.split()) for t in texts)
+    started = time.perf_counter()
+    for text in texts:
+        dedupe.sketch(text, "az")
+    elapsed = time.perf_counter() - started
+    return {"ms_per_1000_words": elapsed * 1000 / (words / 1000), "texts": len(texts)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--lookups", type=int, default=300)
+    parser.add_argument("--skip-datasketch", action="store_true")
+    parser.add_argument("--lookup-only", nargs=3, metavar=("DB", "SIZE", "LOOKUPS"))
+    args = parser.parse_args()
+    if args.lookup_only:
+        run_lookups(args.lookup_only[0], int(args.lookup_only[1]), int(args.lookup_only[2]))
+        return
+
+    sketching = time_sketching()
+    print(
+        f"sketching a text (normalise, shingle, MinHash, winnow): "
+        f"{sketching['ms_per_1000_words']:.2f} ms per 1000 words ({sketching['texts']} fixture texts)"
+    )
+    rows = []
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "archive.db"
+            built = build_archive(path, size, copied_ids(size, args.lookups))
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.dedupe_bench",
+                    "--lookup-only",
+                    str(path),
+                    str(size),
+                    str(args.lookups),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            measured = json.loads(result.stdout.strip().splitlines()[-1])
+            rows.append((size, built, measured))
+            print(
+                f"{size:>9,} items loaded in {built['generate_s']:.0f}+{built['load_s']:.0f} s",
+                flush=True,
+            )
+    print()
+    print(
+        "| archived items | fingerprint rows | band rows | SQLite file | lookup median | p95 | max "
+        "| copies found | lookup process RSS (growth during lookups) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size, built, m in rows:
+        print(
+            f"| {size:,} | {built['fingerprints']:,} | {size * dedupe.LSH_BANDS:,} "
+            f"| {built['db_mb']:,.0f} MB | {m['median_ms']:.2f} ms | {m['p95_ms']:.2f} ms "
+            f"| {m['max_ms']:.1f} ms | {m['copies_found']}/{m['copies']} | {m['rss_mb']:.0f} MB (+{m['rss_growth_mb']:.0f} MB) |"
+        )
+    print()
+    for size, _, m in rows:
+        kinds = ", ".join(f"{k} {v:.2f} ms" for k, v in m["by_kind_median_ms"].items())
+        print(f"{size:>9,}: median by kind: {kinds}")
+    if not args.skip_datasketch:
+        items = 100_000
+        print(
+            f"\nin-memory datasketch MinHashLSH ({dedupe.LSH_BANDS}x{dedupe.LSH_ROWS}), "
+            f"{items:,} items: +{datasketch_lsh_rss(items):.0f} MB RSS per process"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+"""The archive's side of dedupe: sketches stored with the articles, and indexed lookups of them.
+
+State lives in the database only, so several workers can dedupe at once and a restart needs no
+warm-up: there is no in-memory index to rebuild (an in-memory datasketch `MinHashLSH` would hold
+32 keys per article, gigabytes at a million articles, per worker, and would have to be refilled
+at every start). A lookup costs a fixed number of indexed queries whatever the archive's size:
+
+1. the body hash, for an exact copy (one index probe);
+2. the sketch's 32 LSH bands, each `(band, hash)` a primary-key probe in `dedupe_band`;
+3. its winnowed fingerprints, each a primary-key probe in `dedupe_fingerprint`.
+
+Each probe reads at most `POSTINGS_LIMIT + 1` rows: a band or fingerprint that many articles
+share is boilerplate ("Prezident İlham Əliyev", a site's standing footer) and is ignored, so the
+rows read per lookup are bounded however large the archive grows. The few best candidates'
+sketches are then read by primary key and `monitor.dedupe.best_match` decides.
+
+Only articles archived before the one being deduped are candidates: a copy links to whichever
+copy arrived first, and deduping an article again (a re-run poll) gives the same answer.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from monitor.dedupe import (
+    SKETCH_VERSION,
+    Archived,
+    Match,
+    Sketch,
+    band_hashes,
+    best_match,
+    is_candidate,
+    sketch,
+)
+from monitor.store import Store
+from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
+
+SEED_SOURCE = "seed"
+POSTINGS_LIMIT = 100  # rows read per band or fingerprint; more holders means boilerplate
+MAX_CANDIDATES = 20  # sketches read per lookup, the strongest first
+_PROBES_PER_QUERY = 200  # SQLite allows 500 terms in one compound SELECT
+_NO_LIMIT = 2**31 - 1  # "before" for a text not in the archive: every article is earlier
+# Stored for a text too short to sketch, so that `dedupe_archive` knows it was seen; indexes nothing.
+UNSKETCHABLE = Sketch(body_hash="", words=0, minhash=b"", bands=(), fingerprints=frozenset())
+
+
+def find_duplicate(store: Store, text: str, lang: str | None = None) -> Match | None:
+    """The archived text that `text` copies, if any (for a text not archived yet)."""
+    new = sketch(text, lang)
+    return None if new is None else find_match(store, new)
+
+
+def find_match(store: Store, new: Sketch, before: int | None = None) -> Match | None:
+    """The best match for a sketch among the articles archived before article `before`."""
+    with store.session() as session:
+        return best_match(new, candidates(session, new, before))
+
+
+def dedupe_article(store: Store, article_id: int) -> Match | None:
+    """Decide whether an archived article copies an earlier one, record the answer on it
+    (`duplicate_of`, `similarity`) and index its sketch. Idempotent: call it right after the
+    article is stored, and again after any change of its text."""
+    with store.session() as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            return None
+        new = sketch(article.text, article.lang)
+        match = best_match(new, candidates(session, new, article_id)) if new else None
+        duplicate_of, similarity = (match.duplicate_of, match.similarity) if match else (None, None)
+        if (article.duplicate_of, article.similarity) != (duplicate_of, similarity):
+            article.duplicate_of, article.similarity = duplicate_of, similarity
+            session.add(article)
+            session.commit()
+        # A page that contains an archived text is not a copy of it: the rest of the page is its
+        # own, so a text found in that rest must link to the page, not to the text it contained.
+        copies_it = match is not None and match.kind != "contains"
+        reference = match.duplicate_of if match and copies_it else reference_of(article)
+    remember(store, article_id, reference, new or UNSKETCHABLE)
+    return match
+
+
+def reference_of(article: Article) -> str:
+    """What a copy of this article links to: "seed:<seed id>" for a seed, else its canonical URL.
+
+    A seed's id is its key, without a "seed:" or "id:" prefix if the seed loader gives one.
+    """
+    if article.source == SEED_SOURCE:
+        return "seed:" + article.key.split(":", 1)[-1]
+    return article.url
+
+
+def remember(store: Store, article_id: int, reference: str, new: Sketch) -> None:
+    """Store an article's sketch and index it; replaces what an earlier text of it left. Safe to
+    repeat, and safe when two workers remember the same article at once."""
+    for attempt in range(3):
+        try:
+            _remember_once(store, article_id, reference, new)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise  # the other writer's rows are there; a third clash is not a race
+
+
+def _remember_once(store: Store, article_id: int, reference: str, new: Sketch) -> None:
+    packed = pack_fingerprints(new.fingerprints)
+    with store.session() as session:
+        stored = session.get(DedupeSketch, article_id)
+        if stored is not None:
+            if (stored.body_hash, stored.version, stored.reference, stored.fingerprints) == (
+                new.body_hash,
+                SKETCH_VERSION,
+                reference,
+                packed,
+            ):
+                return
+            _unindex(session, stored)
+            session.delete(stored)
+            session.flush()
+        session.add(
+            DedupeSketch(
+                article_id=article_id,
+                reference=reference,
+                body_hash=new.body_hash,
+                words=new.words,
+                minhash=new.minhash,
+                fingerprints=packed,
+                version=SKETCH_VERSION,
+            )
+        )
+        _index(session, article_id, new.bands, new.fingerprints)
+        session.commit()
+
+
+def _index(session: Session, article_id: int, bands: Sequence[int], prints: Iterable[int]) -> None:
+    if bands:
+        session.execute(
+            insert(DedupeBand),
+            [{"band": n, "hash": h, "article_id": article_id} for n, h in enumerate(bands)],
+        )
+    rows = [{"hash": h, "article_id": article_id} for h in sorted(prints)]
+    if rows:
+        session.execute(insert(DedupeFingerprint), rows)
+
+
+def _unindex(session: Session, stored: DedupeSketch) -> None:
+    """Delete a sketch's index rows by their keys (no scan: both tables are keyed by hash)."""
+    for n, h in enumerate(band_hashes(stored.minhash) if stored.minhash else ()):
+        session.execute(
+            delete(DedupeBand).where(
+                col(DedupeBand.band) == n,
+                col(DedupeBand.hash) == h,
+                col(DedupeBand.article_id) == stored.article_id,
+            )
+        )
+    hashes = unpack_fingerprints(stored.fingerprints)
+    for start in range(0, len(hashes), _PROBES_PER_QUERY):
+        session.execute(
+            delete(DedupeFingerprint).where(
+                col(DedupeFingerprint.hash).in_(hashes[start : start + _PROBES_PER_QUERY]),
+                col(DedupeFingerprint.article_id) == stored.article_id,
+            )
+        )
+
+
+def candidates(session: Session, new: Sketch, before: int | None = None) -> list[Archived]:
+    """The archived texts worth judging against `new`, from indexed lookups only."""
+    limit = before if before is not None else _NO_LIMIT
+    exact = session.exec(
+        select(DedupeSketch.article_id)
+        .where(DedupeSketch.body_hash == new.body_hash, col(DedupeSketch.article_id) < limit)
+        .order_by(col(DedupeSketch.article_id))
+        .limit(1)
+    ).first()
+    band_hits = _postings(
+        session,
+        "SELECT article_id FROM dedupe_band WHERE band = :k{n} AND hash = :h{n}",
+        [(n, h) for n, h in enumerate(new.bands)],
+        limit,
+    )
+    print_hits = _postings(
+        session,
+        "SELECT article_id FROM dedupe_fingerprint WHERE hash = :h{n}",
+        [(None, h) for h in sorted(new.fingerprints)],
+        limit,
+    )
+    bands, shared = Counter(band_hits.values()), Counter(print_hits.values())
+    chosen = sorted(
+        (i for i in set(bands) | set(shared) if is_candidate(shared[i], bands[i])),
+        key=lambda i: (-bands[i] - shared[i], i),
+    )[:MAX_CANDIDATES]
+    if exact is not None and exact not in chosen:
+        chosen.append(exact)
+    if not chosen:
+        return []
+    rows = session.exec(select(DedupeSketch).where(col(DedupeSketch.article_id).in_(chosen)))
+    return [
+        Archived(
+            article_id=row.article_id,
+            reference=row.reference,
+            body_hash=row.body_hash,
+            minhash=row.minhash,
+            fingerprints=len(row.fingerprints) // 4,
+            shared=shared[row.article_id],
+            bands=bands[row.article_id],
+        )
+        for row in rows
+    ]
+
+
+def _postings(
+    session: Session, probe: str, keys: Sequence[tuple[int | None, int]], before: int
+) -> dict[tuple[int, int], int]:
+    """{(probe number, article id): article id} for every key held by at most POSTINGS_LIMIT
+    articles earlier than `before`; one compound SELECT per 200 probes, each probe a bounded
+    range of the primary key."""
+    hits: dict[tuple[int, int], int] = {}
+    for start in range(0, len(keys), _PROBES_PER_QUERY):
+        chunk = keys[start : start + _PROBES_PER_QUERY]
+        parts, params = [], {"before": before, "limit": POSTINGS_LIMIT + 1}
+        for n, (band, value) in enumerate(chunk, start):
+            parts.append(
+                f"SELECT {n} AS probe, article_id FROM ({probe.format(n=n)}"
+                f" AND article_id < :before ORDER BY article_id LIMIT :limit) AS p{n}"
+            )
+            params[f"h{n}"] = value
+            if band is not None:
+                params[f"k{n}"] = band
+        rows = session.execute(text(" UNION ALL ".join(parts)), params).all()
+        per_probe = Counter(probe_number for probe_number, _ in rows)
+        for probe_number, article_id in rows:
+            if per_probe[probe_number] <= POSTINGS_LIMIT:
+                hits[probe_number, article_id] = article_id
+    return hits
+
+
+def rebuild(store: Store, batch: int = 1000) -> int:
+    """Rebuild the band and fingerprint indexes from the stored sketches, reading no text (after
+    a change of the LSH banding, or to repair the index). Returns the sketches indexed."""
+    with store.session() as session:
+        session.execute(delete(DedupeBand))
+        session.execute(delete(DedupeFingerprint))
+        session.commit()
+    done, last = 0, -1
+    while True:
+        with store.session() as session:
+            rows = list(
+                session.exec(
+                    select(DedupeSketch)
+                    .where(col(DedupeSketch.article_id) > last)
+                    .order_by(col(DedupeSketch.article_id))
+                    .limit(batch)
+                )
+            )
+            for row in rows:
+                bands = band_hashes(row.minhash) if row.minhash else ()
+                _index(session, row.article_id, bands, unpack_fingerprints(row.fingerprints))
+            session.commit()
+        if not rows:
+            return done
+        done += len(rows)
+        last = rows[-1].article_id
+
+
+def adopt_original(store: Store, original_id: int, copy_id: int, similarity: float) -> None:
+    """`original_id` is the outlet's article that the earlier archived `copy_id` republished (an
+    aggregator's copy that arrived first): the original stands alone, and the copy, with
+    everything that was linked to it, links to the original from now on."""
+    with store.session() as session:
+        original = session.get(Article, original_id)
+        copy = session.get(Article, copy_id)
+        if original is None or copy is None:
+            return
+        old, new = reference_of(copy), reference_of(original)
+        session.execute(
+            update(Article).where(col(Article.duplicate_of) == old).values(duplicate_of=new)
+        )
+        session.execute(
+            update(DedupeSketch).where(col(DedupeSketch.reference) == old).values(reference=new)
+        )
+        session.execute(
+            update(DedupeSketch)
+            .where(col(DedupeSketch.article_id).in_([original_id, copy_id]))
+            .values(reference=new)
+        )
+        session.execute(
+            update(Article)
+            .where(col(Article.id) == original_id)
+            .values(duplicate_of=None, similarity=None)
+        )
+        session.execute(
+            update(Article)
+            .where(col(Article.id) == copy_id)
+            .values(duplicate_of=new, similarity=similarity)
+        )
+        session.commit()
+
+
+def dedupe_archive(
+    store: Store, batch: int = 200, progress: Callable[[int], None] | None = None
+) -> int:
+    """Dedupe, oldest first, every article without a current sketch: an archive made before
+    dedupe existed, or sketches of an older SKETCH_VERSION. Reads each such text once."""
+    done, last = 0, 0
+    while True:
+        with store.session() as session:
+            ids = list(
+                session.exec(
+                    select(Article.id)
+                    .outerjoin(DedupeSketch, col(DedupeSketch.article_id) == Article.id)
+                    .where(col(Article.id) > last)
+                    .where(
+                        col(DedupeSketch.article_id).is_(None)
+                        | (col(DedupeSketch.version) != SKETCH_VERSION)
+                    )
+                    .order_by(col(Article.id))
+                    .limit(batch)
+                )
+            )
+        if not ids:
+            return done
+        for article_id in ids:
+            assert article_id is not None
+            dedupe_article(store, article_id)
+            done += 1
+            if progress and done % 100 == 0:
+                progress(done)
+        last = ids[-1] or last
+
+
+def duplicates_by_source(store: Store, since: datetime) -> dict[str, tuple[int, int]]:
+    """{source: (articles first seen since `since`, how many of them were duplicates)}."""
+    with store.session() as session:
+        rows = session.exec(
+            select(
+                Article.source,
+                func.count(),
+                func.count(col(Article.duplicate_of)),
+            )
+            .where(col(Article.first_seen_at) >= since)
+            .group_by(col(Article.source))
+        )
+        return {source: (int(new), int(copies)) for source, new, copies in rows}
+
+
+def pack_fingerprints(prints: Iterable[int]) -> bytes:
+    """Fingerprints as stored with the sketch: sorted signed 32-bit little-endian integers."""
+    values = sorted(prints)
+    return struct.pack(f"<{len(values)}i", *values)
+
+
+def unpack_fingerprints(packed: bytes) -> list[int]:
+    return list(struct.unpack(f"<{len(packed) // 4}i", packed))
