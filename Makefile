@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.tag_bench $(TAG_BENCH_ARGS)
 	$(BIN)/python -m bench.dedupe_bench $(DEDUPE_BENCH_ARGS)
 
 lint: $(STAMP)

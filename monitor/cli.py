@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from monitor.errors import ConfigError, MonitorError
-from monitor.export import WRITERS
+from monitor.export import WRITERS, export_rows
 from monitor.settings import Settings
 from monitor.sources import Source, enabled, load_sources
 
@@ -194,9 +194,8 @@ def export(
     settings = _settings(ctx)
     store = Store.open(settings.archive_url)
     try:
-        count = WRITERS[format](
-            store.articles(since=_parse_date(since), sources=source), sys.stdout
-        )
+        rows = export_rows(store, since=_parse_date(since), sources=source)
+        count = WRITERS[format](rows, sys.stdout)
     finally:
         store.close()
     log.info("exported %d articles", count)
@@ -260,16 +259,18 @@ def reextract(
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
 ) -> None:
     """Run extraction again over the raw captures (after changing selectors or upgrading)."""
-    from monitor.pipeline import reextract_archive
+    from monitor.maintenance import reextract_archive
+    from monitor.rules import load_rules
     from monitor.store import Store
     from monitor.store.warc import WarcArchive
 
     settings = _settings(ctx)
     sources = {s.name: s for s in _load(settings)}
+    rules = load_rules(settings.topics)
     store = Store.open(settings.archive_url)
     try:
         counts = reextract_archive(
-            store, WarcArchive(settings.warc_dir), sources, source, progress=_progress()
+            store, WarcArchive(settings.warc_dir), sources, rules, source, progress=_progress()
         )
     finally:
         store.close()
@@ -286,18 +287,76 @@ def _progress() -> Any:
 
 
 @app.command()
+def retag(
+    ctx: typer.Context,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also articles the current rules already tagged.")
+    ] = False,
+) -> None:
+    """Apply the current topics.yaml to the archive (after editing the rules)."""
+    from monitor.maintenance import retag_archive
+    from monitor.rules import load_rules
+    from monitor.store import Store
+
+    settings = _settings(ctx)
+    rules = load_rules(settings.topics)
+    store = Store.open(settings.archive_url)
+    try:
+        counts = retag_archive(store, rules, source, everything, progress=_progress())
+    finally:
+        store.close()
+    typer.echo(
+        f"retagged {counts['retagged']} of {counts['seen']} articles: "
+        f"{counts['now_relevant']} now relevant, {counts['no_longer_relevant']} no longer relevant"
+    )
+
+
+@app.command()
+def classify(ctx: typer.Context) -> None:
+    """Read JSON Lines from stdin ({"id", "title", "text", "lang"?}) and write one line per input:
+    id, relevant, score, topics, lang, entities, reasons. Exit 1 if any line was unreadable."""
+    from monitor.rules import load_rules
+    from monitor.tag import tag
+
+    rules = load_rules(_settings(ctx).topics)
+    failed = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError("needs an object with a string 'text'")
+            title = item.get("title") or ""
+            if not isinstance(title, str):
+                raise ValueError("'title' must be a string")
+        except ValueError as exc:
+            failed += 1
+            typer.echo(f"error: stdin line {number}: {exc}", err=True)
+            typer.echo(json.dumps({"id": None, "line": number, "error": str(exc)}))
+            continue
+        tagging = tag(title, item["text"], rules, lang=item.get("lang"))
+        typer.echo(json.dumps({"id": item.get("id")} | tagging.as_dict(), ensure_ascii=False))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def seeds(ctx: typer.Context) -> None:
     """Archive the seed corpus (seeds/ and its seeds.yaml) again: new or changed seeds are stored
     and indexed for dedupe. The first poll of an empty archive does this by itself."""
     from monitor.pipeline import archive_seeds
+    from monitor.rules import load_rules
     from monitor.seeds import load_seeds
     from monitor.store import Store
 
     settings = _settings(ctx)
     documents = load_seeds(settings.seeds_dir)
+    rules = load_rules(settings.topics)
     store = Store.open(settings.archive_url)
     try:
-        counts = archive_seeds(store, documents, datetime.now(UTC))
+        counts = archive_seeds(store, documents, datetime.now(UTC), rules)
     finally:
         store.close()
     typer.echo(

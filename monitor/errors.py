@@ -2,7 +2,8 @@
 
     MonitorError
     ├── ConfigError                 a settings or rules file is wrong; the CLI exits with status 2
-    │   └── SourcesFileError        sources.yaml: names the file, the source and the field
+    │   ├── SourcesFileError        sources.yaml: names the file, the source and the field
+    │   └── RulesFileError          topics.yaml: names the file, the section or entity, the field
     ├── FetchError                  one HTTP fetch failed after its retries (carries url, attempts)
     │   ├── FetchTimeout            connect or read timed out
     │   ├── ConnectionFailed        refused, reset, DNS failure
@@ -13,6 +14,9 @@
     │   ├── RobotsDisallowed        robots.txt forbids the URL for our User-Agent
     │   └── PrivateAddressRefused   the host resolves to a private, loopback or link-local address
     ├── ParseError                  a feed, sitemap or listing that cannot be read (names the URL)
+    ├── DeliveryError               Telegram or SMTP refused or failed a delivery
+    │                               (permanent: do not retry; retry_after: wait at least this;
+    │                               maybe_delivered: sent, but the answer was lost)
     └── StoreError                  the archive cannot be read or written (names the database/file)
 
 Expected failures of a source (everything under FetchError and ParseError) are caught by the
@@ -33,6 +37,15 @@ class ConfigError(MonitorError):
 
 class SourcesFileError(ConfigError):
     """sources.yaml is unreadable or a field of a source is invalid."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class RulesFileError(ConfigError):
+    """topics.yaml is unreadable or a field is invalid; names the file, section and field."""
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
@@ -103,6 +116,28 @@ class ParseError(MonitorError):
     def __init__(self, url: str, message: str) -> None:
         self.url = url
         super().__init__(f"{message} ({url})")
+
+
+class DeliveryError(MonitorError):
+    """A digest or item could not be delivered. `permanent` errors (bot blocked, chat not found,
+    recipient refused) are not retried; others are, after `retry_after` seconds when given."""
+
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        maybe_delivered: bool = False,
+    ) -> None:
+        self.channel = channel
+        self.permanent = permanent
+        self.retry_after = retry_after
+        # the request may have reached the server and only the answer was lost: resending might
+        # post twice (the outbox decides what to do in that window)
+        self.maybe_delivered = maybe_delivered
+        super().__init__(f"{channel}: {message}")
 
 
 class StoreError(MonitorError):

@@ -11,6 +11,7 @@ source's declared language). A richer detector can replace this one behind the s
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -18,6 +19,7 @@ from collections import Counter
 LANGUAGES = ("az", "kk", "ru", "en")
 OTHER = "other"
 MIN_LETTERS = 12  # below this, a guess is noise: "Bakı", "OK", a lone date
+SAMPLE_CHARS = 4000
 
 _WORDS = re.compile(r"[^\W\d_]+")
 
@@ -37,7 +39,8 @@ _AZERBAIJANI_WORDS = _word_set(
 # Turkish shares ğ ı ş and 'bu', 'bir', 'ki' with Azerbaijani; these it does not have.
 _AZERBAIJANI_ONLY_WORDS = _word_set("və ilə üçün edib olub isə etdi")
 _ENGLISH_WORDS = _word_set(
-    "the and of to in is for on that with was by as at from are has have be it this"
+    "the and of to in is for on that with was by as at from are has have be it this a an will "
+    "its their they were which also said not but or he she his her we after between into than"
 )
 # Function words of Latin-script languages we do not follow, so that they are not taken for ours.
 _OTHER_LATIN_WORDS = _word_set(
@@ -56,32 +59,36 @@ def detect_language(text: str, fallback: str | None = None) -> str:
     """'az', 'kk', 'ru', 'en' or 'other'; `fallback` (else 'other') when the text cannot tell.
 
     Text that is clearly in another language (Turkish, German, Ukrainian, ...) is 'other' whatever
-    the fallback; the fallback is only for text too short or too mixed to decide.
+    the fallback; the fallback is only for text too short or too mixed to decide. Only the first
+    SAMPLE_CHARS characters are read: a long article says no more than its first page.
     """
     undecided = fallback or OTHER
-    lowered = text.lower()
-    letters = [char for char in lowered if char.isalpha()]
+    words = _WORDS.findall(text[:SAMPLE_CHARS].lower())
+    letters = "".join(words)
     if len(letters) < MIN_LETTERS:
         return undecided
-    words = _WORDS.findall(lowered)
-    scripts = Counter(_script(char) for char in letters)
+    counts = Counter(letters)  # counted once, in C; the rest works on the distinct letters
+    total = len(letters)
+    scripts: Counter[str] = Counter()
+    for char, count in counts.items():
+        scripts[_script(char)] += count
     cyrillic, latin = scripts["CYRILLIC"], scripts["LATIN"]
-    if cyrillic + latin < len(letters) / 2:
+    if cyrillic + latin < total / 2:
         return OTHER  # Chinese, Arabic, Georgian, ...: none of ours
     if cyrillic > latin:
-        return _cyrillic_language(letters, words) or undecided
+        return _cyrillic_language(counts, total, words) or undecided
     if latin > cyrillic:
-        return _latin_language(letters, words) or undecided
+        return _latin_language(counts, total, words) or undecided
     return undecided
 
 
+@functools.cache
 def _script(letter: str) -> str:
     return "LATIN" if letter.isascii() else unicodedata.name(letter, "?").split(" ", 1)[0]
 
 
-def _cyrillic_language(letters: list[str], words: list[str]) -> str | None:
-    counts = Counter(letters)
-    kazakh_share = sum(counts[char] for char in _KAZAKH_CYRILLIC) / len(letters)
+def _cyrillic_language(counts: Counter[str], total: int, words: list[str]) -> str | None:
+    kazakh_share = sum(counts[char] for char in _KAZAKH_CYRILLIC) / total
     kazakh_words = _word_share(words, _KAZAKH_CYRILLIC_WORDS)
     russian_words = _word_share(words, _RUSSIAN_WORDS)
     # Russian text may spell a name the Kazakh way ('Қазақстана'): a few Kazakh letters in a
@@ -92,18 +99,17 @@ def _cyrillic_language(letters: list[str], words: list[str]) -> str | None:
         or kazakh_words > russian_words
     ):
         return "kk"
-    if sum(counts[char] for char in _UKRAINIAN_ONLY) > 0.005 * len(letters):
+    if sum(counts[char] for char in _UKRAINIAN_ONLY) > 0.005 * total:
         return OTHER
     if kazakh_share > 0.05:  # Kyrgyz, Tatar, Bashkir: Cyrillic, but neither kk nor ru
         return OTHER
     return "ru"
 
 
-def _latin_language(letters: list[str], words: list[str]) -> str | None:
-    counts = Counter(letters)
+def _latin_language(counts: Counter[str], total: int, words: list[str]) -> str | None:
     scores = {
-        "az": _azerbaijani_score(counts, len(letters), words),
-        "kk": _letter_share(counts, _KAZAKH_LATIN_LETTERS, len(letters)) * 20
+        "az": _azerbaijani_score(counts, total, words),
+        "kk": _letter_share(counts, _KAZAKH_LATIN_LETTERS, total) * 20
         + _word_share(words, _KAZAKH_LATIN_WORDS),
         "en": _word_share(words, _ENGLISH_WORDS),
         OTHER: _word_share(words, _OTHER_LATIN_WORDS),
@@ -116,12 +122,22 @@ def _latin_language(letters: list[str], words: list[str]) -> str | None:
 
 
 def _azerbaijani_score(counts: Counter[str], letter_count: int, words: list[str]) -> float:
-    if not counts["ə"] and not any(word in _AZERBAIJANI_ONLY_WORDS for word in words):
+    # x and q are frequent in Azerbaijani (Qazaxıstan, xalq) and rare in English and Turkish,
+    # which have no x or q words, and in Latin Kazakh, which writes x as h: they still say
+    # Azerbaijani when ə is missing, typed as e or read by OCR as o or a (seed 000).
+    x_and_q = (counts["x"] + counts["q"]) / letter_count
+    typed_without_schwa = counts["x"] / letter_count >= 0.004 and x_and_q >= 0.012
+    if (
+        not counts["ə"]
+        and not typed_without_schwa
+        and not any(word in _AZERBAIJANI_ONLY_WORDS for word in words)
+    ):
         return 0.0  # Turkish, or Kazakh in Latin letters with ı
     return (
         counts["ə"] / letter_count * 40
         + _letter_share(counts, _AZERBAIJANI_LETTERS, letter_count) * 5
         + _word_share(words, _AZERBAIJANI_WORDS)
+        + x_and_q * 5
     )
 
 
@@ -130,4 +146,4 @@ def _letter_share(counts: Counter[str], alphabet: frozenset[str], letter_count: 
 
 
 def _word_share(words: list[str], vocabulary: frozenset[str]) -> float:
-    return sum(1 for word in words if word in vocabulary) / max(len(words), 1)
+    return sum(map(vocabulary.__contains__, words)) / max(len(words), 1)

@@ -7,7 +7,7 @@ returns an `ExtractedArticle`, and the pipeline returns a `SourceReport` per sou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class SourceReport:
     unchanged: int = 0
     empty: int = 0
     duplicates: int = 0  # of the new and updated articles, copies of an archived text
+    relevant: int = 0  # of the new and updated articles, relevant by the rules
     not_modified: int = 0
     errors: list[str] = field(default_factory=list)
     new_titles: list[str] = field(default_factory=list)
@@ -125,3 +126,35 @@ class SourceReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One relevant, non-duplicate article as the digests show it."""
+
+    article_id: int
+    source: str
+    source_title: str
+    title: str
+    url: str
+    published_at: datetime  # aware, in the site's offset
+    lang: str
+    topics: tuple[str, ...]
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
+class WeeklySummary:
+    """What the weekly email says: counts, the top stories per topic, relevant items per day."""
+
+    week_start: date  # Monday, in the digest time zone
+    week_end: date  # Sunday
+    zone: str
+    archived: int  # articles first seen in the week
+    relevant: int  # of them relevant and not duplicates
+    by_source: dict[str, int]  # relevant per source title
+    by_lang: dict[str, int]
+    by_topic: dict[str, int]
+    per_day: tuple[tuple[date, int], ...]  # relevant items per day, all seven days
+    top_by_topic: dict[str, tuple[DigestItem, ...]]

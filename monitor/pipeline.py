@@ -7,6 +7,7 @@
       4. extract    title, text, date, author, language, canonical URL (pure)
       5. store      raw capture to WARC, article to the archive (idempotent)
       6. dedupe     link the article to the archived text it copies (seeds included)
+      7. tag        relevance, topics and entities by the rules of topics.yaml
     poll_sources(sources)  every source concurrently; one broken site never stops the others;
                            an empty archive first gets the seed corpus (the dedupe baseline).
 
@@ -17,6 +18,7 @@ bug: it is logged with its traceback, recorded on the report, and the other sour
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,13 +31,15 @@ from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.models import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.normalise import content_hash
+from monitor.rules import Rules
 from monitor.schedule import next_check_at
 from monitor.seeds import SeedDocument, load_seeds
 from monitor.settings import Settings
 from monitor.sources import Source
-from monitor.store import ArticleRecord, KnownArticle, Store
+from monitor.store import ArticleRecord, EntityRow, KnownArticle, Store
 from monitor.store.fingerprints import SEED_SOURCE, adopt_original, dedupe_article
 from monitor.store.warc import WarcArchive, WarcRef
+from monitor.tag import TAGGER_VERSION, Tagging, tag
 from monitor.urls import article_key, canonical_url, same_site
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ class Deps:
     store: Store
     fetcher: Fetcher
     warc: WarcArchive
+    rules: Rules
     aggregators: frozenset[str] = frozenset()  # sources that republish other outlets
 
 
@@ -192,8 +197,13 @@ async def _archive(
     outcome = saved.outcome
     if extracted.is_empty:
         report.empty += 1
-    if outcome != "unchanged" and dedupe(deps, source, saved.article_id):
-        report.duplicates += 1
+    if outcome != "unchanged":
+        if dedupe(deps, source, saved.article_id):
+            report.duplicates += 1
+        if tag_article(
+            deps.store, deps.rules, saved.article_id, record.title, record.text
+        ).relevant:
+            report.relevant += 1
     if outcome == "new":
         report.new += 1
         report.new_titles.append(record.title)
@@ -219,14 +229,40 @@ def dedupe(deps: Deps, source: Source, article_id: int) -> Match | None:
     return match
 
 
+def tag_article(store: Store, rules: Rules, article_id: int, title: str, text: str) -> Tagging:
+    """Step 7: relevance, topics and entities by the operator's rules, stored with the article.
+    `monitor classify` calls the same `tag` on the same title and text, so both agree."""
+    tagging = tag(title, text, rules)
+    store.save_tagging(
+        article_id,
+        relevant=tagging.relevant,
+        score=tagging.score,
+        reasons=tagging.reasons,
+        topics=tagging.topics,
+        entities=[EntityRow(e.kind, e.id, e.name, e.count) for e in tagging.entities],
+        tagged_with=tagged_with(rules),
+    )
+    return tagging
+
+
+def tagged_with(rules: Rules) -> str:
+    """What produced a tagging: the tagger's version and a digest of the rules, so `monitor
+    retag` can skip what the current rules already tagged."""
+    digest = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:12]
+    return f"{TAGGER_VERSION}:{digest}"
+
+
 def ensure_seeds(deps: Deps, now: datetime) -> None:
     """Before the first poll of an empty archive, archive the seed corpus: the dedupe baseline."""
     if deps.store.count_articles() == 0 and (deps.settings.seeds_dir / "seeds.yaml").exists():
-        counts = archive_seeds(deps.store, load_seeds(deps.settings.seeds_dir), now)
+        seeds = load_seeds(deps.settings.seeds_dir)
+        counts = archive_seeds(deps.store, seeds, now, deps.rules)
         log.info("archived the seed corpus: %s", counts)
 
 
-def archive_seeds(store: Store, seeds: list[SeedDocument], now: datetime) -> dict[str, int]:
+def archive_seeds(
+    store: Store, seeds: list[SeedDocument], now: datetime, rules: Rules
+) -> dict[str, int]:
     """Store every seed as an article of source "seed" and index it for dedupe. Idempotent."""
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     for seed in seeds:
@@ -254,6 +290,7 @@ def archive_seeds(store: Store, seeds: list[SeedDocument], now: datetime) -> dic
         )
         counts[saved.outcome] += 1
         dedupe_article(store, saved.article_id)
+        tag_article(store, rules, saved.article_id, seed.title, seed.text)
     return counts
 
 
@@ -326,60 +363,3 @@ async def _fetch(
     if page.not_modified:
         report.not_modified += 1
     return page
-
-
-def reextract_archive(
-    store: Store,
-    warc: WarcArchive,
-    sources: dict[str, Source],
-    only: list[str] | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, int]:
-    """Extract every archived page again from its WARC capture; the stored text is replaced only
-    when extraction gives something different (and never by an empty result over a good one)."""
-    from monitor.charset import decode_text, parse_content_type
-
-    counts = {"seen": 0, "changed": 0, "missing": 0, "skipped": 0}
-    for article in store.articles(sources=only):
-        counts["seen"] += 1
-        if progress and counts["seen"] % 100 == 0:
-            progress(counts["seen"])
-        source = sources.get(article.source)
-        if source is None:
-            counts["skipped"] += 1
-            continue
-        if article.warc_file is None or article.warc_offset is None or article.warc_length is None:
-            counts["missing"] += 1
-            continue
-        capture = warc.read(WarcRef(article.warc_file, article.warc_offset, article.warc_length))
-        media_type, declared = parse_content_type(capture.header("content-type"))
-        text, _ = decode_text(capture.body, media_type, declared)
-        extracted = extract_article(
-            text, capture.url, rules=source.article, zone=source.zone, language=source.language
-        )
-        if extracted.is_empty and article.text:
-            continue
-        title = extracted.title or article.title
-        digest = content_hash(title, extracted.text)
-        if digest == article.content_hash:
-            continue
-        fields: dict[str, object] = {
-            "title": title,
-            "text": extracted.text,
-            "author": extracted.author or article.author,
-            "lang": extracted.lang or article.lang,
-            "content_hash": digest,
-            "extraction": extracted.method,
-        }
-        if extracted.published_at:
-            offset = extracted.published_at.utcoffset()
-            fields |= {
-                "published_at": extracted.published_at,
-                "published_offset_min": int(offset.total_seconds() // 60) if offset else 0,
-                "date_source": "page",
-            }
-        assert article.id is not None
-        store.replace_extraction(article.id, **fields)
-        dedupe_article(store, article.id)
-        counts["changed"] += 1
-    return counts

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from monitor.fetch import Fetcher
 from monitor.pipeline import Deps
+from monitor.rules import load_rules
 from monitor.settings import Settings
 from monitor.sources import Source
 from monitor.store import Store
@@ -15,10 +16,12 @@ from monitor.store.warc import WarcArchive
 
 @asynccontextmanager
 async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> AsyncIterator[Deps]:
+    rules = load_rules(settings.topics)  # a broken rules file stops here, before any fetch
     store = Store.open(settings.archive_url)
     fetcher = Fetcher(settings, robots_cache=store, on_outcome=store.log_fetch)
     try:
         yield Deps(
+            rules=rules,
             aggregators=frozenset(s.name for s in sources if s.aggregator),
             settings=settings,
             store=store,

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
 
     sources: Path = Field(Path("sources.yaml"), description="Path of sources.yaml.")
+    topics: Path = Field(
+        Path("topics.yaml"), description="Relevance and topic rules the operator edits."
+    )
     seeds_dir: Path = Field(
         Path("seeds"), description="The seed corpus: documents and their manifest seeds.yaml."
     )
@@ -67,7 +70,36 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Logging level.")
     telegram_token: SecretStr | None = Field(None, description="Telegram bot token (secret).")
+    telegram_chat_id: str | None = Field(None, description="Channel or chat for the digest.")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Base URL of the Bot API server (self-hosted too)."
+    )
+    telegram_rate_per_minute: int = Field(20, description="Most messages a minute to one chat.")
+    telegram_instant_score: float | None = Field(
+        None, description="Post an item at once when its relevance score is at least this."
+    )
+    digest_timezone: str = Field("Asia/Baku", description="Time zone of the digest schedules.")
+    telegram_digest_hours: str = Field(
+        "8-22/2", description="Hours (cron syntax) of the Telegram digest, in digest_timezone."
+    )
+    email_digest_day: str = Field("mon", description="Day of the weekly email (cron syntax).")
+    email_digest_hour: int = Field(9, description="Hour of the weekly email, in digest_timezone.")
+    delivery_max_attempts: int = Field(8, description="Attempts before a delivery is failed.")
+    smtp_host: str | None = Field(None, description="SMTP server for the weekly email.")
+    smtp_port: int | None = Field(None, description="SMTP port; default by smtp_tls (25/587/465).")
+    smtp_user: str | None = Field(None, description="SMTP user name (AUTH when set).")
     smtp_password: SecretStr | None = Field(None, description="SMTP password (secret).")
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field("starttls", description="SMTP security.")
+    email_from: str | None = Field(None, description="From address of the weekly email.")
+    email_to: str | None = Field(None, description="Recipients, comma-separated.")
+
+    @property
+    def digests_dir(self) -> Path:
+        return self.data_dir / "digests"
+
+    @property
+    def email_recipients(self) -> list[str]:
+        return [part.strip() for part in (self.email_to or "").split(",") if part.strip()]
 
     @property
     def archive_url(self) -> str:

@@ -226,3 +226,75 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     with sqlite3.connect(data / "archive.db") as db:
         due = db.execute("SELECT count(*) FROM source_state WHERE next_check_at IS NOT NULL")
         assert due.fetchone()[0] == 8  # every source has its next check in the database
+
+
+def test_classify_agrees_with_the_pipeline_and_retag_applies_an_added_rule(
+    tmp_path: Path, sites: SiteServer, local_sources_file: Path
+) -> None:
+    topics = tmp_path / "topics.yaml"
+    topics.write_text((ROOT / "topics.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    env = {"MONITOR_TOPICS": str(topics)}
+    base = ("--sources", str(local_sources_file), "--data-dir", str(tmp_path / "data"))
+    assert monitor(*base, "poll", env=env).returncode == 0
+
+    exported = [json.loads(line) for line in monitor(*base, "export", env=env).stdout.splitlines()]
+    lines = [json.dumps({"id": r["id"], "title": r["title"], "text": r["text"]}) for r in exported]
+    lines.insert(3, "{not json")
+    classified = subprocess.run(
+        [sys.executable, "-m", "monitor", "classify"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert classified.returncode == 1  # one line was not JSON
+    assert "stdin line 4" in classified.stderr
+    answers = [json.loads(line) for line in classified.stdout.splitlines()]
+    assert len(answers) == len(lines)
+    by_id = {a["id"]: a for a in answers if a["id"] is not None}
+    for row in exported:
+        answer = by_id[row["id"]]
+        assert set(answer) >= {"id", "relevant", "score", "topics", "lang", "entities", "reasons"}
+        assert (answer["relevant"], answer["score"]) == (row["relevant"], row["score"]), row[
+            "title"
+        ]
+        assert sorted(answer["topics"]) == sorted(row["topics"]), row["title"]
+        assert sorted(e["id"] for e in answer["entities"]) == sorted(
+            e["id"] for e in row["entities"]
+        )
+    assert sum(r["relevant"] for r in exported if r["source"] != "seed") == 18
+
+    # the operator adds a rule: timetable notices ('weekly flights') are not for this channel
+    rules = yaml.safe_load(topics.read_text(encoding="utf-8"))
+    rules["negative_cues"]["timetable"] = {
+        "label": "timetable notice",
+        "penalty": 30.0,
+        "min_hits": 1,
+        "cues": {"az": ["həftəlik"], "kk": [], "ru": [], "en": []},
+    }
+    topics.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    retagged = monitor(*base, "retag", env=env)
+    assert retagged.returncode == 0, retagged.stderr
+    assert "1 no longer relevant" in retagged.stdout
+    after = {
+        r["id"]: r for r in map(json.loads, monitor(*base, "export", env=env).stdout.splitlines())
+    }
+    changed = [r for r in exported if after[r["id"]]["relevant"] != r["relevant"]]
+    assert [r["title"] for r in changed] == [
+        "Bakı ilə Astana arasında həftəlik aviareyslərin sayı artırılır"
+    ]
+    store_reasons = sqlite3.connect(tmp_path / "data" / "archive.db").execute(
+        "SELECT reasons FROM article WHERE id = ?", (changed[0]["id"],)
+    )
+    assert "timetable notice: 'həftəlik'" in store_reasons.fetchone()[0]
+
+
+def test_a_bad_rules_file_stops_the_poll_with_exit_2(tmp_path: Path) -> None:
+    topics = tmp_path / "topics.yaml"
+    topics.write_text("version: 1\nscoring: {threshold: high}\n", encoding="utf-8")
+    result = monitor("--data-dir", str(tmp_path), "poll", env={"MONITOR_TOPICS": str(topics)})
+    assert result.returncode == 2
+    assert str(topics) in result.stderr and "threshold" in result.stderr
+    assert "Traceback" not in result.stderr

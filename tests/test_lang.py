@@ -17,6 +17,9 @@ CASES = [
     ("az", "Bakı, 21 fevral, AZƏRTAC. Nazirlər Kabinetinin iclası keçirilib."),
     ("az", "Qazax rayonunda yeni məktəb binası tikilir"),
     ("az", "Orta Dəhliz üzrə yükdaşımaların həcmi artıb və bu il də artım gözlənilir"),
+    # Azerbaijani typed without ə, or read by OCR with ə as o or a (seed 000): x and q tell
+    ("az", "Qazaxistan vo Azorbaycan arasinda oslagalarin inkisafi dovlot basgilarinin soforlori"),
+    ("az", "Azerbaycan ile Qazaxistan arasinda ticaret dovriyyesi artib, xalqlarimiz qardasdir"),
     # Kazakh, Cyrillic and Latin
     ("kk", "Қазақстан мен Әзербайжан арасындағы сауда айналымы өсті"),
     ("kk", "Президент Қасым-Жомарт Тоқаев Бакуге сапармен барды."),
@@ -36,6 +39,11 @@ CASES = [
     ("en", "Oil spill detected in Caspian Sea"),
     ("en", "Baku, July 8, AZERTAC. The vessels will be built at the Baku Shipyard."),
     ("en", "Officials also discussed a single digital consignment note for cargo."),
+    (
+        "en",
+        "Baku, July 8, AZERTAC. Kazakh President Kassym-Jomart Tokayev met Chinese President "
+        "Xi Jinping in Astana. They discussed trade and transport, AZERTAC reports.",
+    ),
     # Others we do not follow
     ("other", "Türkiye ile Azerbaycan arasında yeni bir anlaşma imzalandı ve bu çok önemli"),
     ("other", "Der Präsident traf sich mit dem Minister in der Hauptstadt"),
@@ -50,6 +58,12 @@ def test_detect_language(expected: str, text: str) -> None:
     assert detect_language(text) == expected
     # a clear text wins over the source's declared language
     assert detect_language(text, fallback="az" if expected != "az" else "ru") == expected
+
+
+def test_long_text_is_read_from_its_first_pages() -> None:
+    # only the first SAMPLE_CHARS characters are read: a long article costs what a page costs
+    text = "Қазақстан мен Әзербайжан арасындағы сауда айналымы өсті. " * 500
+    assert detect_language(text + "The rest is in English. " * 2000) == "kk"
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,8 @@ def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
         for snippet in expected["must_not_contain"]:
             assert snippet not in article.text, f"{where}: boilerplate {snippet!r} in body"
         assert article.warc_file and article.content_hash
+        assert article.relevant == expected["about_az_kz"], f"{where}: {article.reasons}"
+        assert article.tagged_with and article.score is not None
     kazakh_pages = [
         r.path for r in sites.requests if r.host == "kaz.inform.kz" and "/news/" in r.path
     ]

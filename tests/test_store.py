@@ -142,3 +142,38 @@ def test_poll_reports_move_the_source_state(store: Store) -> None:
     [row] = store.status(["azertag-az"], T0)
     assert row.consecutive_failures == 0
     assert row.last_success_at == T0
+
+
+def test_tags_are_replaced_whole_and_read_back_in_batches(store: Store) -> None:
+    from monitor.store import EntityRow
+
+    first = store.save_article(record()).article_id
+    second = store.save_article(record(key="id:2", aliases=("id:2",), content_hash="h2")).article_id
+    store.save_tagging(
+        first,
+        relevant=True,
+        score=4.5,
+        reasons=["both countries in title"],
+        topics=["transport", "diplomacy", "transport"],
+        entities=[
+            EntityRow("country", "kazakhstan", "Qazaxıstan", 3),
+            EntityRow("place", "aktau", "Aktau", 1),
+        ],
+        tagged_with="1:abc",
+    )
+    store.save_tagging(  # a retag: the old topics and entities must go
+        first,
+        relevant=False,
+        score=0.5,
+        reasons=["failed: only Azerbaijan side"],
+        topics=["other"],
+        entities=[EntityRow("country", "azerbaijan", "Azərbaycan", 2)],
+        tagged_with="1:def",
+    )
+    tags = store.tags_for([first, second])
+    assert tags[first] == (["other"], [EntityRow("country", "azerbaijan", "Azərbaycan", 2)])
+    assert tags[second] == ([], [])
+    article = store.article(first)
+    assert article is not None
+    assert (article.relevant, article.score, article.tagged_with) == (False, 0.5, "1:def")
+    assert article.reasons == '["failed: only Azerbaijan side"]'

@@ -6,12 +6,13 @@ workers (or a retried job) writing the same article or poll report converge on o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -21,6 +22,8 @@ from monitor.store.db import make_engine, migrate
 from monitor.store.tables import (
     Article,
     ArticleAlias,
+    ArticleEntity,
+    ArticleTopic,
     FetchLog,
     HttpCache,
     PollLog,
@@ -29,7 +32,15 @@ from monitor.store.tables import (
 )
 from monitor.store.warc import WarcRef
 
-__all__ = ["Article", "ArticleRecord", "KnownArticle", "Saved", "SourceStatus", "Store"]
+__all__ = [
+    "Article",
+    "ArticleRecord",
+    "EntityRow",
+    "KnownArticle",
+    "Saved",
+    "SourceStatus",
+    "Store",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,14 @@ class ArticleRecord:
     extraction: str
     http_status: int
     warc: WarcRef | None
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    kind: str  # "country" | "person" | "place" | "org" | "project"
+    entity: str  # the rules' id
+    name: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -331,6 +350,51 @@ class Store:
                 setattr(article, name, value)
             s.add(article)
             s.commit()
+
+    def save_tagging(
+        self,
+        article_id: int,
+        *,
+        relevant: bool,
+        score: float,
+        reasons: Sequence[str],
+        topics: Sequence[str],
+        entities: Sequence[EntityRow],
+        tagged_with: str,
+    ) -> None:
+        """Replace an article's tags in one transaction (a retag leaves no stale topic behind)."""
+        with self.session() as s:
+            article = s.get(Article, article_id)
+            if article is None:
+                return
+            article.relevant, article.score = relevant, score
+            article.reasons = json.dumps(list(reasons), ensure_ascii=False)
+            article.tagged_with = tagged_with
+            s.add(article)
+            s.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
+            s.execute(delete(ArticleEntity).where(col(ArticleEntity.article_id) == article_id))
+            s.add_all(ArticleTopic(article_id=article_id, topic=t) for t in dict.fromkeys(topics))
+            s.add_all(
+                ArticleEntity(
+                    article_id=article_id, kind=e.kind, entity=e.entity, name=e.name, count=e.count
+                )
+                for e in {(e.kind, e.entity): e for e in entities}.values()
+            )
+            s.commit()
+
+    def tags_for(self, ids: Sequence[int]) -> dict[int, tuple[list[str], list[EntityRow]]]:
+        """Topics and entities of the given articles, in two queries."""
+        found: dict[int, tuple[list[str], list[EntityRow]]] = {i: ([], []) for i in ids}
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                topics = select(ArticleTopic).where(col(ArticleTopic.article_id).in_(chunk))
+                for topic in s.exec(topics.order_by(col(ArticleTopic.topic))):
+                    found[topic.article_id][0].append(topic.topic)
+                entities = select(ArticleEntity).where(col(ArticleEntity.article_id).in_(chunk))
+                for e in s.exec(entities.order_by(col(ArticleEntity.count).desc())):
+                    found[e.article_id][1].append(EntityRow(e.kind, e.entity, e.name, e.count))
+        return found
 
     def count_articles(self, source: str | None = None) -> int:
         with self.session() as s:
