@@ -155,6 +155,33 @@ class Article(SQLModel, table=True):
     # and how alike they are (0..1); None for an original.
     duplicate_of: str | None = Field(default=None, sa_column=Column(Text))
     similarity: float | None = None
+    # Set by tagging (None until tagged): relevance to Azerbaijan–Kazakhstan relations, its score
+    # and the reasons given, and the tagger version and rules digest that produced them.
+    relevant: bool | None = Field(default=None, index=True)
+    score: float | None = None
+    reasons: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of strings
+    tagged_with: str | None = None  # "<tagger version>:<rules digest>"
+
+
+class ArticleTopic(SQLModel, table=True):
+    """The topics tagging gave an article (several may apply)."""
+
+    __tablename__ = "article_topic"
+
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    topic: str = Field(primary_key=True, index=True)
+
+
+class ArticleEntity(SQLModel, table=True):
+    """People, organisations, places, countries and projects found in an article, from the rules."""
+
+    __tablename__ = "article_entity"
+
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    kind: str = Field(primary_key=True)
+    entity: str = Field(primary_key=True, index=True)  # the rules' id, e.g. "ilham-aliyev"
+    name: str
+    count: int = 1
 
 
 class ArticleAlias(SQLModel, table=True):
@@ -204,3 +231,37 @@ class DedupeFingerprint(SQLModel, table=True):
 
     hash: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     article_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one message owed to one channel, recorded with its rendered payload before it is
+    sent, claimed by one worker, then marked. States and the crash rules: monitor/store/outbox.py."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_delivery_key"),
+        Index("ix_delivery_channel_state", "channel", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str  # "telegram" | "telegram-instant" | "email" | "file-telegram" | "file-email"
+    key: str  # "telegram:2026-11-21T10:00+04:00#part1", "email:2026-W47": once per key, ever
+    state: str = "pending"  # "pending" | "sending" | "sent" | "failed" | "unknown"
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when()
+    claim_token: str | None = None  # the worker that marked it sending
+    claimed_at: datetime | None = _when()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    remote_id: str | None = None  # Telegram message id, SMTP Message-ID, file path
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _when(nullable=False)
+    sent_at: datetime | None = _when()
+
+
+class DeliveryItem(SQLModel, table=True):
+    """The articles a delivery covers, so "which articles were already posted" is a query."""
+
+    __tablename__ = "delivery_item"
+
+    delivery_id: int = Field(foreign_key="delivery.id", primary_key=True)
+    article_id: int = Field(foreign_key="article.id", primary_key=True, index=True)

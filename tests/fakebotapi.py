@@ -1,0 +1,314 @@
+"""A fake Telegram Bot API server on 127.0.0.1, for testing the real python-telegram-bot.
+
+It speaks just enough of the Bot API (`POST /bot<TOKEN>/<method>`, form-encoded or JSON bodies,
+`{"ok": ..., "result": ...}` answers) for `getMe` and `sendMessage`, records every request and
+every delivered message, and can be told to misbehave on the next calls the way the real service
+does: flood control (429 with `retry_after`), markup it cannot parse, a bot blocked or kicked, a
+chat that does not exist, a 500, a reply slower than the client's timeout, and a message accepted
+but the connection dropped before the answer (the lost-reply window: the message IS delivered,
+the client sees a network error). The server runs in threads, so every accessor takes a lock and
+returns a copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+FailureKind = Literal[
+    "flood",  # 429 Too Many Requests with parameters.retry_after
+    "bad_markup",  # 400 can't parse entities (only hits requests that set parse_mode)
+    "blocked",  # 403 bot was blocked by the user
+    "kicked",  # 403 bot was kicked from the channel chat
+    "chat_not_found",  # 400 chat not found
+    "server_error",  # 500 Internal Server Error
+    "slow",  # accepted (and delivered) at once, the answer comes after `delay` seconds
+    "drop",  # accepted (and delivered), then the connection is closed without an answer
+]
+KINDS: tuple[str, ...] = FailureKind.__args__  # type: ignore[attr-defined]
+BOT_USERNAME = "az_kz_monitor_test_bot"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    token: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    chat_id: str
+    text: str
+    parse_mode: str | None
+    message_id: int
+    link_preview_options: dict[str, Any] | None = None
+
+
+@dataclass
+class _Failure:
+    kind: str
+    method: str
+    retry_after: int = 1
+    delay: float = 1.0
+    description: str | None = None
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closing: threading.Event = field(default_factory=threading.Event)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    messages: list[DeliveredMessage] = field(default_factory=list)
+    failures: deque[_Failure] = field(default_factory=deque)
+    next_message_id: int = 1
+
+
+def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
+    """PTB posts form fields whose non-string values are JSON-encoded; other clients post JSON."""
+    params: dict[str, Any] = dict(parse_qsl(query))
+    if content_type.startswith("application/json"):
+        params.update(json.loads(body or b"{}"))
+    elif body:
+        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    for key in ("link_preview_options", "reply_markup", "entities"):
+        if isinstance(params.get(key), str):
+            params[key] = json.loads(params[key])
+    return params
+
+
+def _error(code: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
+    answer: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        answer["parameters"] = parameters
+    return code, answer
+
+
+def _failure_answer(failure: _Failure) -> tuple[int, dict[str, Any]]:
+    if failure.kind == "flood":
+        return _error(
+            429,
+            f"Too Many Requests: retry after {failure.retry_after}",
+            retry_after=failure.retry_after,
+        )
+    described = {
+        "bad_markup": (
+            400,
+            "Bad Request: can't parse entities: Can't find end tag corresponding to start tag b",
+        ),
+        "blocked": (403, "Forbidden: bot was blocked by the user"),
+        "kicked": (403, "Forbidden: bot was kicked from the channel chat"),
+        "chat_not_found": (400, "Bad Request: chat not found"),
+        "server_error": (500, "Internal Server Error"),
+    }
+    code, description = described[failure.kind]
+    return _error(code, failure.description or description)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.state.lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.state.lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self.do_POST()
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = url.path.strip("/").split("/")
+        if len(parts) != 2 or not parts[0].startswith("bot"):
+            self._answer(*_error(404, "Not Found"))
+            return
+        token, method = parts[0][3:], parts[1]
+        params = _parse_params(self.headers.get("Content-Type", ""), body, url.query)
+        with state.lock:
+            state.requests.append(RecordedRequest(method, token, params))
+            failure = self._take_failure(method, params)
+        if self.server.token is not None and token != self.server.token:
+            self._answer(*_error(401, "Unauthorized"))
+        elif failure is not None and failure.kind not in ("slow", "drop"):
+            self._answer(*_failure_answer(failure))
+        else:
+            self._serve(method, params, failure)
+
+    def _take_failure(self, method: str, params: dict[str, Any]) -> _Failure | None:
+        failures = self.server.state.failures
+        for failure in failures:
+            if failure.method != method:
+                continue
+            if failure.kind == "bad_markup" and not params.get("parse_mode"):
+                return (
+                    None  # markup errors only hit formatted text: the plain fallback goes through
+                )
+            failures.remove(failure)
+            return failure
+        return None
+
+    def _serve(self, method: str, params: dict[str, Any], failure: _Failure | None) -> None:
+        if method == "getMe":
+            result: dict[str, Any] | None = self.server.bot_user()
+        elif method == "sendMessage":
+            result = self._deliver(params)
+        else:
+            self._answer(*_error(404, "Not Found: method not found"))
+            return
+        if failure is not None and failure.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if failure is not None and failure.kind == "slow":
+            self.server.state.closing.wait(failure.delay)
+        self._answer(200, {"ok": True, "result": result})
+
+    def _deliver(self, params: dict[str, Any]) -> dict[str, Any]:
+        state = self.server.state
+        chat_id = str(params.get("chat_id", ""))
+        with state.lock:
+            message_id = state.next_message_id
+            state.next_message_id += 1
+            state.messages.append(
+                DeliveredMessage(
+                    chat_id=chat_id,
+                    text=str(params.get("text", "")),
+                    parse_mode=params.get("parse_mode") or None,
+                    message_id=message_id,
+                    link_preview_options=params.get("link_preview_options"),
+                )
+            )
+        numeric_id = int(chat_id) if chat_id.lstrip("-").isdigit() else -1001234567890
+        chat: dict[str, Any] = {"id": numeric_id, "type": "channel", "title": "AZ-KZ test"}
+        if chat_id.startswith("@"):
+            chat["username"] = chat_id[1:]
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "text": str(params.get("text", "")),
+        }
+
+    def _answer(self, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client gave up (timed out) first
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, state: _State, token: str | None) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+        self.token = token
+        self.connections: set[socket.socket] = set()  # kept-alive client connections
+
+    def hang_up(self) -> None:
+        """Close kept-alive connections too, so a stopped server really is unreachable."""
+        with self.state.lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def bot_user(self) -> dict[str, Any]:
+        prefix = (self.token or "").partition(":")[0]
+        return {
+            "id": int(prefix) if prefix.isdigit() else 123456789,
+            "is_bot": True,
+            "first_name": "AZ-KZ Monitor (test)",
+            "username": BOT_USERNAME,
+        }
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that time out or hang up are part of the script, not test failures
+
+
+class FakeBotAPI:
+    """`with FakeBotAPI() as api:` serves on `api.url`; point `Bot(base_url=api.url + "/bot")`
+    (or the notifier's `api_url`) at it. With `token`, other tokens get 401 Unauthorized."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self._state = _State()
+        self._server = _Server(self._state, token)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+
+    def __enter__(self) -> FakeBotAPI:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._state.closing.set()  # cut short any slow reply still waiting
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.hang_up()
+        self._thread.join(timeout=5)
+
+    def fail_next(
+        self,
+        kind: str,
+        times: int = 1,
+        *,
+        method: str = "sendMessage",
+        retry_after: int = 1,
+        delay: float = 1.0,
+        description: str | None = None,
+    ) -> None:
+        """Queue `times` failures of `kind` for the next calls of `method`, in order."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown failure kind {kind!r}; one of {', '.join(KINDS)}")
+        with self._state.lock:
+            for _ in range(times):
+                self._state.failures.append(_Failure(kind, method, retry_after, delay, description))
+
+    @property
+    def messages(self) -> list[DeliveredMessage]:
+        with self._state.lock:
+            return list(self._state.messages)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def calls(self, method: str) -> list[RecordedRequest]:
+        return [request for request in self.requests if request.method == method]
