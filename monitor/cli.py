@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -209,6 +209,7 @@ def status(
     """Per source: last success, failures in a row, articles, empty extractions, recent errors."""
     from monitor.store import Store
     from monitor.store.fingerprints import duplicates_by_source
+    from monitor.store.outbox import status_lines
 
     settings = _settings(ctx)
     sources = _load(settings)
@@ -217,6 +218,7 @@ def status(
     try:
         rows = store.status([s.name for s in sources], now)
         copies = duplicates_by_source(store, now - timedelta(days=1))
+        outbox = status_lines(store)
     finally:
         store.close()
     if as_json:
@@ -247,6 +249,8 @@ def status(
             typer.echo(f"  last error: {row.last_error}")
         for error in row.recent_errors:
             typer.echo(f"  ! {error}")
+    for line in outbox:
+        typer.echo(line)
 
 
 def _when(value: datetime | None) -> str:
@@ -339,6 +343,44 @@ def classify(ctx: typer.Context) -> None:
         tagging = tag(title, item["text"], rules, lang=item.get("lang"))
         typer.echo(json.dumps({"id": item.get("id")} | tagging.as_dict(), ensure_ascii=False))
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def digest(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="telegram, email or instant")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Telegram: items first seen on/after (ISO).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what is due; record and send nothing.")
+    ] = False,
+) -> None:
+    """Send (or show) the digest that is due now: the Telegram digest of new relevant items, or
+    the weekly email. With no Telegram or SMTP settings the digest goes to storage/digests/."""
+    from monitor.deliver import Kind, labels_for, preview, run_digest, utc_now
+    from monitor.rules import load_rules
+    from monitor.store import Store
+
+    if kind not in ("telegram", "email", "instant"):
+        raise ConfigError(f"digest: {kind!r} is not one of telegram, email, instant")
+    chosen = cast("Kind", kind)
+    settings = _settings(ctx)
+    labels = labels_for(_load(settings), load_rules(settings.topics))
+    store = Store.open(settings.archive_url)
+    try:
+        now, start = utc_now(), _parse_date(since)
+        if dry_run:
+            for line in preview(chosen, store, settings, now, labels=labels, since=start):
+                typer.echo(line)
+            return
+        run = asyncio.run(run_digest(chosen, store, settings, now, labels=labels, since=start))
+    finally:
+        store.close()
+    for line in run.lines():
+        typer.echo(line)
+    if not run.ok:
         raise typer.Exit(1)
 
 

@@ -15,7 +15,11 @@ and `normal_form` do not (ß → ss, joined lines, collapsed spaces); and it fol
 ı → i), since a dotless i or a missing ə must not decide a match.
 
 Compiled, the rules are one `Matcher`: patterns indexed by the stem of their first word, with a
-memo of which patterns each word can start, so that tagging costs a dict lookup per word.
+memo of which patterns each word can start, so that tagging costs a dict lookup per word. Each
+pattern belongs to a layer (`layer_of`): the names of entities and not-matches share one, where a
+word has one owner (the longest name, a not-match before an entity); each cue set (a topic's
+cues, the relationship cues, a negative set's cues, its `unless` cues) is a layer of its own, so
+a word can be a topic cue, a negative cue and part of an entity name at once.
 
 Errors name the file, the section or entity, and the field, as sources.yaml's do:
 `topics.yaml: entity 'kazakhstan', field 'names.az.0': ...`.
@@ -381,6 +385,7 @@ class Rules(Strict):
 
 
 CUE_ROLES = frozenset({"topic", "relation", "negative", "unless"})
+NAMES_LAYER = "names"  # entities and not-matches: one owner per word
 
 
 @dataclass(frozen=True)
@@ -398,13 +403,22 @@ class Target:
     looks_like: str = ""  # the label of the entity this one is mistaken for
 
 
+def layer_of(target: Target) -> str:
+    """The set a match competes in: 'names' for entities and not-matches, which share their
+    words out (one owner, the longest name); 'topic:transport', 'relation:relationship',
+    'negative:sport', 'unless:sport' for cue sets, each matched on its own."""
+    return f"{target.role}:{target.id}" if target.role in CUE_ROLES else NAMES_LAYER
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """A name compiled: its words, and every target sharing exactly these words."""
+    """A name compiled: its words, its layer, and every target of the layer sharing exactly
+    these words."""
 
     words: tuple[WordRule, ...]
     targets: tuple[Target, ...]
     text: str
+    layer: str = NAMES_LAYER
     rank: tuple[int, int] = (0, 0)  # (words, letters of stems): the longer name wins a tie
 
     def __post_init__(self) -> None:
@@ -418,12 +432,13 @@ class Matcher:
     lookups whatever the number of rules: a stem of KEY_LENGTH letters or more is looked for
     only under the word's first KEY_LENGTH letters (`lengths` says which stem lengths to try),
     a shorter one ('qaz', 'газ', 'un') under the word's first two or three letters. Most words
-    start with letters no stem starts with (`may_start`, `candidates`)."""
+    start with letters no stem starts with (`may_start`, `candidates`). The patterns of every
+    layer share the index; the tagger keeps the layers apart (`monitor.tag.find_mentions`)."""
 
     stems: dict[str, tuple[Pattern, ...]]
     lengths: dict[str, tuple[int, ...]]
     short_stems: frozenset[str]
-    regexes: tuple[tuple[re.Pattern[str], Target], ...]
+    regexes: tuple[tuple[re.Pattern[str], Target, str], ...]  # (regex, target, layer)
     ignore: tuple[re.Pattern[str], ...]
     separators: frozenset[str]  # folded words that may stand between listed countries
     # word → the patterns it can start, longest first: a memo of `starting`, which is pure,
@@ -442,28 +457,32 @@ class Matcher:
 
 KEY_LENGTH = 4
 MEMO_SIZE = 200_000
+_LayerWords = tuple[str, tuple[WordRule, ...]]
 
 
 def compile_rules(rules: Rules) -> Matcher:
-    """Every name, cue and separator of the rules as patterns in one index."""
-    grouped: dict[tuple[WordRule, ...], list[Target]] = defaultdict(list)
-    texts: dict[tuple[WordRule, ...], str] = {}
-    regexes: list[tuple[re.Pattern[str], Target]] = []
+    """Every name, cue and separator of the rules as patterns in one index, each pattern in its
+    layer (`layer_of`): the same words in two cue sets are two patterns, matched apart."""
+    grouped: dict[_LayerWords, list[Target]] = defaultdict(list)
+    texts: dict[_LayerWords, str] = {}
+    regexes: list[tuple[re.Pattern[str], Target, str]] = []
     for names, role_target in _named_targets(rules):
+        layer = layer_of(role_target)
         for language, entries in names.items():
             for entry in entries:
                 target = role_target
                 if target.role in CUE_ROLES:  # a cue is counted once, in whichever form
                     target = replace(target, label=entry.name or entry.regex or "")
                 if entry.regex is not None:
-                    regexes.append((re.compile(entry.regex), target))
+                    regexes.append((re.compile(entry.regex), target, layer))
                     continue
-                words = compile_name(entry, language)
-                grouped[words].append(target)
-                texts.setdefault(words, entry.name or "")
+                key = (layer, compile_name(entry, language))
+                grouped[key].append(target)
+                texts.setdefault(key, entry.name or "")
     stems: dict[str, list[Pattern]] = defaultdict(list)
-    for words, targets in grouped.items():
-        stems[words[0].stem].append(Pattern(words, _resolve(targets), texts[words]))
+    for (layer, words), targets in grouped.items():
+        pattern = Pattern(words, _resolve(targets), texts[layer, words], layer)
+        stems[words[0].stem].append(pattern)
     lengths: dict[str, set[int]] = defaultdict(set)
     for stem in stems:
         if len(stem) >= KEY_LENGTH:
@@ -534,7 +553,8 @@ def compile_name(entry: NameRule, language: str) -> tuple[WordRule, ...]:
 
 
 def _resolve(targets: list[Target]) -> tuple[Target, ...]:
-    """A not-match shadows entities written with the same words; duplicates go."""
+    """A not-match shadows entities written with the same words (they share the names layer;
+    cues, in layers of their own, are not shadowed); duplicates go."""
     if any(target.role == "not_match" for target in targets):
         targets = [target for target in targets if target.role not in ("entity",)]
     return tuple(dict.fromkeys(targets))

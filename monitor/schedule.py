@@ -16,13 +16,17 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.errors import ConfigError
 from monitor.sources import Source, enabled, load_sources
 
 if TYPE_CHECKING:
+    from monitor.deliver import Kind
     from monitor.pipeline import Deps
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ class Runner:
         self, deps: Deps, sources: list[Source], clock: Callable[[], datetime] | None = None
     ):
         self.deps = deps
+        self.configured = list(sources)
         self.sources = enabled(sources)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.running: dict[str, asyncio.Task[object]] = {}
@@ -77,10 +82,52 @@ class Runner:
             report = task.result()
             log.info("polled %s: %s", name, report)
 
+    async def digest(self, kind: Kind) -> None:
+        """A digest job: queue what is due in the outbox and send it (once, across restarts)."""
+        from monitor.deliver import labels_for, run_digest
+
+        labels = labels_for(self.configured, self.deps.rules)
+        try:
+            run = await run_digest(
+                kind, self.deps.store, self.deps.settings, self.clock(), labels=labels
+            )
+        except Exception:  # a bug in one digest must not stop the polling
+            log.exception("%s digest failed", kind)
+            return
+        for line in run.lines():
+            (log.info if run.ok else log.warning)("%s digest: %s", kind, line)
+
+    def digest_triggers(self) -> list[tuple[Kind, CronTrigger | IntervalTrigger]]:
+        """The digest jobs from settings; a bad cron field is a configuration error."""
+        settings = self.deps.settings
+        try:
+            zone = ZoneInfo(settings.digest_timezone)
+            jobs: list[tuple[Kind, CronTrigger | IntervalTrigger]] = [
+                (
+                    "telegram",
+                    CronTrigger(hour=settings.telegram_digest_hours, minute=0, timezone=zone),
+                ),
+                (
+                    "email",
+                    CronTrigger(
+                        day_of_week=settings.email_digest_day,
+                        hour=settings.email_digest_hour,
+                        minute=0,
+                        timezone=zone,
+                    ),
+                ),
+            ]
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"digest schedule settings: {exc}") from exc
+        if settings.telegram_instant_score is not None:
+            jobs.append(("instant", IntervalTrigger(minutes=5)))
+        return jobs
+
     def reload(self) -> None:
         path = self.deps.settings.sources
         try:
-            self.sources = enabled(load_sources(path))
+            configured = load_sources(path)
+            self.configured, self.sources = configured, enabled(configured)
         except ConfigError as exc:
             log.error("kept the old sources: %s", exc)
             return
@@ -104,6 +151,16 @@ class Runner:
             coalesce=True,
             id="tick",
         )
+        for kind, trigger in self.digest_triggers():
+            scheduler.add_job(
+                self.digest,
+                trigger,
+                args=[kind],
+                id=f"digest-{kind}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
         scheduler.start()
         log.info("monitor running: %d enabled sources", len(self.sources))
         try:

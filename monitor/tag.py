@@ -5,11 +5,14 @@ relationship, not when both merely stand in a list of CIS members, play each oth
 or when Kazakhstan–Russia news names Azerbaijan in passing. `tag` reads the article as a cascade:
 
 1. find the mentions: every name and cue of the rules, matched on folded words by stem and
-   ending (`monitor.rules` compiles them), the longest name winning where several fit. Names
-   inside a dateline ('Baku, 8 July, AZERTAC.') are kept but not counted; agencies'
-   attributions ('сообщает Kazinform') are not-matches, consumed and not counted; 'Qazax' with
-   a capital is the Azerbaijani district, which the reasons say is not Kazakhstan. Countries
-   in a sentence naming `list_min_countries` countries or more are a list, not counted.
+   ending (`monitor.rules` compiles them). Entities share the words out: the longest name wins
+   where several fit, agencies' attributions ('сообщает Kazinform') are not-matches, consumed
+   and not counted, and 'Qazax' with a capital is the Azerbaijani district, which the reasons
+   say is not Kazakhstan. Each cue set (a topic's cues, the relationship cues, a negative set,
+   its `unless` cues) is matched on its own, apart from the others and from the entities: a
+   word can be a transport cue, a negative cue and part of an airline's name at once. Mentions
+   inside a dateline ('Baku, 8 July, AZERTAC.') are kept but not counted. Countries in a
+   sentence naming `list_min_countries` countries or more are a list, not counted.
 2. weigh each side (az, kz; a joint project counts for both):
        presence = title × [named in title] + lead × [named in lead] + body × min(mentions, cap)
    each mention weighing its entity's weight; the lead is the first paragraph, at most
@@ -24,8 +27,8 @@ or when Kazakhstan–Russia news names Azerbaijan in passing. `tag` reads the ar
    (other-pair news), and each negative cue set with enough hits (a sport fixture, a ranking, a
    market or weather round-up) unless one of its `unless` cues is there (a sport memorandum).
 5. relevant when both sides are present and the score reaches the threshold. Topics are those
-   whose cues and topical entities weigh, by zone, at least topic_min_score and
-   topic_min_share of the best topic; 'other' for a relevant item with none.
+   whose cues and topical entities weigh, by zone and once per place, at least topic_min_score
+   and topic_min_share of the best topic; 'other' for a relevant item with none.
 
 Every step leaves a reason, so the operator sees why an item passed or failed. The function is
 pure: same title, text and rules, same answer (the pipeline and `monitor classify` agree).
@@ -53,7 +56,8 @@ from monitor.rules import (
     fold,
 )
 
-TAGGER_VERSION = 1
+# Bumped whenever the same rules can give another answer: 2, cue sets matched apart.
+TAGGER_VERSION = 2
 SIDES = ("az", "kz")
 SIDE_NAMES = {"az": "Azerbaijan", "kz": "Kazakhstan"}
 ZONES = ("title", "lead", "body")
@@ -66,6 +70,7 @@ _NAME_GAP = re.compile(rf"{_GAP_CHARS}(?:\n{_GAP_CHARS})?")
 _SENTENCE_END = re.compile(r"(?<!\b\w)[.!?…]+[\"»”)]*\s+|\n+")
 _WORD_SPLIT = re.compile(f"({WORD.pattern})")
 _LIST_GAP = re.compile(r"[\s,;/\-\u2013\u2014]*")
+_NOTHING: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -183,29 +188,42 @@ def _lead_end(joined: str, start: int, sentence_ends: tuple[int, ...], scoring: 
 
 
 def find_mentions(article: Article, matcher: Matcher) -> list[Mention]:
-    """Every match of the rules in the article, first to last, no two over the same words.
+    """Every match of the rules in the article, first to last; within a layer, no two over the
+    same words.
 
-    Regular-expression names claim their words first; then, word by word, the longest pattern
-    wins. A word costs one dict lookup: the patterns it can start are found once
-    (`Matcher.starting`). Matches inside a dateline are kept but excluded."""
-    taken: set[int] = set()
+    A layer (`monitor.rules.layer_of`) is the entities with the not-matches, or one cue set.
+    In each layer regular-expression names claim their words first; then, word by word, the
+    longest pattern wins. The layers do not see each other's matches: 'Middle Corridor' is a
+    project (an entity) and its 'Corridor' a transport cue; 'бірлескен кәсіпорын' a trade cue
+    and its 'бірлескен' a relationship cue and a round-up `unless` cue. A word still costs one
+    dict lookup: the patterns of every layer it can start are found once (`Matcher.starting`),
+    longest first, and each layer takes the first of its own that fits. Matches inside a
+    dateline are kept but excluded."""
+    taken: defaultdict[str, set[int]] = defaultdict(set)  # layer → words its regexes claimed
     mentions: list[Mention] = []
-    for regex, target in matcher.regexes:
+    for regex, target, layer in matcher.regexes:
+        claimed = taken[layer]
         for found in regex.finditer(article.joined):
             first, last = _token_range(article, *_whole_words(article.joined, *found.span()))
-            if first <= last and taken.isdisjoint(range(first, last + 1)):
+            if first <= last and claimed.isdisjoint(range(first, last + 1)):
                 mentions += _mentions(article, first, last, (target,))
-                taken.update(range(first, last + 1))
-    free = 0  # the first word not inside a match yet
+                claimed.update(range(first, last + 1))
+    free: dict[str, int] = {}  # layer → the first word not inside one of its matches yet
     for position, word in enumerate(article.words):
         patterns = matcher.starting(word)
-        if not patterns or position < free or position in taken:
+        if not patterns:
             continue
-        best = _best_pattern(article, patterns, position, taken)
-        if best is not None:
-            pattern, last = best
-            mentions += _mentions(article, position, last, pattern.targets)
-            free = last + 1
+        for pattern in patterns:  # longest first: a layer's first fit is its longest
+            layer = pattern.layer
+            if position < free.get(layer, 0):
+                continue  # inside a match of this layer (or this layer matched here already)
+            regex_words = taken.get(layer, _NOTHING)
+            if position in regex_words:
+                continue
+            end = _fit(article, pattern, position, regex_words)
+            if end is not None:
+                mentions += _mentions(article, position, end, pattern.targets)
+                free[layer] = end + 1
     ignored = [found.span() for regex in matcher.ignore for found in regex.finditer(article.joined)]
     if ignored:
         mentions = [
@@ -231,18 +249,9 @@ def _token_range(article: Article, start: int, end: int) -> tuple[int, int]:
     return bisect.bisect_left(article.starts, start), bisect.bisect_left(article.starts, end) - 1
 
 
-def _best_pattern(
-    article: Article, patterns: tuple[Pattern, ...], position: int, taken: set[int]
-) -> tuple[Pattern, int] | None:
-    """The longest of `patterns` that fits from this word on: most words, then longest stems."""
-    for pattern in patterns:
-        last = _fit(article, pattern, position, taken)
-        if last is not None:
-            return pattern, last
-    return None
-
-
-def _fit(article: Article, pattern: Pattern, position: int, taken: set[int]) -> int | None:
+def _fit(
+    article: Article, pattern: Pattern, position: int, taken: set[int] | frozenset[int]
+) -> int | None:
     """The index of the pattern's last word if it matches from `position`, else None. The first
     word's letters are already known to match."""
     last = position + len(pattern.words) - 1
@@ -554,21 +563,33 @@ def _verdict(
 
 def choose_topics(mentions: list[Mention], rules: Rules, relevant: bool) -> tuple[str, ...]:
     """Topics whose cues and entities weigh enough; 'other' for a relevant item with none, and
-    none for an item that is not relevant (its topics would be those of another story)."""
+    none for an item that is not relevant (its topics would be those of another story).
+
+    A place in the text counts once for a topic: 'Middle Corridor', a transport project, and
+    its 'Corridor', a transport cue, are one piece of transport evidence, not two (the same
+    words still count for every other topic and cue set that matched them)."""
     if not relevant:
         return ()
     zones = rules.scoring.topic_zones
     weight = {"title": zones.title, "lead": zones.lead, "body": zones.body}
     scores: defaultdict[str, float] = defaultdict(float)
+    reach: dict[str, int] = {}  # topic → the last word counted for it (mentions come in order)
     for mention in mentions:
         if mention.excluded:
             continue
         target = mention.target
         if target.role == "topic":
-            scores[target.id] += weight[mention.zone]
+            topics: tuple[str, ...] = (target.id,)
         elif target.role == "entity":
-            for topic in target.topics:
+            topics = target.topics
+        else:
+            continue
+        for topic in topics:
+            if mention.first > reach.get(topic, -1):
                 scores[topic] += weight[mention.zone]
+                reach[topic] = mention.last
+            else:  # overlaps what was counted: keep the furthest reach
+                reach[topic] = max(reach[topic], mention.last)
     best = max(scores.values(), default=0.0)
     floor = max(rules.scoring.topic_min_score, rules.scoring.topic_min_share * best)
     chosen = tuple(topic for topic in rules.topics if scores[topic] >= floor)

@@ -9,11 +9,14 @@ missing server is a failure: `.ci/run` starts one.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -110,3 +113,36 @@ def make_settings(data_dir: Path, **changes: object) -> Settings:
     }
     base.update(changes)
     return Settings(**base)  # type: ignore[arg-type]
+
+
+# --- the monitor command in a subprocess ----------------------------------------------------
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    full_env |= {
+        "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
+        "MONITOR_PER_HOST_DELAY": "0",
+        "MONITOR_RETRY_BASE_DELAY": "0.01",
+        "MONITOR_RETRIES": "1",
+    }
+    full_env |= env or {}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def local_sources_file(tmp_path: Path, local_sources: list[Source]) -> Path:
+    path = tmp_path / "sources.yaml"
+    data = {"sources": [s.model_dump(mode="json", exclude_defaults=True) for s in local_sources]}
+    for entry, source in zip(data["sources"], local_sources, strict=True):
+        entry["interval"] = int(source.interval.total_seconds())
+        entry.setdefault("name", source.name)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, monitor
 
 from monitor.demo.server import SiteServer
-from monitor.sources import Source
 
 EXPORT_FIELDS = {
     "id",
@@ -31,36 +30,6 @@ EXPORT_FIELDS = {
     "fetched_at",
     "content_hash",
 }
-
-
-def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    full_env |= {
-        "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
-        "MONITOR_PER_HOST_DELAY": "0",
-        "MONITOR_RETRY_BASE_DELAY": "0.01",
-        "MONITOR_RETRIES": "1",
-    }
-    full_env |= env or {}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        cwd=ROOT,
-    )
-
-
-@pytest.fixture
-def local_sources_file(tmp_path: Path, local_sources: list[Source]) -> Path:
-    path = tmp_path / "sources.yaml"
-    data = {"sources": [s.model_dump(mode="json", exclude_defaults=True) for s in local_sources]}
-    for entry, source in zip(data["sources"], local_sources, strict=True):
-        entry["interval"] = int(source.interval.total_seconds())
-        entry.setdefault("name", source.name)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 BAD_FILES = {

@@ -448,3 +448,190 @@ def test_threshold_comes_from_the_file(rules: Rules, tmp_path: Path) -> None:
     assert tag(title, text, rules).relevant
     strict = _edited(tmp_path, lambda data: data["scoring"].update(threshold=100))
     assert not tag(title, text, strict).relevant
+
+
+# ----------------------------------------------------------------------------- cue sets apart
+# Entities share the words out (one owner, the longest name, not-matches first); each cue set (a
+# topic's cues, the relationship cues, a negative set, its `unless` cues) is matched on its own,
+# so a word the operator adds to one set counts there whatever other sets or names hold it.
+AVIA_TITLE = "Bakı ilə Astana arasında həftəlik aviareyslərin sayı artırılır"
+AVIA_TEXT = (
+    "Azərbaycan Hava Yolları Bakı–Astana aviareyslərinin sayını artırır. "
+    "Qazaxıstan tərəfi ilə razılaşma əldə olunub."
+)
+
+
+def _add_timetable(cue: str) -> Any:
+    def edit(data: dict[str, Any]) -> None:
+        data["negative_cues"]["timetable"] = {
+            "label": "timetable notice",
+            "penalty": 30.0,
+            "min_hits": 1,
+            "cues": {"az": [cue], "kk": [], "ru": [], "en": []},
+        }
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("cue", "reason"),
+    [
+        # 'aviareys' is a transport cue: 'aviareys*' used to lose the word to it, silently
+        pytest.param(
+            "aviareys*",
+            "timetable notice: 'aviareyslərin', 'aviareyslərinin' (-30)",
+            id="also-a-transport-cue",
+        ),
+        pytest.param("həftəlik", "timetable notice: 'həftəlik' (-30)", id="no-other-set-uses-it"),
+        # 'Azərbaycan Hava Yolları' is the entity AZAL
+        pytest.param("Hava Yolları", "timetable notice: 'Hava Yolları' (-30)", id="in-a-name"),
+    ],
+)
+def test_a_negative_cue_counts_whatever_else_holds_its_word(
+    rules: Rules, tmp_path: Path, cue: str, reason: str
+) -> None:
+    assert tag(AVIA_TITLE, AVIA_TEXT, rules).relevant
+    tagging = tag(AVIA_TITLE, AVIA_TEXT, _edited(tmp_path, _add_timetable(cue)))
+    assert not tagging.relevant
+    assert tagging.reasons[0].startswith("failed: timetable notice"), tagging.reasons
+    assert reason in tagging.reasons
+    # the other sets keep the word: still a transport cue, still the airline
+    assert "1 topic cues (+0.20)" in tagging.reasons
+    assert any("Azerbaijan Airlines (AZAL) ×1" in r for r in tagging.reasons)
+
+
+def _add_relationship_cue(cue: str) -> Any:
+    return lambda data: data["relationship_cues"]["az"].append(cue)
+
+
+def cue_hits(rules: Rules, title: str, text: str) -> set[tuple[str, str, str]]:
+    """(surface, role, set id) of every cue matched in the article."""
+    article = read_article(title, text, rules.scoring)
+    return {
+        (m.surface, m.target.role, m.target.id)
+        for m in find_mentions(article, rules.matcher)
+        if m.target.role not in ("entity", "not_match")
+    }
+
+
+@pytest.mark.parametrize(
+    ("edit", "title", "text", "hits", "relation_reason", "topic"),
+    [
+        # shipped: 'бірлескен кәсіпорын' (joint venture) is a trade cue; 'бірлескен' (joint) a
+        # relationship cue and a round-up `unless` cue. The longer trade cue hid the other two.
+        pytest.param(
+            None,
+            "Қазақстан мен Әзербайжан бірлескен кәсіпорын құрады",
+            "Астанада Қазақстан мен Әзербайжан компаниялары бірлескен кәсіпорын құру туралы "
+            "келісімге қол қойды. Кәсіпорын Ақтауда жұмыс істейді.",
+            {
+                ("бірлескен кәсіпорын", "topic", "trade"),
+                ("бірлескен", "relation", "relationship"),
+                ("бірлескен", "unless", "round-up"),
+            },
+            "relationship cues 'бірлескен', 'келісімге', 'қол қойды' (+",
+            "trade",
+        ),
+        # shipped: the same words in two sets
+        pytest.param(
+            None,
+            "Ali Dövlətlərarası Şuranın iclası Astanada keçirilib",
+            "Azərbaycan və Qazaxıstan arasında Ali Dövlətlərarası Şuranın iclası keçirilib. "
+            "Prezidentlər səfər çərçivəsində görüşüb.",
+            {
+                ("Ali Dövlətlərarası Şuranın", "topic", "diplomacy"),
+                ("Ali Dövlətlərarası Şuranın", "relation", "relationship"),
+            },
+            "relationship cues 'Ali Dövlətlərarası Şuranın', 'arasında' (+",
+            "diplomacy",
+        ),
+        # edited: 'aviareys*' added to the relationship cues; 'aviareys' is a transport cue
+        pytest.param(
+            _add_relationship_cue("aviareys*"),
+            AVIA_TITLE,
+            AVIA_TEXT,
+            {
+                ("aviareyslərin", "topic", "transport"),
+                ("aviareyslərin", "relation", "relationship"),
+            },
+            "relationship cues 'arasında', 'aviareyslərin' (+",
+            "transport",
+        ),
+    ],
+    ids=["joint-venture-kk", "supreme-council-az", "added-relationship-cue"],
+)
+def test_a_topic_cue_that_is_a_relationship_cue_counts_for_both(
+    rules: Rules,
+    tmp_path: Path,
+    edit: Any,
+    title: str,
+    text: str,
+    hits: set[tuple[str, str, str]],
+    relation_reason: str,
+    topic: str,
+) -> None:
+    used = _edited(tmp_path, edit) if edit else rules
+    assert hits <= cue_hits(used, title, text)
+    tagging = tag(title, text, used)
+    assert tagging.relevant, tagging.reasons
+    assert any(reason.startswith(relation_reason) for reason in tagging.reasons), tagging.reasons
+    assert topic in tagging.topics
+
+
+def _add_overlapping_cues(data: dict[str, Any]) -> None:
+    """Cues over the words of the names below, one in each kind of cue set; one longer than the
+    name it covers ('Qazax Milli Universiteti', 3 words, over 'Qazax Milli', 2)."""
+    data["topics"]["transport"]["cues"]["az"] += ["Hava Yolları", "Tbilisi"]
+    data["topics"]["culture"]["cues"]["az"] += ["Qazax Milli Universiteti"]
+    data["topics"]["culture"]["cues"]["en"] += ["Astana"]
+    data["relationship_cues"]["az"] += ["qazax*", "Milli"]
+    data["negative_cues"]["sport"]["cues"]["az"] += ["rayon*", "AZƏRTAC"]
+    data["negative_cues"]["sport"]["unless"]["az"] += ["Qazaxıstan"]
+
+
+ENTITY_RESOLUTION = [
+    # the longest name wins
+    ("Bakı-Tbilisi-Ceyhan", [("Bakı-Tbilisi-Ceyhan", "btc")]),
+    ("Air Astana", [("Air Astana", "air-astana")]),
+    ("Azərbaycan Hava Yolları", [("Azərbaycan Hava Yolları", "azal")]),
+    ("Qazaxlar", [("Qazaxlar", "kazakhstan")]),  # not the district + lar
+    ("Əl-Farabi adına Qazax Milli Universiteti", [("Qazax Milli", "kazakhstan")]),
+    # the Qazax rules: the capitalised district is not Kazakhstan
+    ("Qazax rayonunda yeni məktəb", [("Qazax rayonunda", "qazax-district")]),
+    ("Qazaxda festival keçirilib", [("Qazaxda", "qazax-district")]),
+    ("Qazaxıstanla", [("Qazaxıstanla", "kazakhstan")]),
+    # a not-match claims its words before any entity
+    ("AZƏRTAC xəbər verir", [("AZƏRTAC xəbər verir", "agency-attribution")]),
+]
+
+
+@pytest.mark.parametrize("overlapping_cues", [False, True], ids=["shipped", "with-cues-on-names"])
+@pytest.mark.parametrize(
+    ("text", "expected"), ENTITY_RESOLUTION, ids=[text for text, _ in ENTITY_RESOLUTION]
+)
+def test_entities_resolve_as_before_whatever_cues_share_their_words(
+    rules: Rules,
+    tmp_path: Path,
+    overlapping_cues: bool,
+    text: str,
+    expected: list[tuple[str, str]],
+) -> None:
+    used = _edited(tmp_path, _add_overlapping_cues) if overlapping_cues else rules
+    assert found(used, text) == expected
+    if overlapping_cues:  # ... and the cues over those names were found too
+        assert cue_hits(used, text, "") - cue_hits(rules, text, "")
+
+
+def test_a_name_and_a_cue_of_the_same_topic_count_once_for_it(rules: Rules) -> None:
+    # 'Middle Corridor' is a transport project and 'corridor' a transport cue: one place, one
+    # piece of transport evidence; two would outweigh this diplomacy story's one mention
+    title = "Tokayev and Aliyev hold talks at Akorda"
+    text = (
+        "President Kassym-Jomart Tokayev held talks with President of Azerbaijan Ilham Aliyev "
+        "at the Akorda. The two leaders discussed trade, the Middle Corridor and energy "
+        "projects.\nTokayev described Azerbaijan as a reliable partner."
+    )
+    hits = cue_hits(rules, title, text)
+    assert ("Corridor", "topic", "transport") in hits  # matched ...
+    tagging = tag(title, text, rules)
+    assert tagging.topics == ("diplomacy",)  # ... but not counted twice for transport

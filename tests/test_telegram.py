@@ -20,7 +20,7 @@ from fakebotapi import BOT_USERNAME, FakeBotAPI
 from monitor.errors import DeliveryError
 from monitor.notify.telegram import LIBRARY_LOGGERS, TelegramNotifier, TokenScrubber, message_link
 
-TOKEN = "123456789:AAHfake-SECRET-token_abcdefghijklmnopq"
+TOKEN = "4242:fake-SECRET-token"
 SECRET = TOKEN.partition(":")[2]
 CHAT = "@azkz_digest"
 T = TypeVar("T")
@@ -277,7 +277,7 @@ def test_rate_limit_holds_the_21st_message_a_minute(api, fake_time):
 
 def test_rejected_token_is_permanent_and_never_shown(api, fake_time, caplog):
     caplog.set_level(logging.DEBUG)
-    wrong = "987654321:AAHwrong-SECRET-token_zyxwvutsrqponm"
+    wrong = "4343:wrong-SECRET-token"
     telegram = notifier(api, fake_time, token=wrong)
     with pytest.raises(DeliveryError) as caught:
         asyncio.run(telegram.start())

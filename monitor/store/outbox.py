@@ -1,0 +1,587 @@
+"""The outbox: every message owed to a channel is recorded, with its rendered payload and the
+articles it covers, before it is sent, so that a crash at any point neither loses nor repeats it.
+
+    pending ──claim──► sending ──answer──► sent
+      ▲  ▲                 │
+      │  └── retryable ────┤  after a backoff, while attempts are left
+      │                    ├──► failed    permanent error, or the attempts spent
+      │                    └──► unknown   no answer: reply lost, or the process died (chats)
+      └──── reconcile ─────── a dead process's row, on channels that take a repeat (email, files)
+
+1. `record` / `record_digest` insert the pending rows in their own transaction, before any
+   request. The key ("telegram:2026-11-21T10:00+04:00#part1", "email:2026-W47") is unique, so
+   queuing the same digest twice, from a restart or a second worker, records nothing the second
+   time; and a digest's articles are chosen under a lock on the channel's audience, so an
+   article is in at most one live (pending, sending, sent or unknown) delivery there.
+2. `claim` marks one row `sending` with a claim token and the time, by a conditional UPDATE
+   (`WHERE state = 'pending' AND no delivery of the channel is sending`): of two workers, one
+   wins; the other sends nothing. Deliveries of one channel go out one at a time, in order.
+3. The sender makes one request, then `mark_sent` stores the remote id, or `mark_error` decides
+   retry (capped exponential backoff, or the server's retry_after) or `failed`.
+
+What no client can close is the time between the `sending` mark and the `sent` mark: one request.
+If the reply is lost there (the connection dropped after Telegram accepted the message, or the
+process died before marking), nobody knows whether the message was posted. The outbox then errs
+on the side of SKIPPING for chat channels (telegram, telegram-instant): the row becomes `unknown`,
+is logged at ERROR and listed by `outbox_problems` for `monitor status`, and is not resent. A
+duplicate in a public channel is seen by every reader and cannot be taken back quietly; a missed
+item is still in the archive and the weekly email, and once the operator has looked at the channel,
+`resolve_unknown(..., posted=False)` releases its articles into the next digest (or `posted=True`
+closes it). The same window is the common case of a crash after the reply, where the message *was*
+posted, so skipping there keeps "each item once". Channels that can take a repeat (email: the same
+bytes with the same Message-ID, which mail systems deduplicate; the file sink: the same file
+rewritten) are listed by the sender as at-least-once and are resent instead (`reconcile(resend=)`).
+
+Only `pending`, `sending`, `sent` and `unknown` deliveries hold their articles; a `failed` one lets
+them go, so the next digest takes them up again (nothing is lost to a long outage), while the
+failed row stays listed until the operator retries or leaves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import case, exists, false, func, text, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from monitor.digest import DigestRow
+from monitor.store import Store
+from monitor.store.fingerprints import SEED_SOURCE
+from monitor.store.tables import Article, ArticleTopic, Delivery, DeliveryItem
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+HOLDING = (PENDING, SENDING, SENT, UNKNOWN)  # states whose articles count as delivered
+PROBLEMS = (FAILED, UNKNOWN)
+BACKOFF_BASE = 30.0  # seconds before the first retry; doubles with each attempt
+BACKOFF_CAP = 3600.0
+STALE_AFTER = timedelta(minutes=15)  # a `sending` row older than this belongs to a dead process
+LEAD_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A delivery to record: its unique key, the rendered payload and the articles it covers."""
+
+    key: str
+    payload: bytes
+    item_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker marked `sending`; only the holder of `token` may mark it."""
+
+    id: int
+    channel: str
+    key: str
+    payload: bytes
+    attempts: int  # this one included
+    token: str
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failed or unknown delivery, for `monitor status`."""
+
+    id: int
+    channel: str
+    key: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    claimed_at: datetime | None
+    items: int
+
+    def line(self) -> str:
+        when = f"{self.claimed_at or self.created_at:%Y-%m-%d %H:%M}Z"
+        return (
+            f"#{self.id} {self.state} {self.key} ({self.items} items, {self.attempts} attempts,"
+            f" {when}): {self.last_error or '-'}"
+        )
+
+
+def backoff(attempts: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt: base, 2·base, 4·base ... cap."""
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+
+def record(store: Store, channel: str, outgoing: Sequence[Outgoing], now: datetime) -> list[int]:
+    """Insert the deliveries in one transaction; [] when their keys were recorded before."""
+    with store.session() as s:
+        try:
+            ids = _insert(s, channel, outgoing, now)
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            return []
+    return ids
+
+
+def record_digest(
+    store: Store,
+    channel: str,
+    now: datetime,
+    *,
+    since: datetime,
+    audience: Collection[str],
+    plan: Callable[[list[DigestRow], frozenset[int]], Sequence[Outgoing]],
+) -> list[int]:
+    """Choose and record a digest atomically: under a lock on the audience (the channels that
+    post to the same readers), read the candidate articles first seen since `since` and the ids
+    already held by a live delivery there, let `plan` (pure: select and render) turn them into
+    deliveries, and insert those. Two workers queuing at once cannot both take an article."""
+    with store.session() as s:
+        _lock(s, audience)
+        rows = _digest_rows(s, since=since, until=None, relevant_only=True)
+        held = _held(s, audience, since)
+        outgoing = plan(rows, held)
+        if not outgoing:
+            return []
+        try:
+            ids = _insert(s, channel, outgoing, now)
+            s.commit()
+        except IntegrityError:  # this digest's key was recorded before (a rerun in the same slot)
+            s.rollback()
+            return []
+    return ids
+
+
+def _insert(s: Session, channel: str, outgoing: Sequence[Outgoing], now: datetime) -> list[int]:
+    ids = []
+    for entry in outgoing:
+        row = Delivery(channel=channel, key=entry.key, payload=entry.payload, created_at=now)
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        s.add_all(
+            DeliveryItem(delivery_id=row.id, article_id=a) for a in dict.fromkeys(entry.item_ids)
+        )
+        ids.append(row.id)
+    s.flush()
+    return ids
+
+
+def _lock(s: Session, channels: Collection[str]) -> None:
+    """Serialise this transaction with every other one that locks one of `channels`, until it
+    ends. On PostgreSQL, one advisory lock per channel, taken in a fixed order (no deadlock)."""
+    if s.get_bind().dialect.name == "postgresql":
+        for channel in sorted(set(channels)):
+            key = zlib.crc32(f"outbox:{channel}".encode())
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        # SQLite has one writer: a write, even one that changes nothing, takes the database's
+        # write lock until commit (waiting out the busy timeout), before this transaction reads.
+        s.execute(update(Delivery).where(false()).values(state=PENDING))
+
+
+def _held(s: Session, channels: Collection[str], since: datetime) -> frozenset[int]:
+    query = (
+        select(DeliveryItem.article_id)
+        .join(Delivery, col(Delivery.id) == DeliveryItem.delivery_id)
+        .join(Article, col(Article.id) == DeliveryItem.article_id)
+        .where(col(Delivery.channel).in_(list(channels)), col(Delivery.state).in_(HOLDING))
+        .where(col(Article.first_seen_at) >= since)
+    )
+    return frozenset(s.exec(query))
+
+
+def delivered_items(
+    store: Store, channels: Collection[str], *, states: Collection[str] = (SENT,)
+) -> set[int]:
+    """The articles covered by deliveries on `channels` in `states` (by default: posted)."""
+    with store.session() as s:
+        query = (
+            select(DeliveryItem.article_id)
+            .join(Delivery, col(Delivery.id) == DeliveryItem.delivery_id)
+            .where(col(Delivery.channel).in_(list(channels)), col(Delivery.state).in_(list(states)))
+        )
+        return set(s.exec(query))
+
+
+# --- the rows digests are made of --------------------------------------------------------------
+
+
+def digest_rows(
+    store: Store, *, since: datetime, until: datetime | None = None, relevant_only: bool = True
+) -> list[DigestRow]:
+    """Articles first seen in [since, until), with their topics and the start of their text
+    (only for relevant ones: the weekly summary counts the others but never shows them). The
+    seed corpus is the dedupe baseline, not news: it is never in a digest."""
+    with store.session() as s:
+        return _digest_rows(s, since=since, until=until, relevant_only=relevant_only)
+
+
+def _digest_rows(
+    s: Session, *, since: datetime, until: datetime | None, relevant_only: bool
+) -> list[DigestRow]:
+    shown = (col(Article.relevant).is_(True)) & (col(Article.duplicate_of).is_(None))
+    lead = case((shown, func.substr(Article.text, 1, LEAD_CHARS)), else_="")
+    query = sa_select(
+        col(Article.id),
+        col(Article.source),
+        col(Article.title),
+        col(Article.url),
+        col(Article.published_at),
+        col(Article.published_offset_min),
+        col(Article.lang),
+        col(Article.first_seen_at),
+        col(Article.relevant),
+        col(Article.duplicate_of),
+        col(Article.score),
+        lead,
+    ).where(col(Article.first_seen_at) >= since, col(Article.source) != SEED_SOURCE)
+    if until is not None:
+        query = query.where(col(Article.first_seen_at) < until)
+    if relevant_only:
+        query = query.where(shown)
+    found = list(s.execute(query.order_by(col(Article.id))))
+    topics: dict[int, list[str]] = {}
+    ids = [row[0] for row in found]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for topic in s.exec(select(ArticleTopic).where(col(ArticleTopic.article_id).in_(chunk))):
+            topics.setdefault(topic.article_id, []).append(topic.topic)
+    rows = []
+    for (
+        article_id,
+        source,
+        title,
+        url,
+        published,
+        offset,
+        lang,
+        seen,
+        rel,
+        dup,
+        score,
+        head,
+    ) in found:
+        rows.append(
+            DigestRow(
+                article_id=article_id,
+                source=source,
+                title=title,
+                url=url,
+                published_at=published.astimezone(_offset(offset)),
+                lang=lang,
+                first_seen_at=seen,
+                relevant=rel,
+                duplicate_of=dup,
+                score=score,
+                topics=tuple(sorted(topics.get(article_id, []))),
+                lead=head or "",
+            )
+        )
+    return rows
+
+
+def _offset(minutes: int) -> timezone:
+    return timezone(timedelta(minutes=minutes))
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """The oldest pending delivery of a channel: the only one that may be sent next."""
+
+    id: int
+    key: str
+    not_before: datetime | None  # when a retry is due; None: at once
+
+    def due(self, now: datetime) -> bool:
+        return self.not_before is None or self.not_before <= now
+
+
+def next_head(store: Store, channel: str) -> Head | None:
+    """The channel's oldest pending delivery; None when there is none or one of the channel is
+    being sent. A later delivery never overtakes an earlier one that waits for its retry: the
+    chat reads a digest's parts in order."""
+    with store.session() as s:
+        busy = s.exec(
+            select(Delivery.id).where(Delivery.channel == channel, Delivery.state == SENDING)
+        ).first()
+        if busy is not None:
+            return None
+        head = s.exec(
+            select(Delivery)
+            .where(Delivery.channel == channel, Delivery.state == PENDING)
+            .order_by(col(Delivery.id))
+            .limit(1)
+        ).first()
+    if head is None or head.id is None:
+        return None
+    return Head(head.id, head.key, head.next_attempt_at)
+
+
+def recorded(store: Store, key: str) -> bool:
+    """Whether a delivery with this key exists, in any state."""
+    with store.session() as s:
+        return s.exec(select(Delivery.id).where(Delivery.key == key)).first() is not None
+
+
+def claim(store: Store, delivery_id: int, token: str, now: datetime) -> Claimed | None:
+    """Mark the delivery `sending` for this worker, if it is still pending and its channel idle.
+    None: another worker got there first."""
+    other = aliased(Delivery)
+    with store.session() as s:
+        channel = s.exec(select(Delivery.channel).where(Delivery.id == delivery_id)).one()
+        busy = exists().where(col(other.channel) == channel, col(other.state) == SENDING)
+        result = s.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.state) == PENDING, ~busy)
+            .values(
+                state=SENDING,
+                claim_token=token,
+                claimed_at=now,
+                attempts=col(Delivery.attempts) + 1,
+            )
+        )
+        s.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = s.get(Delivery, delivery_id)
+        assert row is not None and row.id is not None
+        items = s.exec(
+            select(DeliveryItem.article_id)
+            .where(DeliveryItem.delivery_id == delivery_id)
+            .order_by(col(DeliveryItem.article_id))
+        )
+        return Claimed(row.id, row.channel, row.key, row.payload, row.attempts, token, tuple(items))
+
+
+def _mark(store: Store, claimed: Claimed, **values: object) -> bool:
+    """Apply a mark if this worker still holds the claim. A row that `reconcile` turned
+    `unknown` meanwhile still takes the real answer: it is better than a guess."""
+    with store.session() as s:
+        result = s.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.id) == claimed.id,
+                col(Delivery.claim_token) == claimed.token,
+                col(Delivery.state).in_([SENDING, UNKNOWN]),
+            )
+            .values(**values)
+        )
+        s.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_sent(store: Store, claimed: Claimed, remote_id: str, now: datetime) -> bool:
+    return _mark(store, claimed, state=SENT, remote_id=remote_id, sent_at=now, last_error=None)
+
+
+def mark_error(
+    store: Store,
+    claimed: Claimed,
+    error: str,
+    now: datetime,
+    *,
+    permanent: bool,
+    retry_after: float | None = None,
+    max_attempts: int,
+) -> tuple[str, float | None]:
+    """Record a failed attempt: back to pending after a backoff (or the server's retry_after),
+    or `failed` when the error is permanent or the attempts are spent. Returns the new state
+    and, when retried, the delay in seconds."""
+    if permanent or claimed.attempts >= max_attempts:
+        _mark(store, claimed, state=FAILED, last_error=error, claim_token=None)
+        return FAILED, None
+    delay = retry_after if retry_after is not None else backoff(claimed.attempts)
+    _mark(
+        store,
+        claimed,
+        state=PENDING,
+        last_error=error,
+        claim_token=None,
+        next_attempt_at=now + timedelta(seconds=delay),
+    )
+    return PENDING, delay
+
+
+def mark_unknown(store: Store, claimed: Claimed, error: str) -> bool:
+    """The request went out and no answer came back: posted or not, nobody knows."""
+    return _mark(store, claimed, state=UNKNOWN, last_error=error)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    id: int
+    channel: str
+    key: str
+    state: str  # what it became: pending (to be resent), unknown or failed
+
+
+def reconcile(
+    store: Store,
+    now: datetime,
+    *,
+    resend: Collection[str],
+    stale_after: timedelta = STALE_AFTER,
+    max_attempts: int | None = None,
+) -> list[Reconciled]:
+    """Settle deliveries left `sending` by a process that died: claimed before
+    `now - stale_after`, so no live request can still answer. Those of `resend` channels go back
+    to pending (or to failed once `max_attempts` are spent: a payload that kills the sender every
+    time must not loop); the others become `unknown` (see the module docstring for why)."""
+    done = []
+    with store.session() as s:
+        stale = list(
+            s.exec(
+                select(Delivery).where(
+                    Delivery.state == SENDING, col(Delivery.claimed_at) <= now - stale_after
+                )
+            )
+        )
+    for row in stale:
+        assert row.id is not None
+        when = f"{row.claimed_at:%Y-%m-%d %H:%M:%S}Z"
+        if row.channel not in resend:
+            state, note = UNKNOWN, "may or may not have been posted; not resent"
+        elif max_attempts is not None and row.attempts >= max_attempts:
+            state, note = FAILED, f"{row.attempts} attempts"
+        else:
+            state, note = PENDING, "resent: this channel takes a repeat"
+        note = f"interrupted during the request at {when} ({note})"
+        with store.session() as s:
+            result = s.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.id) == row.id,
+                    col(Delivery.state) == SENDING,
+                    col(Delivery.claim_token) == row.claim_token,
+                )
+                .values(
+                    state=state,
+                    last_error=note,
+                    # an unknown row keeps its token: a late answer from that worker still counts
+                    claim_token=row.claim_token if state == UNKNOWN else None,
+                )
+            )
+            s.commit()
+        if result.rowcount:  # type: ignore[attr-defined]
+            level = logging.WARNING if state == PENDING else logging.ERROR
+            log.log(level, "outbox: %s %s: %s", row.key, state, note)
+            done.append(Reconciled(row.id, row.channel, row.key, state))
+    return done
+
+
+# --- the operator's view and hands -------------------------------------------------------------
+
+
+def outbox_problems(store: Store, *, limit: int = 20) -> list[Problem]:
+    """Failed and unknown deliveries, newest first: what `monitor status` shows."""
+    items = (
+        select(func.count())
+        .select_from(DeliveryItem)
+        .where(DeliveryItem.delivery_id == Delivery.id)
+        .scalar_subquery()
+    )
+    with store.session() as s:
+        query = (
+            select(Delivery, items)
+            .where(col(Delivery.state).in_(PROBLEMS))
+            .order_by(col(Delivery.id).desc())
+            .limit(limit)
+        )
+        return [
+            Problem(
+                id=row.id or 0,
+                channel=row.channel,
+                key=row.key,
+                state=row.state,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                created_at=row.created_at,
+                claimed_at=row.claimed_at,
+                items=int(count),
+            )
+            for row, count in s.exec(query)
+        ]
+
+
+def outbox_counts(store: Store) -> dict[str, dict[str, int]]:
+    """Deliveries per channel and state, for a one-line summary in `monitor status`."""
+    with store.session() as s:
+        query = select(Delivery.channel, Delivery.state, func.count()).group_by(
+            col(Delivery.channel), col(Delivery.state)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for channel, state, count in s.exec(query):
+            counts.setdefault(channel, {})[state] = int(count)
+        return counts
+
+
+def status_lines(store: Store, *, limit: int = 20) -> list[str]:
+    """For `monitor status`: deliveries per channel and state, then each problem on its line."""
+    counts = outbox_counts(store)
+    summary = "; ".join(
+        f"{channel} " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        for channel, states in sorted(counts.items())
+    )
+    return [f"outbox: {summary or 'empty'}"] + [
+        "  " + problem.line() for problem in outbox_problems(store, limit=limit)
+    ]
+
+
+def resolve_unknown(store: Store, delivery_id: int, *, posted: bool, now: datetime) -> bool:
+    """The operator looked at the channel: the message is there (sent) or not (failed, which
+    releases its articles into the next digest)."""
+    values: dict[str, object] = {"state": SENT, "sent_at": now} if posted else {"state": FAILED}
+    with store.session() as s:
+        result = s.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.state) == UNKNOWN)
+            .values(claim_token=None, **values)
+        )
+        s.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def retry_failed(
+    store: Store, delivery_id: int, now: datetime, *, audience: Collection[str] = ()
+) -> bool:
+    """Send a failed delivery again (the operator fixed the bot's rights or the SMTP password),
+    unless one of its articles has since gone into another live delivery of its audience (the
+    channels posting to the same readers; by default its own channel)."""
+    with store.session() as s:
+        row = s.get(Delivery, delivery_id)
+        if row is None or row.state != FAILED:
+            return False
+        audience = set(audience) | {row.channel}
+        _lock(s, audience)
+        s.refresh(row)
+        if row.state != FAILED:
+            return False
+        mine = select(DeliveryItem.article_id).where(DeliveryItem.delivery_id == delivery_id)
+        taken = s.exec(
+            select(DeliveryItem.article_id)
+            .join(Delivery, col(Delivery.id) == DeliveryItem.delivery_id)
+            .where(
+                col(Delivery.channel).in_(list(audience)),
+                col(Delivery.state).in_(HOLDING),
+                col(DeliveryItem.article_id).in_(mine),
+            )
+        ).first()
+        if taken is not None:
+            return False
+        row.state, row.attempts, row.next_attempt_at = PENDING, 0, now
+        row.claim_token, row.last_error = None, None
+        s.add(row)
+        s.commit()
+        return True

@@ -1,0 +1,391 @@
+"""The outbox state machine, on real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from monitor.digest import DigestRow
+from monitor.store import ArticleRecord, Store, outbox
+from monitor.store.outbox import Outgoing
+
+BAKU = timezone(timedelta(hours=4))
+T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
+SINCE = T0 - timedelta(days=7)
+
+
+def add_article(
+    store: Store,
+    n: int,
+    *,
+    relevant: bool = True,
+    topics: Sequence[str] = ("diplomacy",),
+    seen: datetime = T0,
+    duplicate_of: str | None = None,
+    title: str | None = None,
+    score: float = 5.0,
+) -> int:
+    saved = store.save_article(
+        ArticleRecord(
+            source="azertag-az",
+            key=f"id:{n}",
+            aliases=(f"id:{n}",),
+            url=f"https://azertag.az/xeber/{n}",
+            title=title or f"Item {n:03d}",
+            text=f"Lead of {n}.\n\nMore.",
+            author=None,
+            lang="az",
+            published_at=datetime(2026, 11, 21, 9, 0, tzinfo=BAKU),
+            date_source="page",
+            listed_at=None,
+            fetched_at=seen,
+            content_hash=f"h{n}",
+            extraction="selectors",
+            http_status=200,
+            warc=None,
+        )
+    )
+    store.save_tagging(
+        saved.article_id,
+        relevant=relevant,
+        score=score,
+        reasons=[],
+        topics=topics,
+        entities=[],
+        tagged_with="test",
+    )
+    if duplicate_of:
+        store.replace_extraction(saved.article_id, duplicate_of=duplicate_of)
+    return saved.article_id
+
+
+def take_all(key: str):
+    """A plan that puts every candidate not yet held into one delivery."""
+
+    def plan(rows: list[DigestRow], held: frozenset[int]) -> list[Outgoing]:
+        ids = tuple(r.article_id for r in rows if r.article_id not in held)
+        return [Outgoing(key, b"payload", ids)] if ids else []
+
+    return plan
+
+
+def queue_all(store: Store, key: str, channel: str = "telegram") -> list[int]:
+    return outbox.record_digest(
+        store,
+        channel,
+        T0,
+        since=SINCE,
+        audience=("telegram", "telegram-instant"),
+        plan=take_all(key),
+    )
+
+
+def claim_head(store: Store, channel: str = "telegram", token: str = "w1", now: datetime = T0):
+    head = outbox.next_head(store, channel)
+    assert head is not None
+    return outbox.claim(store, head.id, token, now)
+
+
+def state_of(store: Store, key: str) -> str:
+    return {p.key: p.state for p in all_rows(store)}[key]
+
+
+def all_rows(store: Store):
+    from sqlmodel import select
+
+    from monitor.store.tables import Delivery
+
+    with store.session() as s:
+        return list(s.exec(select(Delivery)))
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+
+def test_record_is_once_per_key(store: Store) -> None:
+    first = outbox.record(store, "email", [Outgoing("email:2026-W47", b"x")], T0)
+    assert len(first) == 1
+    assert outbox.record(store, "email", [Outgoing("email:2026-W47", b"y")], T0) == []
+    assert outbox.recorded(store, "email:2026-W47")
+    assert not outbox.recorded(store, "email:2026-W48")
+
+
+def test_an_article_goes_into_one_live_delivery_only(store: Store) -> None:
+    a, b = add_article(store, 1), add_article(store, 2)
+    [first] = queue_all(store, "telegram:10:00#part1")
+    assert queue_all(store, "telegram:12:00#part1") == []  # nothing new
+    c = add_article(store, 3)
+    [second] = queue_all(store, "telegram:14:00#part1")
+    claimed = claim_head(store)
+    assert claimed is not None and claimed.id == first and claimed.item_ids == (a, b)
+    outbox.mark_sent(store, claimed, "m1", T0)
+    assert outbox.delivered_items(store, ["telegram"]) == {a, b}
+    assert outbox.delivered_items(store, ["telegram"], states=outbox.HOLDING) == {a, b, c}
+    assert second != first
+    # the file sink is another audience: it takes the same articles for itself
+    assert outbox.record_digest(
+        store, "file-telegram", T0, since=SINCE, audience=("file-telegram",), plan=take_all("f:1")
+    )
+
+
+def test_a_rerun_of_the_same_slot_records_nothing(store: Store) -> None:
+    add_article(store, 1)
+    assert queue_all(store, "telegram:10:00#part1")
+    add_article(store, 2)
+    assert queue_all(store, "telegram:10:00#part1") == []  # key taken: the slot is done
+
+
+def test_digest_rows_carry_topics_offsets_and_leads_of_relevant_articles(store: Store) -> None:
+    a = add_article(store, 1, topics=("trade", "diplomacy"))
+    b = add_article(store, 2, relevant=False)
+    add_article(store, 3, duplicate_of="https://elsewhere/3")
+    add_article(store, 4, seen=T0 - timedelta(days=8))
+    rows = outbox.digest_rows(store, since=SINCE)
+    assert [r.article_id for r in rows] == [a]
+    [row] = rows
+    assert row.topics == ("diplomacy", "trade")
+    assert row.published_at.utcoffset() == timedelta(hours=4)
+    assert row.published_at.hour == 9
+    assert row.lead.startswith("Lead of 1.")
+    everything = outbox.digest_rows(
+        store, since=SINCE, until=T0 + timedelta(1), relevant_only=False
+    )
+    assert [r.article_id for r in everything] == [a, b, a + 2]
+    assert everything[1].lead == ""  # never shown: not read
+
+
+# --- claiming and marking ----------------------------------------------------------------------
+
+
+def test_claim_is_won_once(store: Store) -> None:
+    add_article(store, 1)
+    [delivery_id] = queue_all(store, "telegram:10:00#part1")
+    first = outbox.claim(store, delivery_id, "w1", T0)
+    assert first is not None and first.attempts == 1
+    assert outbox.claim(store, delivery_id, "w2", T0) is None
+    assert outbox.next_head(store, "telegram") is None  # busy: one at a time per channel
+
+
+def test_two_workers_racing_for_the_head_one_wins(store: Store) -> None:
+    for n in range(3):
+        outbox.record(store, "telegram", [Outgoing(f"telegram:x#part{n}", b"p")], T0)
+    head = outbox.next_head(store, "telegram")
+    assert head is not None
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+
+    def worker(token: str) -> None:
+        barrier.wait()
+        for _ in range(3):  # also try the following rows: the busy channel refuses them
+            found = outbox.next_head(store, "telegram")
+            if found and outbox.claim(store, found.id, token, T0):
+                won.append(token)
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+    assert Counter(row.state for row in all_rows(store)) == {"sending": 1, "pending": 2}
+
+
+def test_concurrent_digests_never_share_an_article(store: Store) -> None:
+    for n in range(20):
+        add_article(store, n)
+    barrier = threading.Barrier(6)
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        queue_all(store, f"telegram:slot{n}#part1")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = all_rows(store)
+    assert len(rows) == 1  # the first took all twenty; the others found nothing left
+    covered = outbox.delivered_items(store, ["telegram"], states=outbox.HOLDING)
+    assert len(covered) == 20
+
+
+def test_sent_needs_the_claim_token(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    claimed = claim_head(store)
+    assert claimed is not None
+    from dataclasses import replace
+
+    assert not outbox.mark_sent(store, replace(claimed, token="intruder"), "m", T0)
+    assert outbox.mark_sent(store, claimed, "m", T0)
+    assert state_of(store, "telegram:a#part1") == "sent"
+    assert not outbox.mark_sent(store, claimed, "m2", T0)  # once sent, nothing moves it
+
+
+def test_retryable_errors_back_off_then_fail_after_the_last_attempt(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    now, delays = T0, []
+    for _ in range(4):
+        head = outbox.next_head(store, "telegram")
+        assert head is not None and head.due(now)
+        claimed = outbox.claim(store, head.id, "w", now)
+        assert claimed is not None
+        state, delay = outbox.mark_error(
+            store, claimed, "500", now, permanent=False, max_attempts=4
+        )
+        if state == "failed":
+            break
+        assert delay is not None
+        delays.append(delay)
+        head = outbox.next_head(store, "telegram")
+        assert head is not None and not head.due(now)
+        now += timedelta(seconds=delay)
+    assert delays == [30.0, 60.0, 120.0]
+    assert state == "failed"
+    [problem] = outbox.outbox_problems(store)
+    assert (problem.state, problem.attempts, problem.last_error) == ("failed", 4, "500")
+    assert outbox.backoff(20) == outbox.BACKOFF_CAP
+
+
+def test_retry_after_is_honoured_and_permanent_errors_fail_at_once(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    claimed = claim_head(store)
+    assert claimed is not None
+    assert outbox.mark_error(
+        store, claimed, "429", T0, permanent=False, retry_after=7, max_attempts=8
+    ) == ("pending", 7)
+    claimed = claim_head(store, now=T0 + timedelta(seconds=7))
+    assert claimed is not None and claimed.attempts == 2
+    assert outbox.mark_error(store, claimed, "403", T0, permanent=True, max_attempts=8) == (
+        "failed",
+        None,
+    )
+
+
+def test_the_head_waiting_for_its_retry_holds_back_the_next_part(store: Store) -> None:
+    outbox.record(
+        store,
+        "telegram",
+        [Outgoing("telegram:a#part1", b"1"), Outgoing("telegram:a#part2", b"2")],
+        T0,
+    )
+    claimed = claim_head(store)
+    assert claimed is not None
+    outbox.mark_error(store, claimed, "500", T0, permanent=False, max_attempts=8)
+    head = outbox.next_head(store, "telegram")
+    assert head is not None and head.key == "telegram:a#part1" and not head.due(T0)
+
+
+# --- crashes, unknowns and the operator --------------------------------------------------------
+
+
+def test_reconcile_settles_stale_sending_rows_by_channel(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    outbox.record(store, "email", [Outgoing("email:2026-W47", b"p")], T0)
+    outbox.record(store, "file-telegram", [Outgoing("file-telegram:a", b"p")], T0)
+    for channel in ("telegram", "email", "file-telegram"):
+        assert claim_head(store, channel) is not None
+    # a live request (claimed a minute ago) is left alone
+    assert outbox.reconcile(store, T0 + timedelta(minutes=1), resend={"email"}) == []
+    done = outbox.reconcile(store, T0 + timedelta(minutes=20), resend={"email", "file-telegram"})
+    assert {(r.key, r.state) for r in done} == {
+        ("telegram:a#part1", "unknown"),
+        ("email:2026-W47", "pending"),
+        ("file-telegram:a", "pending"),
+    }
+    [problem] = outbox.outbox_problems(store)
+    assert problem.key == "telegram:a#part1"
+    assert "may or may not have been posted" in (problem.last_error or "")
+    assert "unknown telegram:a#part1" in problem.line()
+
+
+def test_a_late_answer_beats_the_reconciled_guess(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    claimed = claim_head(store)
+    assert claimed is not None
+    outbox.reconcile(store, T0 + timedelta(hours=1), resend=())
+    assert state_of(store, "telegram:a#part1") == "unknown"
+    assert outbox.mark_sent(store, claimed, "m7", T0 + timedelta(hours=1))
+    assert state_of(store, "telegram:a#part1") == "sent"
+
+
+def test_unknown_holds_its_articles_until_resolved(store: Store) -> None:
+    a = add_article(store, 1)
+    queue_all(store, "telegram:10:00#part1")
+    claimed = claim_head(store)
+    assert claimed is not None
+    outbox.mark_unknown(store, claimed, "no answer; may have been posted")
+    assert queue_all(store, "telegram:12:00#part1") == []  # held: not posted again
+    [problem] = outbox.outbox_problems(store)
+    assert (problem.state, problem.items) == ("unknown", 1)
+    assert outbox.resolve_unknown(store, claimed.id, posted=False, now=T0)
+    assert not outbox.resolve_unknown(store, claimed.id, posted=False, now=T0)
+    [released] = queue_all(store, "telegram:14:00#part1")  # the next digest takes it up
+    again = claim_head(store)
+    assert again is not None and again.id == released and again.item_ids == (a,)
+
+
+def test_resolved_as_posted_is_sent(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    claimed = claim_head(store)
+    assert claimed is not None
+    outbox.mark_unknown(store, claimed, "lost")
+    assert outbox.resolve_unknown(store, claimed.id, posted=True, now=T0)
+    assert state_of(store, "telegram:a#part1") == "sent"
+    assert outbox.outbox_problems(store) == []
+
+
+def test_failed_releases_its_articles_and_retry_refuses_when_they_moved_on(store: Store) -> None:
+    add_article(store, 1)
+    [failed_id] = queue_all(store, "telegram:10:00#part1")
+    claimed = claim_head(store)
+    assert claimed is not None
+    outbox.mark_error(store, claimed, "403", T0, permanent=True, max_attempts=8)
+    assert queue_all(store, "telegram:12:00#part1")  # released into the next digest
+    assert not outbox.retry_failed(store, failed_id, T0, audience=("telegram", "telegram-instant"))
+
+
+def test_retry_failed_puts_it_back_in_line(store: Store) -> None:
+    outbox.record(store, "email", [Outgoing("email:2026-W47", b"p")], T0)
+    claimed = claim_head(store, "email")
+    assert claimed is not None
+    outbox.mark_error(store, claimed, "535 auth", T0, permanent=True, max_attempts=8)
+    assert outbox.outbox_counts(store) == {"email": {"failed": 1}}
+    assert outbox.retry_failed(store, claimed.id, T0)
+    again = claim_head(store, "email")
+    assert again is not None and again.attempts == 1
+    assert outbox.outbox_counts(store) == {"email": {"sending": 1}}
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3])
+def test_backoff_doubles(attempts: int) -> None:
+    assert outbox.backoff(attempts) == 30.0 * 2 ** (attempts - 1)
+
+
+def test_a_payload_that_kills_the_sender_each_time_fails_in_the_end(store: Store) -> None:
+    outbox.record(store, "email", [Outgoing("email:2026-W47", b"p")], T0)
+    now = T0
+    for attempt in range(1, 4):
+        assert claim_head(store, "email", now=now) is not None  # ... and the process dies
+        now += timedelta(hours=1)
+        [done] = outbox.reconcile(store, now, resend={"email"}, max_attempts=3)
+        assert done.state == ("failed" if attempt == 3 else "pending")
+    [problem] = outbox.outbox_problems(store)
+    assert "3 attempts" in (problem.last_error or "")
+
+
+def test_status_lines(store: Store) -> None:
+    assert outbox.status_lines(store) == ["outbox: empty"]
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    outbox.record(store, "telegram", [Outgoing("telegram:b#part1", b"p")], T0)
+    claimed = claim_head(store)
+    assert claimed is not None
+    outbox.mark_error(store, claimed, "403 blocked", T0, permanent=True, max_attempts=8)
+    header, problem = outbox.status_lines(store)
+    assert header == "outbox: telegram 1 failed, 1 pending"
+    assert problem.startswith("  #") and "failed telegram:a#part1" in problem
+    assert problem.endswith("403 blocked")
