@@ -154,11 +154,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         typer.echo(json.dumps(row, default=str, ensure_ascii=False))
         return
     status = "ok" if report.ok else f"{len(report.errors)} error(s)"
-    typer.echo(
-        f"{report.source}: {report.discovered} found, {report.new} new, {report.updated} updated, "
-        f"{report.unchanged} already archived, {report.not_modified} not modified, "
-        f"{report.duplicates} duplicates, {report.empty} empty extractions — {status}"
-    )
+    typer.echo(f"{report.source}: {report.summary().split('; ')[0]} — {status}")
     for title in report.new_titles:
         typer.echo(f"  + {title}")
     for error in report.errors:

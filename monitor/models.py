@@ -127,6 +127,18 @@ class SourceReport:
     def ok(self) -> bool:
         return not self.errors
 
+    def summary(self) -> str:
+        """One line for logs and the terminal."""
+        line = (
+            f"{self.discovered} found, {self.new} new, {self.updated} updated, "
+            f"{self.unchanged} already archived, {self.not_modified} not modified, "
+            f"{self.duplicates} duplicates, {self.relevant} relevant, "
+            f"{self.empty} empty extractions"
+        )
+        if self.errors:
+            line += f"; {len(self.errors)} error(s), first: {self.errors[0]}"
+        return line
+
 
 @dataclass(frozen=True)
 class DigestItem:

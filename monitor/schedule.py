@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.errors import ConfigError
+from monitor.models import SourceReport
 from monitor.sources import Source, enabled, load_sources
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Runner:
         self.configured = list(sources)
         self.sources = enabled(sources)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.running: dict[str, asyncio.Task[object]] = {}
+        self.running: dict[str, asyncio.Task[SourceReport]] = {}
         self.stopping = asyncio.Event()
 
     async def tick(self) -> None:
@@ -76,11 +77,11 @@ class Runner:
             self.running[name] = task
             task.add_done_callback(functools.partial(self._finished, name))
 
-    def _finished(self, name: str, task: asyncio.Task[object]) -> None:
+    def _finished(self, name: str, task: asyncio.Task[SourceReport]) -> None:
         self.running.pop(name, None)
         if not task.cancelled() and task.exception() is None:
             report = task.result()
-            log.info("polled %s: %s", name, report)
+            log.info("polled %s: %s", name, report.summary())
 
     async def digest(self, kind: Kind) -> None:
         """A digest job: queue what is due in the outbox and send it (once, across restarts)."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.export import article_row
+from monitor.export import export_rows
 from monitor.pipeline import poll_sources
 from monitor.runtime import open_deps
 from monitor.settings import Settings
@@ -72,12 +72,18 @@ def _run(settings: Settings, sources: list, data_dir: Path, echo: Callable[[str]
         )
     store = Store.open(demo_settings.archive_url)
     try:
-        for article in store.articles():
+        echo("R = relevant to Azerbaijan–Kazakhstan relations, D = duplicate of an archived text")
+        for row in export_rows(store):
+            marks = ("R" if row["relevant"] else "-") + ("D" if row["duplicate_of"] else "-")
+            topics = f" [{', '.join(row['topics'])}]" if row["topics"] else ""
             echo(
-                f"[{article.source}] {article_row(article)['published_at']} {article.lang} "
-                f"{article.title} ({len(article.text)} chars, {article.extraction})"
+                f"{marks} [{row['source']}] {row['published_at']} {row['lang']} {row['title']}"
+                f"{topics} ({len(row['text'])} chars, {row['extraction']})"
             )
     finally:
         store.close()
-    echo(f"\nData folder: {data_dir}")
+    echo(
+        f"\nData folder: {data_dir}\nNext: monitor --data-dir {data_dir} digest telegram "
+        "(no Telegram settings: writes the digest under digests/ and prints it)"
+    )
     return data_dir
