@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     max_articles_per_poll: int = Field(
         60, description="Most new article pages fetched per source and poll (the rest wait)."
     )
+    admin_chat_id: str | None = Field(
+        None, description="Telegram chat for alerts to the operator (a site breaks, recovers)."
+    )
+    admin_email: str | None = Field(None, description="Address for the same alerts by email.")
+    alert_after_failures: int = Field(
+        3, description="Failed polls in a row (or polls extracting nothing) before an alert."
+    )
+    metrics_port: int | None = Field(
+        None, description="Serve Prometheus metrics on 127.0.0.1 at this port (off when unset)."
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Logging level.")
     telegram_token: SecretStr | None = Field(None, description="Telegram bot token (secret).")
