@@ -29,6 +29,7 @@ from monitor.discover import discover
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
+from monitor.metrics import Metrics
 from monitor.models import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.normalise import content_hash
 from monitor.rules import Rules
@@ -57,6 +58,7 @@ class Deps:
     warc: WarcArchive
     rules: Rules
     aggregators: frozenset[str] = frozenset()  # sources that republish other outlets
+    metrics: Metrics | None = None
 
 
 @dataclass(frozen=True)

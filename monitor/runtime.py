@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from monitor.fetch import Fetcher
+from monitor.metrics import Metrics
+from monitor.models import FetchOutcome
 from monitor.pipeline import Deps
 from monitor.rules import load_rules
 from monitor.settings import Settings
@@ -18,9 +20,16 @@ from monitor.store.warc import WarcArchive
 async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> AsyncIterator[Deps]:
     rules = load_rules(settings.topics)  # a broken rules file stops here, before any fetch
     store = Store.open(settings.archive_url)
-    fetcher = Fetcher(settings, robots_cache=store, on_outcome=store.log_fetch)
+    metrics = Metrics()
+
+    def on_outcome(outcome: FetchOutcome) -> None:
+        store.log_fetch(outcome)
+        metrics.observe_fetch(outcome)
+
+    fetcher = Fetcher(settings, robots_cache=store, on_outcome=on_outcome)
     try:
         yield Deps(
+            metrics=metrics,
             rules=rules,
             aggregators=frozenset(s.name for s in sources if s.aggregator),
             settings=settings,

@@ -28,6 +28,7 @@ from monitor.sources import Source, enabled, load_sources
 
 if TYPE_CHECKING:
     from monitor.deliver import Kind
+    from monitor.health import Send
     from monitor.pipeline import Deps
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class Runner:
         self.sources = enabled(sources)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.running: dict[str, asyncio.Task[SourceReport]] = {}
+        self.checks: set[asyncio.Future[None]] = set()
+        self.health_lock = asyncio.Lock()
+        self.alert: Send | None = None
         self.stopping = asyncio.Event()
 
     async def tick(self) -> None:
@@ -82,6 +86,23 @@ class Runner:
         if not task.cancelled() and task.exception() is None:
             report = task.result()
             log.info("polled %s: %s", name, report.summary())
+            check = asyncio.ensure_future(self.after_poll(report))
+            self.checks.add(check)
+            check.add_done_callback(self.checks.discard)
+
+    async def after_poll(self, report: SourceReport) -> None:
+        """Count the poll and tell the operator when its source breaks or recovers."""
+        from monitor.health import check_sources
+
+        if self.deps.metrics:
+            self.deps.metrics.observe_report(report)
+        async with self.health_lock:  # one checker at a time: no alert sent twice
+            try:
+                await check_sources(
+                    self.deps.store, [report.source], self.deps.settings, self.clock(), self.alert
+                )
+            except Exception:  # an alert that cannot be sent must not stop the polling
+                log.exception("health check of %s failed", report.source)
 
     async def digest(self, kind: Kind) -> None:
         """A digest job: queue what is due in the outbox and send it (once, across restarts)."""
@@ -135,9 +156,16 @@ class Runner:
         log.info("reloaded %s: %d enabled sources", path, len(self.sources))
 
     async def run(self) -> None:
+        from monitor.health import admin_sender
         from monitor.pipeline import ensure_seeds
 
         ensure_seeds(self.deps, self.clock())
+        self.alert = admin_sender(self.deps.settings)
+        stop_metrics = None
+        port = self.deps.settings.metrics_port
+        if port is not None and self.deps.metrics:
+            stop_metrics = self.deps.metrics.serve(port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", port)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
@@ -173,4 +201,8 @@ class Runner:
                 _, pending = await asyncio.wait(list(self.running.values()), timeout=8)
                 for task in pending:
                     task.cancel()
+            if self.checks:
+                await asyncio.wait(list(self.checks), timeout=1)
+            if stop_metrics:
+                stop_metrics()
             log.info("monitor stopped")

@@ -68,3 +68,35 @@ def test_a_digest_job_with_nothing_configured_writes_files(tmp_path: Path) -> No
     run_digest_job(settings, "email")
     written = list((tmp_path / "digests").iterdir())
     assert [path.suffix for path in written] == [".html"]  # once per week
+
+
+def test_after_each_poll_the_runner_counts_it_and_alerts_once_when_a_source_breaks(
+    tmp_path: Path,
+) -> None:
+    from monitor.models import SourceReport
+
+    settings = make_settings(tmp_path, alert_after_failures=3)
+    sent: list[str] = []
+
+    async def main() -> bytes:
+        sources = load_sources(ROOT / "sources.yaml")
+        async with open_deps(settings, sources) as deps:
+            runner = Runner(deps, sources, clock=lambda: NOW)
+
+            async def alert(html: str, plain: str) -> None:
+                sent.append(plain)
+
+            runner.alert = alert
+            for n in range(5):
+                at = NOW + timedelta(minutes=30 * n)
+                report = SourceReport(
+                    "azertag-az", started_at=at, finished_at=at, errors=["feed x: timeout"]
+                )
+                deps.store.record_poll(report, at + timedelta(minutes=30))
+                await runner.after_poll(report)
+            assert deps.metrics is not None
+            return deps.metrics.render()
+
+    exposition = asyncio.run(main()).decode()
+    assert len(sent) == 1 and "azertag-az" in sent[0] and "failing" in sent[0]
+    assert 'monitor_polls_total{outcome="failed",source="azertag-az"} 5.0' in exposition

@@ -265,3 +265,16 @@ class DeliveryItem(SQLModel, table=True):
 
     delivery_id: int = Field(foreign_key="delivery.id", primary_key=True)
     article_id: int = Field(foreign_key="article.id", primary_key=True, index=True)
+
+
+class SourceAlert(SQLModel, table=True):
+    """The last alert state told to the operator, per source (so a restart neither repeats an
+    alert nor forgets that a source was broken)."""
+
+    __tablename__ = "source_alert"
+
+    source: str = Field(primary_key=True)
+    state: str  # "broken" | "ok"
+    reason: str | None = None  # "failing" | "extraction" while broken
+    changed_at: datetime = _when(nullable=False)  # broken: first bad poll; ok: the recovering one
+    message: str = Field(sa_column=Column(Text, nullable=False))  # the plain text sent
