@@ -14,6 +14,7 @@ import logging
 import random
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -146,14 +147,26 @@ class Runner:
         return jobs
 
     def reload(self) -> None:
-        path = self.deps.settings.sources
+        """SIGHUP: read sources.yaml and topics.yaml again; if either is invalid, keep both old
+        ones (a half-applied configuration would be worse than the old one)."""
+        from monitor.rules import load_rules
+
+        settings = self.deps.settings
         try:
-            configured = load_sources(path)
-            self.configured, self.sources = configured, enabled(configured)
+            configured = load_sources(settings.sources)
+            rules = load_rules(settings.topics)
         except ConfigError as exc:
-            log.error("kept the old sources: %s", exc)
+            log.error("kept the old sources and rules: %s", exc)
             return
-        log.info("reloaded %s: %d enabled sources", path, len(self.sources))
+        self.configured, self.sources = configured, enabled(configured)
+        aggregators = frozenset(s.name for s in configured if s.aggregator)
+        self.deps = replace(self.deps, rules=rules, aggregators=aggregators)
+        log.info(
+            "reloaded %s (%d enabled sources) and %s",
+            settings.sources,
+            len(self.sources),
+            settings.topics,
+        )
 
     async def run(self) -> None:
         from monitor.health import admin_sender

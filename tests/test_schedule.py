@@ -100,3 +100,38 @@ def test_after_each_poll_the_runner_counts_it_and_alerts_once_when_a_source_brea
     exposition = asyncio.run(main()).decode()
     assert len(sent) == 1 and "azertag-az" in sent[0] and "failing" in sent[0]
     assert 'monitor_polls_total{outcome="failed",source="azertag-az"} 5.0' in exposition
+
+
+def test_reload_takes_valid_files_and_keeps_the_old_ones_when_either_is_broken(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import yaml
+
+    sources_file, topics_file = tmp_path / "sources.yaml", tmp_path / "topics.yaml"
+    sources_file.write_text((ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    topics_file.write_text((ROOT / "topics.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    settings = make_settings(tmp_path, sources=sources_file, topics=topics_file)
+
+    async def main() -> None:
+        sources = load_sources(sources_file)
+        async with open_deps(settings, sources) as deps:
+            runner = Runner(deps, sources)
+            assert len(runner.sources) == 8
+            data = yaml.safe_load(sources_file.read_text(encoding="utf-8"))
+            data["sources"] = [s for s in data["sources"] if s["name"] != "icma"]
+            sources_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+            rules = yaml.safe_load(topics_file.read_text(encoding="utf-8"))
+            rules["scoring"]["threshold"] = 5.5
+            topics_file.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+            runner.reload()
+            assert [s.name for s in runner.sources if s.name == "icma"] == []
+            assert runner.deps.rules.scoring.threshold == 5.5
+            assert runner.deps.aggregators == frozenset()
+            topics_file.write_text("scoring: {threshold: high}\n", encoding="utf-8")
+            sources_file.write_text((ROOT / "sources.yaml").read_text(encoding="utf-8"))
+            runner.reload()  # topics.yaml is broken: nothing changes
+            assert len(runner.sources) == 7
+            assert runner.deps.rules.scoring.threshold == 5.5
+
+    asyncio.run(main())
+    assert "kept the old sources and rules" in caplog.text and str(topics_file) in caplog.text
