@@ -36,9 +36,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -46,6 +44,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.config import Regex, Strict, describe_errors, listed_item
 from monitor.errors import RulesFileError
 
 LANGUAGES = ("az", "kk", "ru", "en")
@@ -188,23 +187,8 @@ INFLECTIONS = {"az": turkic_word, "kk": kazakh_word, "ru": russian_word, "en": e
 # --- the file's schema -------------------------------------------------------------------------
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from exc
-    return value
-
-
 def _name_mapping(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
-
-
-Regex = Annotated[str, BeforeValidator(_check_regex)]
 
 
 class NameRule(Strict):
@@ -617,26 +601,18 @@ _KEYED_SECTIONS = {"topics": "topic", "negative_cues": "negative cue"}
 
 def describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     """Pydantic's errors as 'entity 'x', field 'names.az.0': message'."""
-    problems = []
-    for error in exc.errors():
-        where, loc = _where(list(error["loc"]), raw)
-        field = ".".join(str(part) for part in loc if part != "[key]")
-        message = error["msg"].removeprefix("Value error, ")
-        parts = [part for part in (where, f"field {field!r}" if field else "") if part]
-        problems.append(f"{', '.join(parts)}: {message}" if parts else message)
-    return problems
+    return describe_errors(exc, lambda loc: _where(loc, raw))
 
 
 def _where(loc: list[Any], raw: dict[str, Any]) -> tuple[str, list[Any]]:
     if not loc:
         return "", loc
     section = str(loc[0])
-    if section in _LISTED_SECTIONS and len(loc) >= 2 and isinstance(loc[1], int):
-        entries = raw.get(section) or []
-        entry = entries[loc[1]] if loc[1] < len(entries) else None
-        name = entry.get("id") if isinstance(entry, dict) else None
+    if section in _LISTED_SECTIONS:
         label = _LISTED_SECTIONS[section]
-        return (f"{label} {name!r}" if name else f"{label} #{loc[1] + 1}"), loc[2:]
+        item = listed_item(loc, section, raw.get(section) or [], label, "id")
+        if item:
+            return item
     if section in _KEYED_SECTIONS and len(loc) >= 2:
         return f"{_KEYED_SECTIONS[section]} {loc[1]!r}", loc[2:]
     return f"section {section!r}", loc[1:]

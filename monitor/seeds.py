@@ -24,14 +24,13 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 
+from monitor.config import Strict, describe_errors, listed_item
 from monitor.errors import ConfigError
 from monitor.paragraphs import SYNDICATION_LINES, clean_paragraphs, tidy
 
@@ -60,10 +59,8 @@ class SeedDocument:
 # -- the manifest ---------------------------------------------------------------------------------
 
 
-class SeedEntry(BaseModel):
+class SeedEntry(Strict):
     """One entry of seeds.yaml. Unknown keys are refused, so a misspelt field is not lost."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^\d{3}_[0-9a-f]{16}$")
     file: str
@@ -107,9 +104,7 @@ class SeedEntry(BaseModel):
         raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD) or null")
 
 
-class SeedsManifest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SeedsManifest(Strict):
     seeds: list[SeedEntry]
 
 
@@ -155,20 +150,10 @@ def read_manifest(path: Path) -> list[SeedEntry]:
 
 
 def _describe(exc: ValidationError, entries: list[Any]) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        loc = list(error["loc"])
-        where = ""
-        if len(loc) >= 2 and loc[0] == "seeds" and isinstance(loc[1], int):
-            entry = entries[loc[1]] if loc[1] < len(entries) else None
-            seed_id = entry.get("id") if isinstance(entry, dict) else None
-            where = f"seed {seed_id!r}" if seed_id else f"seed #{loc[1] + 1}"
-            loc = loc[2:]
-        field = ".".join(str(part) for part in loc)
-        message = error["msg"].removeprefix("Value error, ")
-        parts = [part for part in (where, f"field {field!r}" if field else "") if part]
-        problems.append(f"{', '.join(parts)}: {message}")
-    return problems
+    def locate(loc: list[Any]) -> tuple[str, list[Any]]:
+        return listed_item(loc, "seeds", entries, "seed", "id") or ("", loc)
+
+    return describe_errors(exc, locate)
 
 
 def _file_problems(folder: Path, entries: list[SeedEntry]) -> list[str]:

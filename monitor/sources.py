@@ -17,15 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     AnyHttpUrl,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from monitor.config import Regex, Strict, describe_errors, listed_item
 from monitor.errors import SourcesFileError
 
 LANGUAGES = ("az", "kk", "ru", "en")
@@ -49,14 +48,6 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from exc
-    return value
-
-
 def _check_selector(value: str) -> str:
     from selectolax.lexbor import LexborHTMLParser
 
@@ -68,13 +59,8 @@ def _check_selector(value: str) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Regex = Annotated[str, BeforeValidator(_check_regex)]
 Selector = Annotated[str, BeforeValidator(_check_selector)]
 HttpUrl = Annotated[str, BeforeValidator(lambda v: str(AnyHttpUrl(v)) if v else v)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Listing(Strict):
@@ -177,22 +163,12 @@ def load_sources(path: Path) -> list[Source]:
 
 
 def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
-    problems = []
     entries = raw.get("sources") or []
-    for error in exc.errors():
-        loc = list(error["loc"])
-        where = ""
-        if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
-            index = loc[1]
-            entry = entries[index] if index < len(entries) else None
-            name = entry.get("name") if isinstance(entry, dict) else None
-            where = f"source {name!r}" if name else f"source #{index + 1}"
-            loc = loc[2:]
-        field = ".".join(str(part) for part in loc)
-        message = error["msg"].removeprefix("Value error, ")
-        parts = [part for part in (where, f"field {field!r}" if field else "") if part]
-        problems.append(f"{', '.join(parts)}: {message}" if parts else message)
-    return problems
+
+    def locate(loc: list[Any]) -> tuple[str, list[Any]]:
+        return listed_item(loc, "sources", entries, "source", "name") or ("", loc)
+
+    return describe_errors(exc, locate)
 
 
 def enabled(sources: list[Source], names: list[str] | None = None) -> list[Source]:
