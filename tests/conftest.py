@@ -65,8 +65,16 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
 
 
 def _reset_postgres(url: str) -> None:
+    """An empty schema for the next test. Connections an earlier test leaked (a session never
+    closed) are ended first: their open transactions would make DROP SCHEMA wait for ever."""
     engine = create_engine(url)
     with engine.begin() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()

@@ -209,7 +209,8 @@ def test_a_restart_does_not_alert_again(
     try:
         record(reopened, "azertag", 4, error="feed: timed out")
         assert check(reopened, settings, Outbox(), 4) == []
-        row = reopened.session().get(SourceAlert, "azertag")
+        with reopened.session() as session:
+            row = session.get(SourceAlert, "azertag")
         assert row is not None
         assert (row.state, row.reason, row.changed_at) == ("broken", "failing", T0)
     finally:
