@@ -102,6 +102,32 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "ssl"] = Field("starttls", description="SMTP security.")
     email_from: str | None = Field(None, description="From address of the weekly email.")
     email_to: str | None = Field(None, description="Recipients, comma-separated.")
+    web_host: str = Field("127.0.0.1", description="Address `monitor web` listens on.")
+    web_port: int = Field(8080, description="Port of `monitor web`.")
+    web_user: str | None = Field(
+        None, description="HTTP basic auth user of `monitor web` (required beyond loopback)."
+    )
+    web_password: SecretStr | None = Field(
+        None, description="HTTP basic auth password of `monitor web` (secret)."
+    )
+    bot_chat_ids: str | None = Field(
+        None,
+        description="Chats where the bot answers /latest, /search, /topics; comma-separated ids.",
+    )
+    bot_admin_ids: str | None = Field(
+        None, description="Telegram user ids allowed /status, comma-separated (admins)."
+    )
+    backfill_delay: float = Field(
+        5.0, description="Least seconds between two listing pages a backfill reads."
+    )
+
+    @property
+    def bot_chats(self) -> list[str]:
+        return [part.strip() for part in (self.bot_chat_ids or "").split(",") if part.strip()]
+
+    @property
+    def bot_admins(self) -> list[str]:
+        return [part.strip() for part in (self.bot_admin_ids or "").split(",") if part.strip()]
 
     @property
     def digests_dir(self) -> Path:

@@ -60,6 +60,29 @@ class SourceState(SQLModel, table=True):
     consecutive_failures: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     retry_after_until: datetime | None = _when()
+    # The lease of the worker polling the source now: one poll of a source at a time, across
+    # processes. A lease past `lease_until` is free again (its worker died).
+    lease_owner: str | None = None
+    lease_until: datetime | None = _when()
+
+
+class BackfillState(SQLModel, table=True):
+    """A backfill of one source's history (`monitor backfill`): where the walk back through its
+    archive or listing pages has got to, so an interrupted run resumes there."""
+
+    __tablename__ = "backfill_state"
+
+    source: str = Field(primary_key=True)
+    since: datetime = _when(nullable=False)  # walk back to articles published on or after this
+    next_url: str | None = Field(default=None, sa_column=Column(Text))  # None once finished
+    pages: int = 0  # listing or archive pages read
+    found: int = 0  # article links found on them
+    archived: int = 0  # of them newly archived
+    oldest_seen: datetime | None = _when()  # the oldest date a page gave
+    started_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+    finished_at: datetime | None = _when()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class HttpCache(SQLModel, table=True):
