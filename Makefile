@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.tag_bench $(TAG_BENCH_ARGS)
 	$(BIN)/python -m bench.dedupe_bench $(DEDUPE_BENCH_ARGS)
+	$(BIN)/python -m bench.search_bench $(SEARCH_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench

@@ -180,21 +180,150 @@ def export(
     since: Annotated[
         str | None, typer.Option("--since", help="Published on/after (ISO date).")
     ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
+    ] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")] = None,
+    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")] = None,
+    relevant_only: Annotated[
+        bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
+    ] = False,
 ) -> None:
-    """Write the archive to stdout as JSON Lines or CSV."""
+    """Write the archive to stdout as JSON Lines or CSV (the filters are those of search)."""
     from monitor.store import Store
 
     if format not in WRITERS:
         raise ConfigError(f"--format: {format!r} is not one of {', '.join(WRITERS)}")
+    filters = _search_filters(source, lang, topic, since, until, relevant_only)
     settings = _settings(ctx)
     store = Store.open(settings.archive_url)
     try:
-        rows = export_rows(store, since=_parse_date(since), sources=source)
-        count = WRITERS[format](rows, sys.stdout)
+        count = WRITERS[format](export_rows(store, filters=filters), sys.stdout)
     finally:
         store.close()
     log.info("exported %d articles", count)
+
+
+@app.command("search")
+def search_command(
+    ctx: typer.Context,
+    query: Annotated[
+        str, typer.Argument(help='Words (all must match), "a phrase", prefix*, -excluded.')
+    ] = "",
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")] = None,
+    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published on/after (ISO date).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
+    ] = None,
+    relevant_only: Annotated[
+        bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 20,
+    format: Annotated[str, typer.Option("--format", help="table or jsonl")] = "table",
+    reindex: Annotated[
+        bool, typer.Option("--reindex", help="First index articles missing from the index.")
+    ] = False,
+) -> None:
+    """Full-text search of the archive, best matches first (no query: the newest articles)."""
+    from monitor.search import parse_query, search
+    from monitor.store import Store
+    from monitor.store.search import reindex as reindex_archive
+
+    if format not in ("table", "jsonl"):
+        raise ConfigError(f"--format: {format!r} is not one of table, jsonl")
+    filters = _search_filters(source, lang, topic, since, until, relevant_only)
+    parse_query(query, strict=True)
+    store = Store.open(_settings(ctx).archive_url)
+    try:
+        if reindex:
+            with store.engine.begin() as conn:
+                typer.echo(f"indexed {reindex_archive(conn)} articles", err=True)
+        result = search(store, query, filters, limit=limit)
+    finally:
+        store.close()
+    for line in _search_lines(result, format):
+        typer.echo(line)
+
+
+def _search_filters(
+    sources: list[str] | None,
+    langs: list[str] | None,
+    topics: list[str] | None,
+    since: str | None,
+    until: str | None,
+    relevant_only: bool,
+) -> Any:
+    from monitor.search import SearchFilters
+
+    for code in langs or []:
+        if not code.isalpha() or not 2 <= len(code) <= 3 or not code.islower():
+            raise ConfigError(f"--lang: {code!r} is not a language code like az, kk, ru, en")
+    return SearchFilters(
+        sources=tuple(sources or ()),
+        langs=tuple(langs or ()),
+        topics=tuple(topics or ()),
+        since=_date_option("--since", since),
+        until=_date_option("--until", until, day_included=True),
+        relevant_only=relevant_only,
+    )
+
+
+def _date_option(name: str, value: str | None, *, day_included: bool = False) -> datetime | None:
+    """An ISO date or time; a bare date is midnight UTC (for --until: the end of that day)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a date like 2026-11-01") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if day_included and len(value) == 10:
+        parsed += timedelta(days=1)
+    return parsed
+
+
+def _search_lines(result: Any, format: str) -> list[str]:
+    if format == "jsonl":
+        return [
+            json.dumps(
+                {
+                    "id": hit.article_id,
+                    "rank": round(hit.rank, 6),
+                    "published_at": hit.published_at.isoformat(),
+                    "source": hit.source,
+                    "lang": hit.lang,
+                    "url": hit.url,
+                    "title": hit.title,
+                    "relevant": hit.relevant,
+                    "topics": list(hit.topics),
+                    "duplicate_of": hit.duplicate_of,
+                    "snippet": hit.snippet.plain("", ""),
+                    "matched": sorted(
+                        {text for text, hit in hit.title_marked.pieces + hit.snippet.pieces if hit}
+                    ),
+                },
+                ensure_ascii=False,
+            )
+            for hit in result.hits
+        ]
+    lines = []
+    for number, hit in enumerate(result.hits, start=1):
+        flag = " *" if hit.relevant else ""
+        lines.append(
+            f"{number:>3}. {hit.published_at:%Y-%m-%d} {hit.source} [{hit.lang or '?'}]{flag} "
+            f"{hit.title_marked.plain()}"
+        )
+        lines.append(f"     {hit.url}")
+        lines.append(f"     {hit.snippet.plain()}")
+    shown = len(result.hits)
+    lines.append(f"{shown} of {result.total} matching articles (* relevant)")
+    return lines
 
 
 @app.command()
@@ -203,6 +332,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Per source: last success, failures in a row, articles, empty extractions, recent errors."""
+    from monitor.health import health_of
     from monitor.store import Store
     from monitor.store.fingerprints import duplicates_by_source
     from monitor.store.outbox import status_lines
@@ -226,15 +356,8 @@ def status(
             typer.echo(json.dumps(data, default=str, ensure_ascii=False))
         return
     for source, row in zip(sources, rows, strict=True):
-        health = "ok"
-        if row.consecutive_failures:
-            health = f"FAILING ({row.consecutive_failures} in a row)"
-        elif row.fetched_7d and row.empty_share >= 0.5:
-            health = "EXTRACTION FAILING"
-        elif row.last_attempt_at is None:
-            health = "never polled"
         flag = "" if source.enabled else " [disabled]"
-        typer.echo(f"{source.name}{flag}: {health}")
+        typer.echo(f"{source.name}{flag}: {health_of(row)[1]}")
         typer.echo(
             f"  last success {_when(row.last_success_at)}, next check {_when(row.next_check_at)}, "
             f"{row.articles} articles, {row.new_24h} new in 24 h "
@@ -428,6 +551,80 @@ def dedupe(
 
 
 @app.command()
+def backfill(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--source", help="The source to walk back through.")],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Back to this date (ISO; the site's local midnight)."),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start over from the newest page.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per page.")] = False,
+) -> None:
+    """Walk a source's listing pages back to a date and archive what they list; resumable
+    (run it again to continue), with its progress kept in the archive database."""
+    from monitor.backfill import parse_since, require_backfill, run_backfill
+    from monitor.runtime import open_deps
+
+    settings = _settings(ctx)
+    sources = _load(settings)
+    chosen = enabled(sources, [source])[0]
+    require_backfill(chosen)
+    start = parse_since(since, chosen) if since is not None else None
+
+    def show(page: Any) -> None:
+        typer.echo(json.dumps(asdict(page), default=str) if as_json else page.line())
+
+    async def main() -> Any:
+        async with open_deps(settings, sources) as deps:
+            return await run_backfill(chosen, start, deps, restart=restart, on_page=show)
+
+    run = asyncio.run(main())
+    typer.echo(json.dumps(run.as_dict()) if as_json else run.summary())
+    if not run.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def web(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on [env MONITOR_WEB_HOST].")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port [env MONITOR_WEB_PORT].")] = None,
+) -> None:
+    """Serve the read-only web page over the archive: search, articles, captures, source health,
+    relevant items per week. Beyond loopback it needs MONITOR_WEB_USER and MONITOR_WEB_PASSWORD."""
+    from sqlalchemy.engine import make_url
+
+    from monitor.deliver import labels_for
+    from monitor.rules import load_rules
+    from monitor.store import Store
+    from monitor.web import create_app, serve
+    from monitor.web.serve import check_exposure
+
+    settings = _settings(ctx)
+    changes = {"web_host": host, "web_port": port}
+    settings = settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
+    check_exposure(settings)
+    sources = _load(settings)
+    labels = labels_for(sources, load_rules(settings.topics))
+    shown = make_url(settings.archive_url).render_as_string(hide_password=True)
+    store = Store.open(settings.archive_url)
+    try:
+        site = create_app(settings, store, sources=sources, labels=labels)
+        serve(
+            site,
+            settings,
+            on_ready=lambda url: typer.echo(f"Serving {shown} at {url} (Ctrl-C stops)"),
+        )
+    finally:
+        store.close()
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     keep: Annotated[bool, typer.Option(help="Keep the temporary data folder.")] = False,
@@ -438,6 +635,58 @@ def demo(
     settings = _settings(ctx)
     explicit_dir = "data_dir" in settings.model_fields_set
     run_demo(settings, explicit_dir=explicit_dir, keep=keep, echo=typer.echo)
+
+
+@app.command()
+def bot(ctx: typer.Context) -> None:
+    """Answer /latest, /search, /topics and /status in the chats of MONITOR_BOT_CHAT_IDS until
+    SIGTERM or Ctrl-C, without polling (`monitor run` starts the same bot itself). SIGHUP reloads
+    sources.yaml and topics.yaml."""
+    import signal
+
+    from monitor.bot import bot_disabled_reason, keep_bot, parse_admins, parse_chats
+    from monitor.rules import load_rules
+    from monitor.schedule import worker_name
+    from monitor.store import Store
+
+    settings = _settings(ctx)
+    reason = bot_disabled_reason(settings)
+    if reason is not None:
+        raise ConfigError(f"bot: {reason}")
+    parse_chats(settings)  # bad ids: exit 2 before anything starts
+    parse_admins(settings)
+    loaded = (_load(settings), load_rules(settings.topics))
+    current = [loaded]
+
+    def reload() -> None:
+        try:
+            current[0] = (_load(settings), load_rules(settings.topics))
+        except ConfigError as exc:
+            log.error("kept the old sources and rules: %s", exc)
+
+    store = Store.open(settings.archive_url)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        bot = asyncio.create_task(
+            keep_bot(settings, store, worker_name(), lambda: current[0][1], lambda: current[0][0])
+        )
+        await asyncio.wait(
+            [bot, asyncio.create_task(stopping.wait())], return_when="FIRST_COMPLETED"
+        )
+        if bot.done():
+            bot.result()  # it ended by itself: a rejected token (exit 2)
+        bot.cancel()
+        await asyncio.gather(bot, return_exceptions=True)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
 
 
 def main() -> None:

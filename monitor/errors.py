@@ -3,7 +3,8 @@
     MonitorError
     ├── ConfigError                 a settings or rules file is wrong; the CLI exits with status 2
     │   ├── SourcesFileError        sources.yaml: names the file, the source and the field
-    │   └── RulesFileError          topics.yaml: names the file, the section or entity, the field
+    │   ├── RulesFileError          topics.yaml: names the file, the section or entity, the field
+    │   └── QueryError              a search query that cannot be read as written
     ├── FetchError                  one HTTP fetch failed after its retries (carries url, attempts)
     │   ├── FetchTimeout            connect or read timed out
     │   ├── ConnectionFailed        refused, reset, DNS failure
@@ -42,6 +43,10 @@ class SourcesFileError(ConfigError):
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class QueryError(ConfigError):
+    """A search query that cannot be read as written (the command line exits with status 2)."""
 
 
 class RulesFileError(ConfigError):

@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
+from monitor.search import SearchFilters
 from monitor.store import Article, Store
+from monitor.store.search import filter_conditions
 
 FIELDS = (
     "id",
@@ -45,10 +48,17 @@ def export_rows(
     since: datetime | None = None,
     sources: list[str] | None = None,
     batch: int = 500,
+    filters: SearchFilters | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every matching article as a row, with its topics and entities."""
+    """Every article passing the filters (those of search; `since` and `sources` narrow them
+    further), oldest first, as a row with its topics and entities."""
+    filters = filters or SearchFilters()
+    if since:
+        filters = replace(filters, since=since)
+    if sources:
+        filters = replace(filters, sources=tuple(sources))
     pending: list[Article] = []
-    for article in store.articles(since=since, sources=sources, batch=batch):
+    for article in store.articles(where=filter_conditions(filters), batch=batch):
         pending.append(article)
         if len(pending) == batch:
             yield from _with_tags(store, pending)

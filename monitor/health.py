@@ -29,7 +29,7 @@ from monitor.store.tables import PollLog, SourceAlert
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
-    from monitor.store import Store
+    from monitor.store import SourceStatus, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,18 @@ Send = Callable[[str, str], Awaitable[None]]  # (html, plain)
 Reason = Literal["failing", "extraction"]
 ERROR_CHARS = 300  # of the last error shown in an alert
 HISTORY = 50  # polls read per source: enough to find `threshold` page-fetching polls
+
+
+def health_of(row: SourceStatus) -> tuple[int, str]:
+    """(rank, label) of one source as `monitor status`, the web page and the bot say it; the
+    rank sorts the worst first (0 failing, 1 extraction failing, 2 never polled, 3 ok)."""
+    if row.consecutive_failures:
+        return 0, f"FAILING ({row.consecutive_failures} in a row)"
+    if row.fetched_7d and row.empty_share >= 0.5:
+        return 1, "EXTRACTION FAILING"
+    if row.last_attempt_at is None:
+        return 2, "never polled"
+    return 3, "ok"
 
 
 @dataclass(frozen=True)

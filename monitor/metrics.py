@@ -9,6 +9,7 @@ outcome of each delivery.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -16,9 +17,13 @@ from prometheus_client.exposition import start_http_server
 
 from monitor.models import FetchOutcome, SourceReport
 
+if TYPE_CHECKING:
+    from monitor.deliver import DigestRun
+
 POLL_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 ARTICLE_KINDS = ("new", "updated", "duplicate", "relevant", "empty")
+DELIVERY_OUTCOMES = ("sent", "retrying", "failed", "unknown")  # the lists of a SendReport
 
 
 class MetricsServer:
@@ -95,6 +100,13 @@ class Metrics:
 
     def observe_delivery(self, channel: str, outcome: str) -> None:
         self.deliveries.labels(channel, outcome).inc()
+
+    def observe_digest(self, run: DigestRun) -> None:
+        """Count what one digest job's sends came to, per channel and outcome."""
+        for report in run.reports:
+            for outcome in DELIVERY_OUTCOMES:
+                for _ in getattr(report, outcome):
+                    self.observe_delivery(report.channel, outcome)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

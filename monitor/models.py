@@ -122,6 +122,11 @@ class SourceReport:
     errors: list[str] = field(default_factory=list)
     new_titles: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    # Seconds the discovery documents said they stay fresh (Cache-Control max-age): the least of
+    # them, None when any of them gave none. The next check is not sooner (up to a cap).
+    fresh_for: float | None = None
+    # Set instead of polling when another worker holds the source's lease: its owner.
+    busy: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -129,6 +134,8 @@ class SourceReport:
 
     def summary(self) -> str:
         """One line for logs and the terminal."""
+        if self.busy:
+            return f"skipped: {self.busy} is polling it"
         line = (
             f"{self.discovered} found, {self.new} new, {self.updated} updated, "
             f"{self.unchanged} already archived, {self.not_modified} not modified, "

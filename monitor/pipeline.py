@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 
 from monitor.dedupe import Match
 from monitor.discover import discover
@@ -33,7 +35,7 @@ from monitor.metrics import Metrics
 from monitor.models import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.normalise import content_hash
 from monitor.rules import Rules
-from monitor.schedule import next_check_at
+from monitor.schedule import LEASE_TTL, fresh_for, is_dead_worker, next_check_at, worker_name
 from monitor.seeds import SeedDocument, load_seeds
 from monitor.settings import Settings
 from monitor.sources import Source
@@ -59,6 +61,7 @@ class Deps:
     rules: Rules
     aggregators: frozenset[str] = frozenset()  # sources that republish other outlets
     metrics: Metrics | None = None
+    worker: str = field(default_factory=worker_name)  # whose poll leases these are
 
 
 @dataclass(frozen=True)
@@ -88,30 +91,90 @@ async def poll_sources(
 
 
 async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
-    """Poll one source once and record the outcome (report, state, next check)."""
+    """Poll one source once and record the outcome (report, state, next check), holding its
+    lease so that no other worker polls it meanwhile; if one is, say so and do nothing."""
+    async with source_lease(source.name, deps) as holder:
+        if holder is not None:
+            return SourceReport(source=source.name, started_at=now, finished_at=now, busy=holder)
+        return await _poll_source(source, deps, now)
+
+
+@asynccontextmanager
+async def source_lease(name: str, deps: Deps) -> AsyncIterator[str | None]:
+    """Hold the source's lease for the block, extended while it runs: yields None, or the worker
+    holding it already (then the block must leave the source alone)."""
+    holder = deps.store.take_lease(name, deps.worker, datetime.now(UTC), LEASE_TTL)
+    if holder is not None and is_dead_worker(holder, deps.worker):
+        log.info("%s: %s died holding its lease; taking it over", name, holder)
+        holder = deps.store.take_lease(
+            name, deps.worker, datetime.now(UTC), LEASE_TTL, replacing=holder
+        )
+    if holder is not None:
+        yield holder
+        return
+    keeper = asyncio.create_task(_keep_lease(name, deps))
+    try:
+        yield None
+    finally:
+        keeper.cancel()
+        deps.store.drop_lease(name, deps.worker)
+
+
+async def _keep_lease(name: str, deps: Deps) -> None:
+    """Extend the lease while the poll runs; a worker that dies lets it lapse in LEASE_TTL."""
+    while True:
+        await asyncio.sleep(LEASE_TTL.total_seconds() / 3)
+        try:
+            holder = deps.store.take_lease(name, deps.worker, datetime.now(UTC), LEASE_TTL)
+        except Exception:  # the database hiccuped: the next try, or the lapse, settles it
+            log.warning("could not extend the poll lease of %s", name, exc_info=True)
+            continue
+        if holder is not None:  # this process stalled past the lease and another took it
+            log.warning("lost the poll lease of %s to %s; this poll finishes anyway", name, holder)
+
+
+async def _poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
     report = SourceReport(source=source.name, started_at=now)
+    started = monotonic()  # the clock given says when; this says how long
     try:
         candidates = await _discover(source, deps, report)
         report.discovered = len(candidates)
-        plan = decide(
-            source,
-            candidates,
-            deps.store.known_articles(source.name, candidates),
-            _cap(source, deps.settings),
-        )
-        deps.store.touch_articles(plan.seen_ids, now)
-        report.unchanged = len(plan.seen_ids)
-        await asyncio.gather(*(_archive(source, key, c, deps, report) for key, c in plan.fetch))
+        await archive_candidates(source, candidates, deps, report, now)
     except Exception as exc:  # a bug: keep it visible, keep the other sources going
         log.exception("poll of %s failed unexpectedly", source.name)
         report.errors.append(f"internal error: {type(exc).__name__}: {exc}")
-    report.finished_at = datetime.now(UTC)
+    report.finished_at = now + timedelta(seconds=monotonic() - started)
     state = deps.store.source_state(source.name)
     failures = 0 if report.ok else state.consecutive_failures + 1
-    deps.store.record_poll(
-        report, next_check_at(source, failures, report.retry_after, report.finished_at)
+    due = next_check_at(
+        source, failures, report.retry_after, report.finished_at, fresh_for=report.fresh_for
     )
+    deps.store.record_poll(report, due)
     return report
+
+
+async def archive_candidates(
+    source: Source,
+    candidates: dict[str, Candidate],
+    deps: Deps,
+    report: SourceReport,
+    now: datetime,
+    *,
+    cap: int | None = None,
+) -> Plan:
+    """Steps 2-7 for candidates keyed by article identity, however they were discovered (a poll,
+    a backfill page): decide, then fetch, extract, store, dedupe and tag the new ones. `cap`
+    defaults to the source's per-poll cap; a backfill passes its page's size."""
+    plan = decide(
+        source,
+        candidates,
+        deps.store.known_articles(source.name, candidates),
+        cap if cap is not None else _cap(source, deps.settings),
+    )
+    deps.store.touch_articles(plan.seen_ids, now)
+    report.unchanged += len(plan.seen_ids)
+    await asyncio.gather(*(_archive(source, key, c, deps, report) for key, c in plan.fetch))
+    return plan
 
 
 def _cap(source: Source, settings: Settings) -> int:
@@ -125,9 +188,11 @@ async def _discover(source: Source, deps: Deps, report: SourceReport) -> dict[st
     entries += [(listing.url, "listing", listing.selector) for listing in source.listings]
     found: dict[str, Candidate] = {}
     sitemaps_seen = 0
+    lifetimes: list[float | None] = []
     while entries:
         url, kind, selector = entries.pop(0)
         page = await _fetch(url, kind, source, deps, report, conditional=True)
+        lifetimes.append(fresh_for(page.header("cache-control")) if page else None)
         if page is None or page.not_modified:
             continue
         try:
@@ -145,6 +210,8 @@ async def _discover(source: Source, deps: Deps, report: SourceReport) -> dict[st
         for candidate in discovery.candidates:
             key = article_key(candidate.url, source.id_pattern)
             found[key] = _newer(found.get(key), candidate)
+    if lifetimes and None not in lifetimes:
+        report.fresh_for = min(x for x in lifetimes if x is not None)
     return found
 
 

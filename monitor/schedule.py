@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import random
+import re
 import signal
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -37,6 +42,14 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 20
 MAX_BACKOFF = timedelta(hours=6)
 JITTER = 0.1
+# A poll holds its source's lease this long and extends it while it runs, so a worker that dies
+# blocks the source for at most this long.
+LEASE_TTL = timedelta(minutes=2)
+# A feed's Cache-Control max-age delays its next check by at most this much: a busy feed rolls
+# its items over in hours, so obeying a CDN's day-long max-age would lose articles for good.
+MAX_FRESH = timedelta(hours=1)
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)
 
 
 def next_check_at(
@@ -45,14 +58,66 @@ def next_check_at(
     retry_after: float | None,
     now: datetime,
     rng: Callable[[], float] = random.random,
+    fresh_for: float | None = None,
 ) -> datetime:
+    """The source's next check: its interval with jitter; after failures the interval doubles
+    each time up to MAX_BACKOFF; never before a Retry-After, nor (while healthy) before the
+    feeds' Cache-Control max-age runs out, which counts up to MAX_FRESH."""
     interval = source.interval
     if failures:
         interval = min(interval * (2 ** min(failures, 10)), max(MAX_BACKOFF, source.interval))
+    elif fresh_for:
+        interval = max(interval, min(timedelta(seconds=fresh_for), MAX_FRESH))
     if retry_after:
         interval = max(interval, timedelta(seconds=retry_after))
     jitter = interval * JITTER * (2 * rng() - 1)
     return now + interval + jitter
+
+
+def fresh_for(cache_control: str | None) -> float | None:
+    """Seconds a response may be reused, from its Cache-Control header (None: no promise)."""
+    if not cache_control or _NO_CACHE.search(cache_control):
+        return None
+    found = _MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else None
+
+
+def worker_name() -> str:
+    """This process, as named in the leases it holds: host, pid, the pid's start time (so a
+    reused pid is told apart) and a random tag (so two workers in one process are too)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid) or 0}:{uuid.uuid4().hex[:6]}"
+
+
+def is_dead_worker(holder: str, me: str) -> bool:
+    """Whether the lease holder is a process of this host that no longer runs (killed, crashed,
+    or its pid now another process's): its lease need not lapse first. Another host's workers
+    are never judged from here."""
+    parts = holder.rsplit(":", 3)  # host, pid, start time, tag
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid_text, started = parts[1], parts[2]
+    if holder == me:
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        pass
+    now_started = _started(pid)
+    return started != "0" and now_started is not None and now_started != started
+
+
+def _started(pid: int) -> str | None:
+    """When the process started, in clock ticks since boot (Linux /proc); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); 3 is the first here
 
 
 class Runner:
@@ -70,6 +135,7 @@ class Runner:
         self.health_lock = asyncio.Lock()
         self.alert: Send | None = None
         self.stopping = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> None:
         from monitor.pipeline import poll_source
@@ -86,6 +152,9 @@ class Runner:
         self.running.pop(name, None)
         if not task.cancelled() and task.exception() is None:
             report = task.result()
+            if report.busy:  # another worker has it: nothing happened here
+                log.debug("%s: %s", name, report.summary())
+                return
             log.info("polled %s: %s", name, report.summary())
             check = asyncio.ensure_future(self.after_poll(report))
             self.checks.add(check)
@@ -119,6 +188,8 @@ class Runner:
             return
         for line in run.lines():
             (log.info if run.ok else log.warning)("%s digest: %s", kind, line)
+        if self.deps.metrics:
+            self.deps.metrics.observe_digest(run)
 
     def digest_triggers(self) -> list[tuple[Kind, CronTrigger | IntervalTrigger]]:
         """The digest jobs from settings; a bad cron field is a configuration error."""
@@ -167,13 +238,32 @@ class Runner:
             len(self.sources),
             settings.topics,
         )
+        if self.scheduler is not None:  # a source just added is due now, not at the next tick
+            self.scheduler.modify_job("tick", next_run_time=datetime.now(UTC))
 
     async def run(self) -> None:
+        from monitor.bot import bot_disabled_reason, keep_bot, parse_admins, parse_chats
         from monitor.health import admin_sender
         from monitor.pipeline import ensure_seeds
 
         ensure_seeds(self.deps, self.clock())
         self.alert = admin_sender(self.deps.settings)
+        bot = None
+        if bot_disabled_reason(self.deps.settings) is None:
+            parse_chats(self.deps.settings)  # bad ids stop the run here (exit 2)
+            parse_admins(self.deps.settings)
+            bot = asyncio.create_task(
+                keep_bot(
+                    self.deps.settings,
+                    self.deps.store,
+                    self.deps.worker,
+                    lambda: self.deps.rules,
+                    lambda: self.configured,
+                )
+            )
+            bot.add_done_callback(_bot_ended)
+        else:
+            log.info("bot not started: %s", bot_disabled_reason(self.deps.settings))
         stop_metrics = None
         port = self.deps.settings.metrics_port
         if port is not None and self.deps.metrics:
@@ -183,7 +273,7 @@ class Runner:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
             self.tick,
             "interval",
@@ -208,6 +298,9 @@ class Runner:
         try:
             await self.stopping.wait()
         finally:
+            if bot is not None:
+                bot.cancel()
+                await asyncio.gather(bot, return_exceptions=True)
             scheduler.shutdown(wait=False)
             if self.running:
                 log.info("waiting for %d polls in flight", len(self.running))
@@ -219,3 +312,8 @@ class Runner:
             if stop_metrics:
                 stop_metrics()
             log.info("monitor stopped")
+
+
+def _bot_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("bot stopped, polling goes on without it: %s", task.exception())

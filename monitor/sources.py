@@ -70,6 +70,36 @@ class Listing(Strict):
     selector: Selector
 
 
+def _check_page_template(value: Any) -> Any:
+    if not isinstance(value, str) or "{page}" not in value:
+        raise ValueError(f"{value!r} must contain {{page}} where the page number goes")
+    try:
+        AnyHttpUrl(value.replace("{page}", "1"))
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise ValueError(f"{value!r} is not an http(s) URL template: {reason}") from None
+    return value
+
+
+PageTemplate = Annotated[str, BeforeValidator(_check_page_template)]
+
+
+class Backfill(Strict):
+    """How `monitor backfill` walks back through a source's history: numbered listing pages,
+    newest first (`https://www.inform.kz/ru/lenta/?page={page}`), read from `first_page` on
+    until they are older than the date asked for, hold no article links, or `max_pages` are read.
+    `selector` picks the article links; left out, the source's first listing's selector is used.
+    """
+
+    pages: PageTemplate
+    first_page: int = Field(1, ge=0)
+    max_pages: int = Field(500, ge=1)
+    selector: Selector | None = None
+
+    def page_url(self, number: int) -> str:
+        return self.pages.replace("{page}", str(number))
+
+
 class ArticleRules(Strict):
     """CSS selectors for article pages. Any left out falls back to generic extraction."""
 
@@ -99,6 +129,7 @@ class Source(Strict):
     # The site republishes other outlets' articles (icma.az): when one of its items and another
     # site's item are copies of each other, the other site's is the original, whichever came first.
     aggregator: bool = False
+    backfill: Backfill | None = None  # how to walk back through its history (optional)
 
     @field_validator("language")
     @classmethod
@@ -121,6 +152,19 @@ class Source(Strict):
         if not (self.feeds or self.sitemaps or self.listings):
             raise ValueError("needs at least one of feeds, sitemaps or listings")
         return self
+
+    @model_validator(mode="after")
+    def _backfill_has_a_selector(self) -> Source:
+        if self.backfill and not (self.backfill.selector or self.listings):
+            raise ValueError("backfill needs a selector (there is no listing to take one from)")
+        return self
+
+    @property
+    def backfill_selector(self) -> str | None:
+        """The CSS selector of article links on the backfill pages."""
+        if self.backfill is None:
+            return None
+        return self.backfill.selector or (self.listings[0].selector if self.listings else None)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,8 +1,11 @@
 """A fake Telegram Bot API server on 127.0.0.1, for testing the real python-telegram-bot.
 
 It speaks just enough of the Bot API (`POST /bot<TOKEN>/<method>`, form-encoded or JSON bodies,
-`{"ok": ..., "result": ...}` answers) for `getMe` and `sendMessage`, records every request and
-every delivered message, and can be told to misbehave on the next calls the way the real service
+`{"ok": ..., "result": ...}` answers) for `getMe`, `sendMessage`, `getUpdates`,
+`deleteWebhook` and `setMyCommands`, records every request and
+every delivered message, serves incoming messages to a bot that long-polls `getUpdates` (tests
+queue them with `incoming`; an update is dropped once a later call's `offset` acknowledges it),
+and can be told to misbehave on the next calls the way the real service
 does: flood control (429 with `retry_after`), markup it cannot parse, a bot blocked or kicked, a
 chat that does not exist, a 500, a reply slower than the client's timeout, and a message accepted
 but the connection dropped before the answer (the lost-reply window: the message IS delivered,
@@ -71,6 +74,12 @@ class _State:
     messages: list[DeliveredMessage] = field(default_factory=list)
     failures: deque[_Failure] = field(default_factory=deque)
     next_message_id: int = 1
+    updates: list[dict[str, Any]] = field(default_factory=list)  # not yet acknowledged
+    next_update_id: int = 1
+    changed: threading.Condition = field(init=False)  # a message delivered, an update queued
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
 
 
 def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
@@ -170,10 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _serve(self, method: str, params: dict[str, Any], failure: _Failure | None) -> None:
+        result: Any
         if method == "getMe":
-            result: dict[str, Any] | None = self.server.bot_user()
+            result = self.server.bot_user()
         elif method == "sendMessage":
             result = self._deliver(params)
+        elif method == "getUpdates":
+            result = self._updates(params)
+        elif method in ("deleteWebhook", "setMyCommands"):
+            result = True
         else:
             self._answer(*_error(404, "Not Found: method not found"))
             return
@@ -200,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
                     link_preview_options=params.get("link_preview_options"),
                 )
             )
+            state.changed.notify_all()
         numeric_id = int(chat_id) if chat_id.lstrip("-").isdigit() else -1001234567890
         chat: dict[str, Any] = {"id": numeric_id, "type": "channel", "title": "AZ-KZ test"}
         if chat_id.startswith("@"):
@@ -210,6 +225,23 @@ class _Handler(BaseHTTPRequestHandler):
             "chat": chat,
             "text": str(params.get("text", "")),
         }
+
+    def _updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling: drop what `offset` acknowledges, then answer at once with what is pending,
+        or wait up to `timeout` seconds (cut short when the server closes) for something."""
+        state = self.server.state
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 60.0)
+        with state.changed:
+            if offset > 0:
+                state.updates = [u for u in state.updates if u["update_id"] >= offset]
+            while True:
+                pending = [u for u in state.updates if u["update_id"] >= offset]
+                remaining = deadline - time.monotonic()
+                if pending or remaining <= 0 or state.closing.is_set():
+                    return pending[:limit]
+                state.changed.wait(min(remaining, 0.1))
 
     def _answer(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -277,7 +309,9 @@ class FakeBotAPI:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._state.closing.set()  # cut short any slow reply still waiting
+        self._state.closing.set()  # cut short any slow reply or long poll still waiting
+        with self._state.changed:
+            self._state.changed.notify_all()
         self._server.shutdown()
         self._server.server_close()
         self._server.hang_up()
@@ -312,3 +346,68 @@ class FakeBotAPI:
 
     def calls(self, method: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.method == method]
+
+    def incoming(
+        self,
+        text: str,
+        *,
+        chat_id: int,
+        user_id: int,
+        chat_type: str = "group",
+        edited: bool = False,
+    ) -> int:
+        """Queue a message from user `user_id` in chat `chat_id` for the bot's next getUpdates;
+        a leading /command gets its bot_command entity, as Telegram sends it. Returns its
+        update_id."""
+        now = int(time.time())
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = f"User {user_id}"
+        else:
+            chat["title"] = f"Chat {chat_id}"
+        message: dict[str, Any] = {
+            "date": now,
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"},
+            "text": text,
+        }
+        command = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+        if command:
+            length = len(command.encode("utf-16-le")) // 2
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if edited:
+            message["edit_date"] = now
+        with self._state.changed:
+            update_id = self._state.next_update_id
+            self._state.next_update_id += 1
+            message["message_id"] = 10_000 + update_id
+            kind = "edited_message" if edited else "message"
+            self._state.updates.append({"update_id": update_id, kind: message})
+            self._state.changed.notify_all()
+        return update_id
+
+    @property
+    def pending_updates(self) -> list[int]:
+        """Ids of queued updates no getUpdates offset has acknowledged yet."""
+        with self._state.lock:
+            return [update["update_id"] for update in self._state.updates]
+
+    def wait_for_messages(
+        self, count: int = 1, *, chat_id: str | int | None = None, timeout: float = 10.0
+    ) -> list[DeliveredMessage]:
+        """Block until `count` messages were delivered (to `chat_id`, if given) and return them
+        all; TimeoutError naming what arrived when they do not come in time."""
+        deadline = time.monotonic() + timeout
+        wanted = None if chat_id is None else str(chat_id)
+        with self._state.changed:
+            while True:
+                found = [m for m in self._state.messages if wanted is None or m.chat_id == wanted]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"{len(found)} of {count} messages to chat {wanted or 'any'} after "
+                        f"{timeout} s; delivered: {[m.chat_id for m in self._state.messages]}"
+                    )
+                self._state.changed.wait(remaining)

@@ -212,6 +212,33 @@ BAD_SOURCES = [
     pytest.param(example(max_articles=0), ("example-az", "'max_articles'"), id="max-articles"),
     pytest.param(example(name="Bad Name"), ("'Bad Name'", "'name'"), id="name-pattern"),
     pytest.param(example(name=DROP), ("source #1", "'name'", "required"), id="no-name"),
+    pytest.param(
+        example(backfill={"pages": "https://example.az/news?page=2", "selector": "a"}),
+        ("example-az", "'backfill.pages'", "{page}"),
+        id="backfill-without-page-number",
+    ),
+    pytest.param(
+        example(backfill={"pages": "ftp://example.az/{page}", "selector": "a"}),
+        ("example-az", "'backfill.pages'", "http(s) URL"),
+        id="backfill-not-http",
+    ),
+    pytest.param(
+        example(backfill={"pages": "https://example.az/?page={page}"}),
+        ("example-az", "backfill needs a selector"),
+        id="backfill-without-selector",
+    ),
+    pytest.param(
+        example(
+            backfill={"pages": "https://example.az/?p={page}", "selector": "a", "max_pages": 0}
+        ),
+        ("example-az", "'backfill.max_pages'"),
+        id="backfill-max-pages",
+    ),
+    pytest.param(
+        example(backfill={"pages": "https://example.az/?p={page}", "selector": "a", "next": "a"}),
+        ("example-az", "'backfill.next'", "not permitted"),
+        id="backfill-unknown-field",
+    ),
 ]
 
 
@@ -274,3 +301,28 @@ def test_a_minimal_source_gets_the_defaults(tmp_path: Path) -> None:
     assert source.timezone == "UTC"
     assert source.interval == timedelta(minutes=30)
     assert source.article.body is None
+
+
+def test_a_backfill_block_numbers_its_pages_and_borrows_the_listing_selector(
+    tmp_path: Path,
+) -> None:
+    listing = {"url": "https://example.az/news", "selector": "a.card"}
+    block = {"pages": "https://example.az/news?page={page}", "first_page": 2}
+    path = write(tmp_path, {"sources": [example(listings=[listing], backfill=block)]})
+    (source,) = load_sources(path)
+    assert source.backfill is not None
+    assert source.backfill.page_url(7) == "https://example.az/news?page=7"
+    assert (source.backfill.first_page, source.backfill.max_pages) == (2, 500)
+    assert source.backfill_selector == "a.card"
+    own = write(tmp_path, {"sources": [example(backfill=block | {"selector": "h3 a"})]})
+    assert load_sources(own)[0].backfill_selector == "h3 a"
+
+
+def test_shipped_backfill_urls_carry_their_evidence_label(shipped: list[Source]) -> None:
+    """Every backfill page template in sources.yaml says how sure it is, like the other URLs."""
+    lines = SHIPPED.read_text(encoding="utf-8").splitlines()
+    templates = [s.backfill.pages for s in shipped if s.backfill]
+    assert templates, "no source has a backfill block"
+    for template in templates:
+        (line,) = [line for line in lines if f"pages: {template}" in line]
+        assert re.search(r"#.*\b(VERIFIED|SEEN-IN-CODE|GUESS)\b", line), line

@@ -32,14 +32,17 @@ def run_demo(
 ) -> Path:
     sources = enabled(load_sources(settings.sources))
     if explicit_dir:
-        return _run(settings, sources, settings.data_dir, echo)
+        return _run(settings, sources, settings.data_dir, echo, kept=True)
     if keep:
-        return _run(settings, sources, Path(tempfile.mkdtemp(prefix="monitor-demo-")), echo)
+        kept_dir = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
+        return _run(settings, sources, kept_dir, echo, kept=True)
     with tempfile.TemporaryDirectory(prefix="monitor-demo-") as folder:
-        return _run(settings, sources, Path(folder), echo)
+        return _run(settings, sources, Path(folder), echo, kept=False)
 
 
-def _run(settings: Settings, sources: list, data_dir: Path, echo: Callable[[str], None]) -> Path:
+def _run(
+    settings: Settings, sources: list, data_dir: Path, echo: Callable[[str], None], *, kept: bool
+) -> Path:
     demo_settings = settings.model_copy(
         update={**DEMO_POLITENESS, "data_dir": data_dir, "database_url": None}
     )
@@ -82,8 +85,22 @@ def _run(settings: Settings, sources: list, data_dir: Path, echo: Callable[[str]
             )
     finally:
         store.close()
-    echo(
-        f"\nData folder: {data_dir}\nNext: monitor --data-dir {data_dir} digest telegram "
+    echo(_next_steps(data_dir, kept, settings))
+    return data_dir
+
+
+def _next_steps(data_dir: Path, kept: bool, settings: Settings) -> str:
+    if not kept:
+        return (
+            "\nThe archive was in a temporary folder, now removed. To browse it in a web browser, "
+            "run `monitor demo --keep` (or `monitor --data-dir DIR demo`) and then the "
+            "`monitor ... web` command it prints."
+        )
+    folder = str(data_dir.resolve())
+    return (
+        f"\nData folder: {folder}\n"
+        f"Browse and search it: monitor --data-dir {folder} web\n"
+        f"  then open http://{settings.web_host}:{settings.web_port}/ (Ctrl-C stops the server)\n"
+        f"Digest: monitor --data-dir {folder} digest telegram "
         "(no Telegram settings: writes the digest under digests/ and prints it)"
     )
-    return data_dir

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -231,6 +231,52 @@ class Store:
                 due.append(name)
         return due
 
+    def take_lease(
+        self,
+        name: str,
+        owner: str,
+        now: datetime,
+        ttl: timedelta,
+        replacing: str | None = None,
+    ) -> str | None:
+        """Take (or extend) the source's poll lease for `owner`, unless another worker holds a
+        live one (`replacing` names a holder known to be dead). Returns None when taken, else the
+        holder. One UPDATE decides, so two workers racing for it cannot both win."""
+        with self.session() as s:
+            if s.get(SourceState, name) is None:
+                s.add(SourceState(name=name))
+                try:
+                    s.commit()
+                except IntegrityError:  # another worker made the row first: fine
+                    s.rollback()
+            free = or_(
+                col(SourceState.lease_owner).is_(None),
+                col(SourceState.lease_owner).in_([owner, replacing or owner]),
+                col(SourceState.lease_until) <= now,
+            )
+            taken = s.execute(
+                update(SourceState)
+                .where(col(SourceState.name) == name, free)
+                .values(lease_owner=owner, lease_until=now + ttl)
+            )
+            s.commit()
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return None
+            holder = s.exec(
+                select(SourceState.lease_owner).where(col(SourceState.name) == name)
+            ).first()
+            return holder or "another worker"
+
+    def drop_lease(self, name: str, owner: str) -> None:
+        """Give the lease back (only if `owner` still holds it)."""
+        with self.session() as s:
+            s.execute(
+                update(SourceState)
+                .where(col(SourceState.name) == name, col(SourceState.lease_owner) == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+            s.commit()
+
     # articles
     def known_articles(self, source: str, keys: Iterable[str]) -> dict[str, KnownArticle]:
         keys = list(set(keys))
@@ -312,6 +358,10 @@ class Store:
             for key in dict.fromkeys(record.aliases):
                 if key not in have:
                     s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
+            if outcome != "unchanged":
+                from monitor.store.search import index_article
+
+                index_article(s, article)  # the full-text index, in the same transaction
             s.commit()
             return Saved(outcome, article.id)
 
@@ -320,13 +370,15 @@ class Store:
         *,
         since: datetime | None = None,
         sources: list[str] | None = None,
+        where: Sequence[Any] = (),
         batch: int = 500,
     ) -> Iterator[Article]:
-        """Articles oldest first, read in batches so an export of years stays small in memory."""
+        """Articles oldest first, read in batches so an export of years stays small in memory;
+        `where` adds conditions on `Article` (the search filters, for export)."""
         last_id = 0
         while True:
             with self.session() as s:
-                query = select(Article).where(col(Article.id) > last_id)
+                query = select(Article).where(col(Article.id) > last_id, *where)
                 if since:
                     query = query.where(col(Article.published_at) >= since)
                 if sources:
@@ -349,6 +401,10 @@ class Store:
             for name, value in fields.items():
                 setattr(article, name, value)
             s.add(article)
+            if {"title", "text", "lang"} & fields.keys():
+                from monitor.store.search import index_article
+
+                index_article(s, article)  # the full-text index, in the same transaction
             s.commit()
 
     def save_tagging(

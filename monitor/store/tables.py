@@ -83,6 +83,7 @@ class BackfillState(SQLModel, table=True):
     updated_at: datetime = _when(nullable=False)
     finished_at: datetime | None = _when()
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    retry_after_until: datetime | None = _when()  # the site asked us to wait (429, Retry-After)
 
 
 class HttpCache(SQLModel, table=True):

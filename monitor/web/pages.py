@@ -1,0 +1,253 @@
+"""The page handlers: each reads the request's parameters, asks the archive, renders one template.
+
+Parameters are checked here and a bad one ends in a 400 page that names it; everything shown comes
+from crawled sites and is escaped by the templates (autoescape), with links kept only when they
+are http(s). The raw capture is the one body served as the site sent it, and only inside a
+sandbox: see `capture_body`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from email.message import Message
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from monitor.digest import Labels
+from monitor.errors import StoreError
+from monitor.search import SearchFilters, search
+from monitor.sources import Source
+from monitor.store import Article, Store
+from monitor.store.warc import Capture, WarcArchive, WarcRef
+from monitor.web.queries import article_view, weekly_topics
+from monitor.web.weekchart import layout, week_name
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+MAX_PAGE = 500  # deeper pages are refused rather than scanned
+LANGUAGES = {"az": "Azerbaijani", "kk": "Kazakh", "ru": "Russian", "en": "English"}
+CHART_WEEKS = 26
+# The capture is the site's own page: it may carry scripts, trackers and forms. It is served in a
+# sandbox (an opaque origin, no scripts, no forms, no plugins) that may load nothing from anywhere,
+# so viewing it neither runs its code on this origin nor tells the site someone looked.
+CAPTURE_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+
+
+@dataclass(frozen=True)
+class Query:
+    """The search form's state, read from the URL and written back into the form and links."""
+
+    text: str = ""
+    sources: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None  # inclusive on the page; `filters` makes it exclusive
+    relevant_only: bool = False
+    page: int = 1
+
+    @property
+    def filters(self) -> SearchFilters:
+        return SearchFilters(
+            sources=self.sources,
+            langs=self.langs,
+            topics=self.topics,
+            since=_midnight(self.since) if self.since else None,
+            until=_midnight(self.until + timedelta(days=1)) if self.until else None,
+            relevant_only=self.relevant_only,
+        )
+
+    def url(self, page: int) -> str:
+        params: list[tuple[str, str]] = [("q", self.text)]
+        params += [("source", s) for s in self.sources]
+        params += [("lang", lang) for lang in self.langs]
+        params += [("topic", t) for t in self.topics]
+        params += [("since", self.since.isoformat())] if self.since else []
+        params += [("until", self.until.isoformat())] if self.until else []
+        params += [("relevant", "1")] if self.relevant_only else []
+        params += [("page", str(page))] if page > 1 else []
+        return "/search?" + urlencode(params)
+
+
+def read_query(request: Request) -> Query:
+    params = request.query_params
+
+    def values(name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v.strip() for v in params.getlist(name) if v.strip()))
+
+    return Query(
+        text=params.get("q", "").strip(),
+        sources=values("source"),
+        langs=values("lang"),
+        topics=values("topic"),
+        since=_date(params.get("since"), "since"),
+        until=_date(params.get("until"), "until"),
+        relevant_only=params.get("relevant", "") not in ("", "0"),
+        page=_page(params.get("page")),
+    )
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise HTTPException(400, f"{name}: {value!r} is not a date like 2026-11-01") from None
+
+
+def _page(value: str | None) -> int:
+    if not value:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise HTTPException(400, f"page: {value!r} is not a page number from 1 to {MAX_PAGE}")
+    return int(value)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+@dataclass
+class Pages:
+    store: Store
+    warc: WarcArchive
+    templates: Environment
+    labels: Labels
+    sources: Sequence[Source] = ()
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    zone: tzinfo = UTC  # of the weekly chart's weeks: the digest time zone
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context |= {"labels": self.labels, "languages": LANGUAGES}
+        return HTMLResponse(self.templates.get_template(name).render(**context), status)
+
+    def home(self, request: Request) -> Response:
+        return self.results(request, template="home.html.j2")
+
+    def results(self, request: Request, template: str = "search.html.j2") -> Response:
+        query = read_query(request)
+        found = search(
+            self.store,
+            query.text,
+            query.filters,
+            limit=PAGE_SIZE,
+            offset=(query.page - 1) * PAGE_SIZE,
+        )
+        pages = max(1, math.ceil(found.total / PAGE_SIZE))
+        return self.render(
+            template,
+            query=query,
+            result=found,
+            pages=pages,
+            first=(query.page - 1) * PAGE_SIZE + 1,
+            previous_url=query.url(query.page - 1) if query.page > 1 else None,
+            next_url=query.url(query.page + 1) if query.page < pages else None,
+            source_names=self._source_names(),
+        )
+
+    def article(self, request: Request) -> Response:
+        view = article_view(self.store, request.path_params["article_id"])
+        if view is None:
+            raise HTTPException(404, f"no article {request.path_params['article_id']}")
+        offset = timezone(timedelta(minutes=view.article.published_offset_min))
+        return self.render(
+            "article.html.j2",
+            view=view,
+            a=view.article,
+            published_local=view.article.published_at.astimezone(offset),
+        )
+
+    def capture(self, request: Request) -> Response:
+        article_id = request.path_params["article_id"]
+        article, capture = self._capture_of(article_id)
+        return self.render("capture.html.j2", a=article, capture=capture)
+
+    def capture_body(self, request: Request) -> Response:
+        """The captured body, under CAPTURE_CSP; `?as=text` shows the markup as plain text."""
+        _, capture = self._capture_of(request.path_params["article_id"])
+        media, charset = _content_type(capture.header("content-type"))
+        as_text = request.query_params.get("as") == "text" or media not in HTML_TYPES
+        kind = "text/plain" if as_text else "text/html"
+        headers = {
+            "Content-Security-Policy": CAPTURE_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        }
+        media_type = f"{kind}; charset={charset}" if charset else kind
+        return Response(capture.body, media_type=media_type, headers=headers)
+
+    def _capture_of(self, article_id: int) -> tuple[Article, Capture]:
+        article = self.store.article(article_id)
+        if article is None:
+            raise HTTPException(404, f"no article {article_id}")
+        if not article.warc_file or article.warc_offset is None or article.warc_length is None:
+            raise HTTPException(404, f"article {article_id} has no raw capture")
+        try:
+            ref = WarcRef(article.warc_file, article.warc_offset, article.warc_length)
+            return article, self.warc.read(ref)
+        except StoreError as exc:
+            log.error("article %s: %s", article_id, exc)
+            raise HTTPException(
+                404, f"the raw capture of article {article_id} cannot be read"
+            ) from exc
+
+    def source_health(self, request: Request) -> Response:
+        from monitor.health import health_of
+        from monitor.store.fingerprints import duplicates_by_source
+        from monitor.store.outbox import status_lines
+
+        now = self.clock()
+        rows = self.store.status([s.name for s in self.sources], now)
+        copies = duplicates_by_source(self.store, now - timedelta(days=1))
+        entries = [
+            {
+                "source": source,
+                "row": row,
+                "health": health_of(row)[1],
+                "duplicates_24h": copies.get(row.name, (0, 0))[1],
+            }
+            for source, row in zip(self.sources, rows, strict=True)
+        ]
+        return self.render("sources.html.j2", entries=entries, outbox=status_lines(self.store))
+
+    def chart(self, request: Request) -> Response:
+        weeks = request.query_params.get("weeks", str(CHART_WEEKS))
+        if not weeks.isdigit() or not 1 <= int(weeks) <= 520:
+            raise HTTPException(400, f"weeks: {weeks!r} is not a number of weeks from 1 to 520")
+        data = weekly_topics(self.store, self.clock(), int(weeks), self.zone)
+        topic_label = {t: self.labels.topic(t) for t in data.topics}
+        return self.render(
+            "chart.html.j2",
+            data=data,
+            chart=layout(data, topic_label),
+            week_name=week_name,
+            weeks=int(weeks),
+        )
+
+    def _source_names(self) -> list[str]:
+        return [s.name for s in self.sources] or sorted(self.labels.sources)
+
+
+def _content_type(value: str | None) -> tuple[str, str | None]:
+    """(media type, charset) of a captured Content-Type header; charset only when well formed."""
+    message = Message()
+    message["content-type"] = value or "application/octet-stream"
+    charset = message.get_param("charset")
+    if not isinstance(charset, str) or not charset.replace("-", "").replace("_", "").isalnum():
+        charset = None
+    return message.get_content_type(), charset

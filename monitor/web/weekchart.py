@@ -1,0 +1,110 @@
+"""The web page's chart: relevant items per ISO week, stacked by topic, laid out for inline SVG.
+
+Pure: counts in, shapes out; the template writes the shapes as SVG elements (autoescaped), so the
+page needs neither JavaScript nor images and reads the same in a text browser (each bar carries a
+<title>, and a table with the same numbers follows the chart).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from monitor.web.queries import WeeklyTopics
+
+PALETTE = (
+    "#2563eb",
+    "#16a34a",
+    "#d97706",
+    "#dc2626",
+    "#7c3aed",
+    "#0891b2",
+    "#db2777",
+    "#65a30d",
+    "#475569",
+)
+WIDTH, HEIGHT = 760, 280
+LEFT, RIGHT, TOP, BOTTOM = 36, 8, 16, 40  # margins: counts on the left, week labels below
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    fill: str
+    title: str  # the tooltip: week, topic and count
+
+
+@dataclass(frozen=True)
+class Label:
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Legend:
+    fill: str
+    text: str
+
+
+@dataclass(frozen=True)
+class WeekChart:
+    width: int
+    height: int
+    bars: tuple[Bar, ...]
+    week_labels: tuple[Label, ...]
+    scale_labels: tuple[Label, ...]
+    legend: tuple[Legend, ...]
+    baseline: float
+    empty: bool
+
+
+def week_name(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def layout(data: WeeklyTopics, topic_label: dict[str, str]) -> WeekChart:
+    """Bars stacked per week in the order of `data.topics` (most frequent at the bottom)."""
+    fills = {topic: PALETTE[n % len(PALETTE)] for n, topic in enumerate(data.topics)}
+    stacks = {w: sum(data.counts.get((w, t), 0) for t in data.topics) for w in data.weeks}
+    tallest = max(stacks.values(), default=0)
+    baseline = float(HEIGHT - BOTTOM)
+    slot = (WIDTH - LEFT - RIGHT) / max(1, len(data.weeks))
+    bar_width = max(2.0, slot * 0.7)
+    bars: list[Bar] = []
+    week_labels: list[Label] = []
+    every = max(1, math.ceil(len(data.weeks) * 40 / (WIDTH - LEFT - RIGHT)))  # 40 px a label
+    for n, monday in enumerate(data.weeks):
+        x = LEFT + slot * n + (slot - bar_width) / 2
+        top = baseline
+        for topic in data.topics:
+            count = data.counts.get((monday, topic), 0)
+            if not count:
+                continue
+            height = (baseline - TOP) * count / tallest
+            top -= height
+            label = topic_label.get(topic, topic)
+            title = f"{week_name(monday)} · {label}: {count}"
+            shape = (round(x, 1), round(top, 1), round(bar_width, 1), round(height, 1))
+            bars.append(Bar(*shape, fill=fills[topic], title=title))
+        if n % every == 0:
+            short = f"W{monday.isocalendar()[1]:02d}"  # the year is in each bar's title
+            week_labels.append(Label(round(x + bar_width / 2, 1), baseline + 16, short))
+    scale = [Label(LEFT - 6, baseline + 4, "0")]
+    if tallest:
+        scale.append(Label(LEFT - 6, TOP + 4, str(tallest)))
+    return WeekChart(
+        width=WIDTH,
+        height=HEIGHT,
+        bars=tuple(bars),
+        week_labels=tuple(week_labels),
+        scale_labels=tuple(scale),
+        legend=tuple(Legend(fills[t], topic_label.get(t, t)) for t in data.topics),
+        baseline=baseline,
+        empty=tallest == 0,
+    )

@@ -1,0 +1,544 @@
+"""The web page over real archives, served by a real uvicorn on 127.0.0.1 and read with httpx:
+the demo archive (made by `monitor demo`, then served by the `monitor web` it tells you to run),
+every page, the filters, the error pages, basic auth, the refusals to start, escaping of hostile
+text from crawled sites, and the sandbox around replayed captures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from conftest import ROOT, make_settings, monitor
+from sqlmodel import col, func, select
+from starlette.types import ASGIApp
+
+from monitor.deliver import labels_for
+from monitor.errors import ConfigError
+from monitor.models import SourceReport
+from monitor.rules import load_rules
+from monitor.search import Marked
+from monitor.sources import load_sources
+from monitor.store import Article, ArticleRecord, EntityRow, Store
+from monitor.store.tables import ArticleTopic
+from monitor.store.warc import WarcArchive, WarcRef
+from monitor.web import create_app
+from monitor.web.app import marked
+from monitor.web.serve import bind, check_exposure, is_loopback
+
+pytestmark = pytest.mark.slow
+SOURCES = load_sources(ROOT / "sources.yaml")
+LABELS = labels_for(SOURCES, load_rules(ROOT / "topics.yaml"))
+
+
+# --- a real server in a thread ------------------------------------------------------------------
+
+
+@contextmanager
+def running(app: ASGIApp) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free port of 127.0.0.1; yields its base URL."""
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+def newest_published(store: Store) -> datetime:
+    with store.session() as s:
+        newest = s.exec(select(func.max(Article.published_at))).one()
+    assert newest is not None
+    # the column type gives UTC back on both databases; func.max on SQLite may come back naive
+    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+
+
+# --- the demo archive, as `monitor demo` leaves it ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("demo")
+    result = monitor("--data-dir", str(folder), "demo")
+    assert result.returncode == 0, result.stderr
+    return folder, result.stdout
+
+
+@pytest.fixture(scope="module")
+def archive(demo: tuple[Path, str]) -> Iterator[Store]:
+    store = Store.open(make_settings(demo[0]).archive_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def site(demo: tuple[Path, str], archive: Store) -> Iterator[httpx.Client]:
+    now = newest_published(archive) + timedelta(hours=1)  # the recordings' days, whenever run
+    app = create_app(
+        make_settings(demo[0]), archive, sources=SOURCES, labels=LABELS, clock=lambda: now
+    )
+    with running(app) as url, httpx.Client(base_url=url, timeout=20) as client:
+        yield client
+
+
+def hits(page: str) -> list[tuple[int, str]]:
+    """(article id, title as shown) of each result on a page."""
+    found = re.findall(r'<a class="title" href="/article/(\d+)">(.*?)</a>', page, re.S)
+    return [(int(i), unescape(re.sub("<[^>]+>", "", title))) for i, title in found]
+
+
+def metas(page: str) -> list[str]:
+    return [unescape(m) for m in re.findall(r'<div class="meta">(.*?)</div>', page, re.S)]
+
+
+def test_home_lists_the_newest_articles_under_the_search_form(
+    site: httpx.Client, archive: Store
+) -> None:
+    page = site.get("/")
+    assert page.status_code == 200
+    assert '<form class="search" action="/search" method="get"' in page.text
+    assert f"{archive.count_articles()} articles archived" in page.text
+    shown = hits(page.text)
+    assert len(shown) == 20
+    dates = [archive.article(i).published_at for i, _ in shown]  # type: ignore[union-attr]
+    assert dates == sorted(dates, reverse=True)
+    for source in SOURCES:  # every source can be chosen as a filter
+        assert f'<option value="{source.name}">' in page.text
+
+
+def test_search_marks_the_matched_words_and_keeps_the_query_in_the_form(
+    site: httpx.Client,
+) -> None:
+    page = site.get("/search", params={"q": "Qazaxıstan"})
+    assert page.status_code == 200
+    assert 'value="Qazaxıstan"' in page.text
+    marks = re.findall(r"<mark>(.*?)</mark>", page.text)
+    assert marks and all(m.lower().startswith("qazax") for m in marks)
+    total = int(re.search(r'id="total">(\d+) match', page.text).group(1))  # type: ignore[union-attr]
+    assert total == len(hits(page.text)) > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "expect"),
+    [
+        ({"lang": "ru"}, " · ru"),
+        ({"source": "icma"}, "icma"),
+        ({"relevant": "1"}, "relevant"),
+    ],
+)
+def test_filters_narrow_the_results_and_stay_selected(
+    site: httpx.Client, archive: Store, params: dict[str, str], expect: str
+) -> None:
+    everything = site.get("/search", params={"q": ""})
+    page = site.get("/search", params={"q": ""} | params)
+    assert page.status_code == 200
+    total = int(re.search(r'id="total">(\d+)', page.text).group(1))  # type: ignore[union-attr]
+    all_total = int(re.search(r'id="total">(\d+)', everything.text).group(1))  # type: ignore[union-attr]
+    assert 0 < total < all_total
+    for article_id, _ in hits(page.text):
+        article = archive.article(article_id)
+        assert article is not None
+        if "lang" in params:
+            assert article.lang == params["lang"]
+        if "source" in params:
+            assert article.source == params["source"]
+        if "relevant" in params:
+            assert article.relevant is True
+    if "relevant" in params:
+        assert 'name="relevant" id="relevant" value="1" checked' in page.text
+    else:
+        name, value = next(iter(params.items()))
+        assert re.search(
+            rf'<select name="{name}".*?<option value="{value}" selected>', page.text, re.S
+        )
+
+
+def test_date_filters_include_the_until_day_and_pages_keep_every_filter(
+    site: httpx.Client, archive: Store
+) -> None:
+    newest = newest_published(archive).date()
+    same_day = site.get(
+        "/search", params={"since": newest.isoformat(), "until": newest.isoformat()}
+    )
+    day_total = int(re.search(r'id="total">(\d+)', same_day.text).group(1))  # type: ignore[union-attr]
+    with archive.session() as s:
+        start = datetime.combine(newest, datetime.min.time(), UTC)
+        expected = s.exec(
+            select(func.count())
+            .select_from(Article)
+            .where(col(Article.published_at) >= start)
+            .where(col(Article.published_at) < start + timedelta(days=1))
+        ).one()
+    assert day_total == expected > 0
+    before = site.get("/search", params={"until": (newest - timedelta(days=400)).isoformat()})
+    assert 'id="total">0 matches' in before.text
+
+    first = site.get("/search", params={"q": "", "lang": "az"})
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+    total = int(re.search(r'id="total">(\d+)', first.text).group(1))  # type: ignore[union-attr]
+    if total <= 20:
+        assert next_link is None
+        return
+    assert next_link is not None
+    second = site.get(unescape(next_link.group(1)))
+    assert "lang=az" in unescape(next_link.group(1)) and "page=2" in unescape(next_link.group(1))
+    assert len(hits(second.text)) == total - 20
+    assert not {i for i, _ in hits(first.text)} & {i for i, _ in hits(second.text)}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/search?since=20-11-2026", 400, "since: &#39;20-11-2026&#39; is not a date"),
+        ("/search?until=tomorrow", 400, "until: &#39;tomorrow&#39; is not a date"),
+        ("/search?page=0", 400, "page: &#39;0&#39;"),
+        ("/chart?weeks=x", 400, "weeks: &#39;x&#39;"),
+        ("/article/999999", 404, "no article 999999"),
+        ("/article/999999/capture", 404, "no article 999999"),
+        ("/nowhere", 404, "Not Found"),
+    ],
+)
+def test_bad_requests_get_a_page_naming_what_was_wrong(
+    site: httpx.Client, path: str, status: int, says: str
+) -> None:
+    page = site.get(path)
+    assert page.status_code == status
+    assert says in page.text
+    assert "text/html" in page.headers["content-type"]
+
+
+def test_the_page_is_read_only_and_allows_no_script(site: httpx.Client) -> None:
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        assert site.request(method, "/search").status_code == 405
+    head = site.head("/search?q=Baku")
+    assert head.status_code == 200 and head.content == b""
+    policy = site.get("/").headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "<script" not in site.get("/search?q=Baku").text
+
+
+def test_article_page_shows_text_metadata_topics_reasons_and_source_link(
+    site: httpx.Client, archive: Store
+) -> None:
+    with archive.session() as s:
+        article = s.exec(
+            select(Article)
+            .where(col(Article.relevant).is_(True), Article.source != "seed")
+            .where(col(Article.warc_file).is_not(None))
+            .order_by(col(Article.id))
+        ).first()
+    assert article is not None and article.id is not None
+    topics = archive.tags_for([article.id])[article.id][0]
+    page = site.get(f"/article/{article.id}")
+    assert page.status_code == 200
+    text = unescape(page.text)
+    assert f'<h1 id="title">{article.title}</h1>' in text
+    assert f'<a id="source-link" href="{article.url}"' in text
+    assert f'href="/article/{article.id}/capture"' in text
+    assert article.text.split("\n")[0].strip() in text
+    assert topics and all(LABELS.topic(t) in text for t in topics)
+    for reason in json.loads(article.reasons or "[]"):
+        assert f"<li>{reason}</li>" in text
+
+
+def test_a_copy_links_to_its_original_and_the_original_to_its_copies(
+    site: httpx.Client, archive: Store
+) -> None:
+    with archive.session() as s:
+        copy = s.exec(
+            select(Article).where(col(Article.duplicate_of).is_not(None), Article.source != "seed")
+        ).first()
+        assert copy is not None, "the demo archive has a copy (icma repeats 525.az)"
+        original = s.exec(select(Article).where(Article.url == copy.duplicate_of)).first()
+    assert original is not None
+    copy_page = site.get(f"/article/{copy.id}").text
+    assert re.search(rf'This text repeats\s*<a href="/article/{original.id}">', copy_page)
+    original_page = site.get(f"/article/{original.id}").text
+    assert "Repeated by:" in original_page
+    assert f'<a href="/article/{copy.id}">' in original_page
+
+
+def test_capture_is_replayed_from_its_warc_record_inside_a_sandbox(
+    site: httpx.Client, archive: Store, demo: tuple[Path, str]
+) -> None:
+    with archive.session() as s:
+        article = s.exec(select(Article).where(col(Article.warc_file).is_not(None))).first()
+    assert article is not None and article.warc_file and article.warc_offset is not None
+    assert article.warc_length is not None
+    stored = WarcArchive(make_settings(demo[0]).warc_dir).read(
+        WarcRef(article.warc_file, article.warc_offset, article.warc_length)
+    )
+    wrapper = site.get(f"/article/{article.id}/capture")
+    assert wrapper.status_code == 200
+    frame = re.search(r"<iframe[^>]*>", wrapper.text)
+    assert frame is not None
+    assert " sandbox " in frame.group(0) and "allow-scripts" not in frame.group(0)
+    assert unescape(stored.url) in unescape(wrapper.text)
+
+    body = site.get(f"/article/{article.id}/capture/body")
+    assert body.status_code == 200
+    assert body.content == stored.body
+    policy = body.headers["content-security-policy"]
+    assert policy.startswith("sandbox;") and "default-src 'none'" in policy
+    assert "script-src" not in policy
+    assert body.headers["x-content-type-options"] == "nosniff"
+    assert body.headers["content-type"].startswith("text/html")
+    as_text = site.get(f"/article/{article.id}/capture/body?as=text")
+    assert as_text.headers["content-type"].startswith("text/plain")
+    assert as_text.content == stored.body
+
+
+def test_sources_page_shows_each_source_health_like_monitor_status(
+    site: httpx.Client, archive: Store
+) -> None:
+    page = site.get("/sources")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="(ok|bad)">\s*<td><a href="/search\?source=([^"]+)"', page.text)
+    assert {name for _, name in rows} == {s.name for s in SOURCES}
+    assert all(state == "ok" for state, _ in rows)
+    assert "outbox:" in page.text
+
+    broken = SOURCES[0].name
+    now = newest_published(archive) + timedelta(hours=1)
+    for _ in range(2):
+        report = SourceReport(source=broken, started_at=now, finished_at=now)
+        report.errors.append("http: 503 from https://example.invalid/rss")
+        archive.record_poll(report, now + timedelta(minutes=15))
+    try:
+        page = site.get("/sources")
+        assert "FAILING (2 in a row)" in page.text
+        assert "last error: http: 503 from https://example.invalid/rss" in page.text
+    finally:
+        report = SourceReport(source=broken, started_at=now, finished_at=now)
+        archive.record_poll(report, now + timedelta(minutes=15))
+
+
+def test_chart_counts_relevant_originals_per_week_by_topic(
+    site: httpx.Client, archive: Store
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from monitor.store.fingerprints import SEED_SOURCE
+
+    zone = ZoneInfo("Asia/Baku")  # weeks as the weekly email counts them: the digest time zone
+    newest = newest_published(archive).astimezone(zone)
+    monday = newest.date() - timedelta(days=newest.weekday())
+    start = datetime.combine(monday, datetime.min.time(), zone)
+    with archive.session() as s:
+        rows = s.exec(
+            select(ArticleTopic.topic, func.count())
+            .join(Article, col(Article.id) == ArticleTopic.article_id)
+            .where(col(Article.relevant).is_(True), col(Article.duplicate_of).is_(None))
+            .where(col(Article.published_at) >= start, col(Article.source) != SEED_SOURCE)
+            .group_by(col(ArticleTopic.topic))
+        ).all()
+    expected = {topic: count for topic, count in rows}
+    assert expected
+    page = site.get("/chart", params={"weeks": "4"})
+    assert page.status_code == 200
+    assert '<svg class="chart"' in page.text
+    year, week, _ = monday.isocalendar()
+    titles = dict(
+        (unescape(label), int(count))
+        for label, count in re.findall(
+            rf"<title>{year}-W{week:02d} · ([^<]+): (\d+)</title>", page.text
+        )
+    )
+    assert titles == {LABELS.topic(t): n for t, n in expected.items()}
+
+
+# --- what crawled sites send is escaped -----------------------------------------------------------
+
+HOSTILE = '<script>alert("t")</script> Baku & <b onmouseover=x>Astana</b>'
+
+
+def test_hostile_text_from_a_site_is_escaped_on_every_page(store: Store, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    saved = store.save_article(
+        ArticleRecord(
+            source="icma",
+            key="id:1",
+            aliases=("id:1",),
+            url="javascript:alert(1)",
+            title=HOSTILE,
+            text=f"{HOSTILE}\n<img src=x onerror=alert(2)>",
+            author="<i>author</i>",
+            lang="az",
+            published_at=now - timedelta(hours=1),
+            date_source="page",
+            listed_at=None,
+            fetched_at=now,
+            content_hash="h",
+            extraction="selectors",
+            http_status=200,
+            warc=None,
+        )
+    )
+    store.save_tagging(
+        saved.article_id,
+        relevant=True,
+        score=9.0,
+        reasons=["<u>reason</u>"],
+        topics=["transport"],
+        entities=[EntityRow("org", "x", "<svg onload=alert(3)>", 1)],
+        tagged_with="test",
+    )
+    app = create_app(make_settings(tmp_path), store, sources=SOURCES, labels=LABELS)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        pages = {
+            path: client.get(path).text
+            for path in ("/", "/search?q=", f"/article/{saved.article_id}", "/chart")
+        }
+        missing_capture = client.get(f"/article/{saved.article_id}/capture")
+    for path, page in pages.items():
+        for raw in ("<script", "<b onmouseover", "<img src=x", "<svg onload", "<u>", "<i>auth"):
+            assert raw not in page, (path, raw)
+        assert 'href="javascript:' not in page, path
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; Baku &amp;" in pages["/"]
+    article = pages[f"/article/{saved.article_id}"]
+    assert "&lt;u&gt;reason&lt;/u&gt;" in article and "javascript:alert(1)" in article
+    assert missing_capture.status_code == 404
+    assert "has no raw capture" in missing_capture.text
+
+
+def test_marked_text_is_escaped_piece_by_piece() -> None:
+    text = Marked((("<b>", False), ("Baku<", True), (" & ", False), ("Astana", True)))
+    assert str(marked(text)) == "&lt;b&gt;<mark>Baku&lt;</mark> &amp; <mark>Astana</mark>"
+
+
+# --- basic auth and the refusals to start ---------------------------------------------------------
+
+
+def test_basic_auth_guards_every_page_when_a_user_is_set(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, web_user="analyst", web_password="pässword:1")
+    store = Store.open(settings.archive_url)
+    try:
+        with running(create_app(settings, store)) as url:
+            for path in ("/", "/search?q=x", "/style.css", "/article/1", "/nowhere"):
+                denied = httpx.get(url + path)
+                assert denied.status_code == 401, path
+                assert denied.headers["www-authenticate"].startswith("Basic realm=")
+            assert httpx.get(url + "/", auth=("analyst", "wrong")).status_code == 401
+            assert httpx.get(url + "/", auth=("other", "pässword:1")).status_code == 401
+            bad = {"Authorization": "Basic !!!notbase64"}
+            assert httpx.get(url + "/", headers=bad).status_code == 401
+            token = base64.b64encode("analyst:pässword:1".encode()).decode()
+            ok = httpx.get(url + "/", headers={"Authorization": f"Basic {token}"})
+            assert ok.status_code == 200 and "articles archived" in ok.text
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"web_host": "0.0.0.0"}, "refusing to listen on 0.0.0.0 without a password"),
+        ({"web_host": "192.0.2.10"}, "refusing to listen on 192.0.2.10"),
+        ({"web_user": "analyst"}, "MONITOR_WEB_PASSWORD"),
+        ({"web_password": "secret"}, "MONITOR_WEB_USER"),
+    ],
+)
+def test_unsafe_settings_are_refused(tmp_path: Path, changes: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        check_exposure(make_settings(tmp_path, **changes))
+
+
+def test_beyond_loopback_with_a_password_is_allowed(tmp_path: Path) -> None:
+    check_exposure(make_settings(tmp_path, web_host="0.0.0.0", web_user="a", web_password="b"))
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
+
+
+def test_the_web_command_refuses_an_open_address_and_a_busy_port(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path))
+    refused = monitor(*data, "web", "--host", "0.0.0.0")
+    assert refused.returncode == 2
+    assert "error: web: refusing to listen on 0.0.0.0 without a password" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = monitor(*data, "web", "--port", str(port))
+    assert taken.returncode == 2
+    assert f"error: web: cannot listen on 127.0.0.1:{port}: the port is in use" in taken.stderr
+    assert "Traceback" not in taken.stderr
+
+
+# --- `monitor demo`, then the `monitor web` it prints -------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_demo_then_the_web_command_it_prints_serves_a_searchable_archive(
+    demo: tuple[Path, str],
+) -> None:
+    folder, printed = demo
+    command = re.search(r"Browse and search it: monitor (--data-dir \S+) web", printed)
+    assert command is not None, printed[-600:]
+    assert Path(command.group(1).split()[1]) == folder.resolve()
+    password = "never-in-the-log-9431"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= {"MONITOR_WEB_USER": "analyst", "MONITOR_WEB_PASSWORD": password}
+    port = free_port()
+    args = ["-v", *command.group(1).split(), "web", "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()
+        assert f"at http://127.0.0.1:{port}/" in ready, ready
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(url + "/search?q=Kazakhstan").status_code == 401
+        assert httpx.get(url + "/", auth=("analyst", "nope")).status_code == 401
+        page = httpx.get(url + "/search", params={"q": "Kazakhstan"}, auth=("analyst", password))
+        assert page.status_code == 200
+        assert len(hits(page.text)) > 0 and "<mark>" in page.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert password not in out + err
+    assert "GET /search?q=Kazakhstan" in err  # the access log is on, the password is not in it
+
+
+def test_demo_without_keep_says_how_to_keep_it_for_the_web_page() -> None:
+    from monitor.demo.run import _next_steps
+
+    said = _next_steps(Path("/tmp/x"), kept=False, settings=make_settings(Path("/tmp/x")))
+    assert "monitor demo --keep" in said and "web" in said
