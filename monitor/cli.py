@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -159,18 +159,6 @@ def _print_report(report: Any, as_json: bool) -> None:
         typer.echo(f"  + {title}")
     for error in report.errors:
         typer.echo(f"  ! {error}")
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--since: {value!r} is not a date like 2026-11-01") from None
-    if parsed.tzinfo is None:
-        parsed = datetime.combine(parsed.date(), parsed.time() or time(), UTC)
-    return parsed
 
 
 @app.command()
@@ -489,7 +477,7 @@ def digest(
     labels = labels_for(_load(settings), load_rules(settings.topics))
     store = Store.open(settings.archive_url)
     try:
-        now, start = utc_now(), _parse_date(since)
+        now, start = utc_now(), _date_option("--since", since)
         if dry_run:
             for line in preview(chosen, store, settings, now, labels=labels, since=start):
                 typer.echo(line)
