@@ -243,6 +243,20 @@ def test_ranking_filters_and_pages(store: Store) -> None:
     assert hit.snippet.plain() == "[Qazaxıstanın] nefti Bakıdan keçir."
 
 
+def test_a_copy_ranks_below_its_original(store: Store) -> None:
+    text = "Bakı ilə Aktau arasında bərə xətti. Aktau limanı genişlənir."
+    original = store.save_article(record(1, title="Aktau bərəsi", text=text)).article_id
+    # the copy is newer: without the copy factor the tie would put it first
+    copy = store.save_article(record(2, source="icma", title="Aktau bərəsi", text=text)).article_id
+    with store.session() as s:
+        row = s.get(Article, copy)
+        assert row is not None
+        row.duplicate_of = "https://525.az/news/1"
+        s.add(row)
+        s.commit()
+    assert ids(store, "Aktau") == [original, copy]
+
+
 def test_phrases_prefixes_and_exclusions(store: Store) -> None:
     corridor = store.save_article(
         record(1, title="Orta Dəhliz", text="Orta Dəhlizin inkişafı Qazaxıstanla birgə.")

@@ -36,6 +36,7 @@ FTS_TABLE = "article_fts"
 PG_TABLE = "article_search"
 TITLE_WEIGHT = 4.0
 RELEVANT_BOOST = 1.25  # a relevant article ranks a quarter higher than an equal other one
+COPY_FACTOR = 0.8  # a copy (an aggregator's, a re-publication) ranks below its original
 MAX_PHRASE_VARIANTS = 32
 _PG_MAX_POSITION = 16383
 _PG_MAX_POSITIONS_PER_LEXEME = 256
@@ -266,7 +267,9 @@ def _statements(query: Query, conditions: list[Any], sqlite: bool) -> tuple[Any,
 
 
 def _boost() -> Any:
-    return case((col(Article.relevant).is_(True), RELEVANT_BOOST), else_=1.0)
+    relevant = case((col(Article.relevant).is_(True), RELEVANT_BOOST), else_=1.0)
+    copy = case((col(Article.duplicate_of).is_not(None), COPY_FACTOR), else_=1.0)
+    return relevant * copy
 
 
 def fts5_match(query: Query) -> str:
