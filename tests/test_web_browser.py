@@ -10,13 +10,12 @@ missing browser is a failure: `.ci/run` installs it.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_settings
+from conftest import ROOT, make_settings, missing
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -51,10 +50,7 @@ def browser() -> Iterator[WebDriver]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not chromium or not driver:
-        message = "chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
     options = Options()
     options.binary_location = chromium
     for flag in CHROMIUM_FLAGS:
