@@ -22,6 +22,19 @@ from monitor.export import WRITERS, export_rows
 from monitor.settings import Settings
 from monitor.sources import Source, enabled, load_sources
 
+# Options shared by several commands (the search filters are search's and export's alike).
+Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source.")]
+Langs = Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")]
+Topics = Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")]
+Since = Annotated[str | None, typer.Option("--since", help="Published on/after (ISO date).")]
+Until = Annotated[
+    str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
+]
+RelevantOnly = Annotated[
+    bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
+]
+
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -128,7 +141,7 @@ def run(ctx: typer.Context) -> None:
 @app.command()
 def poll(
     ctx: typer.Context,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
+    source: Sources = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per source.")] = False,
 ) -> None:
     """Run one polling cycle now and print what it found."""
@@ -165,18 +178,12 @@ def _print_report(report: Any, as_json: bool) -> None:
 def export(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
-    since: Annotated[
-        str | None, typer.Option("--since", help="Published on/after (ISO date).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
-    ] = None,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")] = None,
-    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")] = None,
-    relevant_only: Annotated[
-        bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
-    ] = False,
+    since: Since = None,
+    until: Until = None,
+    source: Sources = None,
+    lang: Langs = None,
+    topic: Topics = None,
+    relevant_only: RelevantOnly = False,
 ) -> None:
     """Write the archive to stdout as JSON Lines or CSV (the filters are those of search)."""
     from monitor.store import Store
@@ -199,18 +206,12 @@ def search_command(
     query: Annotated[
         str, typer.Argument(help='Words (all must match), "a phrase", prefix*, -excluded.')
     ] = "",
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")] = None,
-    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Published on/after (ISO date).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
-    ] = None,
-    relevant_only: Annotated[
-        bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
-    ] = False,
+    source: Sources = None,
+    lang: Langs = None,
+    topic: Topics = None,
+    since: Since = None,
+    until: Until = None,
+    relevant_only: RelevantOnly = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 20,
     format: Annotated[str, typer.Option("--format", help="table or jsonl")] = "table",
     reindex: Annotated[
@@ -367,7 +368,7 @@ def _when(value: datetime | None) -> str:
 @app.command()
 def reextract(
     ctx: typer.Context,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
+    source: Sources = None,
 ) -> None:
     """Run extraction again over the raw captures (after changing selectors or upgrading)."""
     from monitor.maintenance import reextract_archive
@@ -400,7 +401,7 @@ def _progress() -> Any:
 @app.command()
 def retag(
     ctx: typer.Context,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source.")] = None,
+    source: Sources = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Also articles the current rules already tagged.")
     ] = False,
