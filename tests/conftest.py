@@ -132,8 +132,14 @@ def make_settings(data_dir: Path, **changes: object) -> Settings:
 # --- the monitor command in a subprocess ----------------------------------------------------
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without its MONITOR_* settings: what a `monitor` subprocess
+    starts from, so that the tests' settings are only the ones they give."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+
+
 def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    full_env = clean_env()
     full_env |= {
         "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
         "MONITOR_PER_HOST_DELAY": "0",

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, make_settings, monitor
+from conftest import ROOT, clean_env, make_settings, monitor
 
 from monitor.backfill import BackfillRun, backfill_state, parse_since, run_backfill
 from monitor.demo.server import Headers, SiteServer
@@ -363,7 +363,7 @@ def test_a_killed_run_resumes_at_its_page_and_archives_every_article_once(
     sources_file = write_sources(tmp_path, source)
     args = ["--sources", str(sources_file), "--db", settings.archive_url, "backfill",
             "--source", source.name, "--since", "2026-11-01"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env = clean_env()
     env |= {"MONITOR_ALLOW_PRIVATE_HOSTS": "1", "MONITOR_PER_HOST_DELAY": "0"}
     env |= quick_env(tmp_path)
     process = subprocess.Popen(

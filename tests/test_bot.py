@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -27,7 +26,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ROOT, make_settings, monitor
+from conftest import ROOT, clean_env, make_settings, monitor
 from fakebotapi import DeliveredMessage, FakeBotAPI
 from pydantic import SecretStr
 from sqlmodel import col, select
@@ -633,7 +632,7 @@ def test_monitor_bot_answers_then_exits_on_sigterm(
     for entry, source in zip(entries, broken, strict=True):
         entry |= {"name": source.name, "interval": int(source.interval.total_seconds())}
     sources_file.write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+    env = clean_env() | {
         "MONITOR_SOURCES": str(sources_file),
         "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
         "MONITOR_DATABASE_URL": archive.settings.archive_url,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, monitor
+from conftest import ROOT, clean_env, monitor
 
 from monitor.demo.server import SiteServer
 
@@ -153,7 +152,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     import time
 
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+    env = clean_env() | {
         "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
         "MONITOR_PER_HOST_DELAY": "0",
     }
@@ -214,7 +213,7 @@ def test_classify_agrees_with_the_pipeline_and_retag_applies_an_added_rule(
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env,
+        env=clean_env() | env,
         cwd=ROOT,
         timeout=120,
     )

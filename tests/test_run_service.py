@@ -3,7 +3,6 @@ SIGTERM in the middle of a poll with a consistent archive and readable WARC file
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, clean_env
 from warcio.archiveiterator import ArchiveIterator
 
 from monitor.demo.server import SiteServer
@@ -55,7 +54,7 @@ def test_run_polls_reloads_a_changed_sources_file_and_stops_cleanly_mid_poll(
     sources_file.write_text(yaml.safe_dump(first, allow_unicode=True), encoding="utf-8")
     data = tmp_path / "data"
     db = data / "archive.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+    env = clean_env() | {
         "MONITOR_ALLOW_PRIVATE_HOSTS": "1",
         "MONITOR_PER_HOST_DELAY": "0",
         "MONITOR_SOURCES": str(sources_file),

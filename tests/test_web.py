@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import signal
 import socket
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import ROOT, make_settings, monitor
+from conftest import ROOT, clean_env, make_settings, monitor
 from sqlmodel import col, func, select
 from starlette.types import ASGIApp
 
@@ -507,7 +506,7 @@ def test_demo_then_the_web_command_it_prints_serves_a_searchable_archive(
     assert command is not None, printed[-600:]
     assert Path(command.group(1).split()[1]) == folder.resolve()
     password = "never-in-the-log-9431"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env = clean_env()
     env |= {"MONITOR_WEB_USER": "analyst", "MONITOR_WEB_PASSWORD": password}
     port = free_port()
     args = ["-v", *command.group(1).split(), "web", "--port", str(port)]
