@@ -253,7 +253,7 @@ def latest_hits(store: Store, count: int) -> list[SearchHit]:
             select(Article)
             .where(col(Article.relevant).is_(True), col(Article.duplicate_of).is_(None))
             .where(col(Article.source) != SEED_SOURCE)
-            .order_by(col(Article.published_at).desc(), col(Article.id).desc())
+            .order_by(col(Article.published_at).desc().nulls_last(), col(Article.id).desc())
             .limit(count)
         )
         rows = list(s.exec(query))

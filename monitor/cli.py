@@ -1,26 +1,85 @@
 """The `monitor` command line: thin commands over the pipeline, the store and the exporters.
 
-Configuration errors end with one clear message and exit status 2; other expected errors with a
-message and status 1; never a bare traceback.
+A bad input (a settings or rules file, an option, a query, an archive that cannot be reached, is
+not there, or cannot be written) ends in one line on stderr and exit status 2; other expected
+errors in one line and status 1; never a traceback. See `main`.
+
+The commands' modules are imported on first use (`monitor.lazy`): `monitor --help` needs none of
+them, and each command pays only for the ones it uses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import shlex
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
 import typer
 
-from monitor.errors import ConfigError, MonitorError
-from monitor.export import WRITERS, export_rows
-from monitor.settings import Settings
-from monitor.sources import Source, enabled, load_sources
+from monitor.errors import (
+    ArchiveMissing,
+    ArchiveUnreachable,
+    ArchiveUnwritable,
+    ConfigError,
+    MonitorError,
+)
+from monitor.json_lines import Line, read_json_lines
+from monitor.lang import LANGUAGES
+from monitor.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import monitor.web.serve as listening  # (monitor.web's `serve` is the function)
+    from monitor import backfill as backfills
+    from monitor import bot as chat_bot
+    from monitor import deliver, health, maintenance, pipeline, runtime, schedule, search, tag
+    from monitor import export as exports
+    from monitor import rules as topic_rules
+    from monitor import seeds as seed_corpus
+    from monitor import settings as configuration
+    from monitor import sources as sources_file
+    from monitor import store as archive
+    from monitor.demo import run as demo_run
+    from monitor.settings import Settings
+    from monitor.sources import Source
+    from monitor.store import db as archive_db
+    from monitor.store import fingerprints, outbox, warc
+    from monitor.store import search as search_index
+    from monitor.web import app as web_app
+else:
+    asyncio = lazy_import("asyncio")
+    deliver = lazy_import("monitor.deliver")
+    health = lazy_import("monitor.health")
+    maintenance = lazy_import("monitor.maintenance")
+    pipeline = lazy_import("monitor.pipeline")
+    runtime = lazy_import("monitor.runtime")
+    schedule = lazy_import("monitor.schedule")
+    search = lazy_import("monitor.search")
+    tag = lazy_import("monitor.tag")
+    backfills = lazy_import("monitor.backfill")
+    chat_bot = lazy_import("monitor.bot")
+    exports = lazy_import("monitor.export")
+    topic_rules = lazy_import("monitor.rules")
+    seed_corpus = lazy_import("monitor.seeds")
+    configuration = lazy_import("monitor.settings")
+    sources_file = lazy_import("monitor.sources")
+    archive = lazy_import("monitor.store")
+    demo_run = lazy_import("monitor.demo.run")
+    archive_db = lazy_import("monitor.store.db")
+    fingerprints = lazy_import("monitor.store.fingerprints")
+    outbox = lazy_import("monitor.store.outbox")
+    warc = lazy_import("monitor.store.warc")
+    search_index = lazy_import("monitor.store.search")
+    web_app = lazy_import("monitor.web.app")
+    listening = lazy_import("monitor.web.serve")
 
 # Options shared by several commands (the search filters are search's and export's alike).
 Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source.")]
@@ -39,6 +98,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's own help layout: rich's boxes alone would make `monitor --help` take 2.5 times as
+    # long as `import typer` (bench/startup_bench.py), for the same text
+    rich_markup_mode=None,
     help="Monitor and archive news on Azerbaijan–Kazakhstan relations.",
 )
 log = logging.getLogger("monitor")
@@ -85,7 +147,7 @@ def options(
     if verbose:
         overrides["log_level"] = "DEBUG"
     try:
-        settings = Settings(**overrides)
+        settings = configuration.Settings(**overrides)
     except ValueError as exc:
         raise ConfigError(f"settings: {exc}") from None
     _configure_logging(settings)
@@ -119,21 +181,35 @@ class JsonFormatter(logging.Formatter):
 
 
 def _load(settings: Settings) -> list[Source]:
-    return load_sources(settings.sources)
+    return sources_file.load_sources(settings.sources)
+
+
+def _writable_data_dir(settings: Settings) -> None:
+    """A command that stores captures and digests stops here, before any fetch, when the data
+    folder is read-only or full (the database is tried when the store opens)."""
+    archive_db.require_writable_folder(settings.data_dir, str(settings.data_dir))
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    """One line of `--json` output: times in ISO 8601 with a `T`, as `monitor export` writes them
+    (str() of a datetime would put a space there)."""
+
+    def encode(value: Any) -> str:
+        return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+    return json.dumps(row, default=encode, ensure_ascii=False)
 
 
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Poll every enabled source on its schedule until SIGTERM or Ctrl-C."""
-    from monitor.runtime import open_deps
-    from monitor.schedule import Runner
-
     settings = _settings(ctx)
     sources = _load(settings)
+    _writable_data_dir(settings)
 
     async def main() -> None:
-        async with open_deps(settings, sources) as deps:
-            await Runner(deps, sources).run()
+        async with runtime.open_deps(settings, sources) as deps:
+            await schedule.Runner(deps, sources).run()
 
     asyncio.run(main())
 
@@ -145,18 +221,22 @@ def poll(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per source.")] = False,
 ) -> None:
     """Run one polling cycle now and print what it found."""
-    from monitor.pipeline import poll_sources
-    from monitor.runtime import open_deps
-
     settings = _settings(ctx)
-    chosen = enabled(_load(settings), source)
+    sources = _load(settings)
+    chosen = sources_file.enabled(sources, source)
+    _writable_data_dir(settings)
 
     async def main() -> list[Any]:
-        async with open_deps(settings, _load(settings)) as deps:
-            return await poll_sources(chosen, deps, on_report=lambda r: _print_report(r, as_json))
+        async with runtime.open_deps(settings, sources) as deps:
+            return await pipeline.poll_sources(
+                chosen, deps, on_report=lambda r: _print_report(r, as_json)
+            )
 
     reports = asyncio.run(main())
     if reports and all(not r.ok for r in reports):
+        common = health.common_failure({r.source: r for r in reports}, [r.source for r in reports])
+        if common:  # "network unreachable: all 8 sources failed", said once
+            typer.echo(common, err=True)
         raise typer.Exit(1)
 
 
@@ -164,7 +244,7 @@ def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         row = asdict(report)
         row["ok"] = report.ok
-        typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        typer.echo(_json_line(row))
         return
     status = "ok" if report.ok else f"{len(report.errors)} error(s)"
     typer.echo(f"{report.source}: {report.summary().split('; ')[0]} — {status}")
@@ -186,15 +266,13 @@ def export(
     relevant_only: RelevantOnly = False,
 ) -> None:
     """Write the archive to stdout as JSON Lines or CSV (the filters are those of search)."""
-    from monitor.store import Store
-
-    if format not in WRITERS:
-        raise ConfigError(f"--format: {format!r} is not one of {', '.join(WRITERS)}")
-    filters = _search_filters(source, lang, topic, since, until, relevant_only)
+    if format not in exports.WRITERS:
+        raise ConfigError(f"--format: {format!r} is not one of {', '.join(exports.WRITERS)}")
     settings = _settings(ctx)
-    store = Store.open(settings.archive_url)
+    filters = _search_filters(settings, source, lang, topic, since, until, relevant_only)
+    store = archive.Store.open(settings.archive_url, "read")
     try:
-        count = WRITERS[format](export_rows(store, filters=filters), sys.stdout)
+        count = exports.WRITERS[format](exports.export_rows(store, filters=filters), sys.stdout)
     finally:
         store.close()
     log.info("exported %d articles", count)
@@ -203,9 +281,14 @@ def export(
 @app.command("search")
 def search_command(
     ctx: typer.Context,
-    query: Annotated[
-        str, typer.Argument(help='Words (all must match), "a phrase", prefix*, -excluded.')
-    ] = "",
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="QUERY",
+            help='Words (all must match), "a phrase", prefix*, -excluded, NOT word.',
+            show_default=False,
+        ),
+    ] = None,
     source: Sources = None,
     lang: Langs = None,
     topic: Topics = None,
@@ -218,21 +301,20 @@ def search_command(
         bool, typer.Option("--reindex", help="First index articles missing from the index.")
     ] = False,
 ) -> None:
-    """Full-text search of the archive, best matches first (no query: the newest articles)."""
-    from monitor.search import parse_query, search
-    from monitor.store import Store
-    from monitor.store.search import reindex as reindex_archive
-
+    """Full-text search of the archive, best matches first (no query: the newest articles).
+    A query that begins with '-' (an excluded word) goes after `--`: search -- '-Qazax Baku'."""
     if format not in ("table", "jsonl"):
         raise ConfigError(f"--format: {format!r} is not one of table, jsonl")
-    filters = _search_filters(source, lang, topic, since, until, relevant_only)
-    parse_query(query, strict=True)
-    store = Store.open(_settings(ctx).archive_url)
+    settings = _settings(ctx)
+    filters = _search_filters(settings, source, lang, topic, since, until, relevant_only)
+    query = search.clean_query(" ".join(words or ()))
+    search.parse_query(query, strict=True)
+    store = archive.Store.open(settings.archive_url, "write" if reindex else "read")
     try:
         if reindex:
             with store.engine.begin() as conn:
-                typer.echo(f"indexed {reindex_archive(conn)} articles", err=True)
-        result = search(store, query, filters, limit=limit)
+                typer.echo(f"indexed {search_index.reindex(conn)} articles", err=True)
+        result = search.search(store, query, filters, limit=limit)
     finally:
         store.close()
     for line in _search_lines(result, format):
@@ -240,19 +322,25 @@ def search_command(
 
 
 def _search_filters(
+    settings: Settings,
     sources: list[str] | None,
     langs: list[str] | None,
     topics: list[str] | None,
     since: str | None,
     until: str | None,
     relevant_only: bool,
-) -> Any:
-    from monitor.search import SearchFilters
-
-    for code in langs or []:
-        if not code.isalpha() or not 2 <= len(code) <= 3 or not code.islower():
-            raise ConfigError(f"--lang: {code!r} is not a language code like az, kk, ru, en")
-    return SearchFilters(
+) -> search.SearchFilters:
+    """The filters of search and export, each value checked against the ones that exist (a
+    sources.yaml or topics.yaml is read only when its filter is given)."""
+    search.check_choices("--lang", langs or [], LANGUAGES)
+    if sources:
+        known = [s.name for s in _load(settings)] + [fingerprints.SEED_SOURCE]
+        search.check_choices("--source", sources, known)
+    if topics:
+        search.check_choices(
+            "--topic", topics, list(topic_rules.load_rules(settings.topics).topics)
+        )
+    return search.SearchFilters(
         sources=tuple(sources or ()),
         langs=tuple(langs or ()),
         topics=tuple(topics or ()),
@@ -284,7 +372,7 @@ def _search_lines(result: Any, format: str) -> list[str]:
                 {
                     "id": hit.article_id,
                     "rank": round(hit.rank, 6),
-                    "published_at": hit.published_at.isoformat(),
+                    "published_at": hit.published_at.isoformat() if hit.published_at else None,
                     "source": hit.source,
                     "lang": hit.lang,
                     "url": hit.url,
@@ -304,9 +392,9 @@ def _search_lines(result: Any, format: str) -> list[str]:
     lines = []
     for number, hit in enumerate(result.hits, start=1):
         flag = " *" if hit.relevant else ""
+        day = f"{hit.published_at:%Y-%m-%d}" if hit.published_at else "undated   "
         lines.append(
-            f"{number:>3}. {hit.published_at:%Y-%m-%d} {hit.source} [{hit.lang or '?'}]{flag} "
-            f"{hit.title_marked.plain()}"
+            f"{number:>3}. {day} {hit.source} [{hit.lang or '?'}]{flag} {hit.title_marked.plain()}"
         )
         lines.append(f"     {hit.url}")
         lines.append(f"     {hit.snippet.plain()}")
@@ -321,19 +409,14 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Per source: last success, failures in a row, articles, empty extractions, recent errors."""
-    from monitor.health import health_of
-    from monitor.store import Store
-    from monitor.store.fingerprints import duplicates_by_source
-    from monitor.store.outbox import status_lines
-
     settings = _settings(ctx)
     sources = _load(settings)
-    store = Store.open(settings.archive_url)
+    store = archive.Store.open(settings.archive_url, "read")
     now = datetime.now(UTC)
     try:
         rows = store.status([s.name for s in sources], now)
-        copies = duplicates_by_source(store, now - timedelta(days=1))
-        outbox = status_lines(store)
+        copies = fingerprints.duplicates_by_source(store, now - timedelta(days=1))
+        outbox_lines = outbox.status_lines(store)
     finally:
         store.close()
     if as_json:
@@ -342,11 +425,11 @@ def status(
                 "empty_share": round(row.empty_share, 3),
                 "duplicates_24h": copies.get(row.name, (0, 0))[1],
             }
-            typer.echo(json.dumps(data, default=str, ensure_ascii=False))
+            typer.echo(_json_line(data))
         return
     for source, row in zip(sources, rows, strict=True):
         flag = "" if source.enabled else " [disabled]"
-        typer.echo(f"{source.name}{flag}: {health_of(row)[1]}")
+        typer.echo(f"{source.name}{flag}: {health.health_of(row)[1]}")
         typer.echo(
             f"  last success {_when(row.last_success_at)}, next check {_when(row.next_check_at)}, "
             f"{row.articles} articles, {row.new_24h} new in 24 h "
@@ -357,7 +440,7 @@ def status(
             typer.echo(f"  last error: {row.last_error}")
         for error in row.recent_errors:
             typer.echo(f"  ! {error}")
-    for line in outbox:
+    for line in outbox_lines:
         typer.echo(line)
 
 
@@ -371,18 +454,13 @@ def reextract(
     source: Sources = None,
 ) -> None:
     """Run extraction again over the raw captures (after changing selectors or upgrading)."""
-    from monitor.maintenance import reextract_archive
-    from monitor.rules import load_rules
-    from monitor.store import Store
-    from monitor.store.warc import WarcArchive
-
     settings = _settings(ctx)
     sources = {s.name: s for s in _load(settings)}
-    rules = load_rules(settings.topics)
-    store = Store.open(settings.archive_url)
+    rules = topic_rules.load_rules(settings.topics)
+    store = archive.Store.open(settings.archive_url)
     try:
-        counts = reextract_archive(
-            store, WarcArchive(settings.warc_dir), sources, rules, source, progress=_progress()
+        counts = maintenance.reextract_archive(
+            store, warc.WarcArchive(settings.warc_dir), sources, rules, source, progress=_progress()
         )
     finally:
         store.close()
@@ -407,15 +485,11 @@ def retag(
     ] = False,
 ) -> None:
     """Apply the current topics.yaml to the archive (after editing the rules)."""
-    from monitor.maintenance import retag_archive
-    from monitor.rules import load_rules
-    from monitor.store import Store
-
     settings = _settings(ctx)
-    rules = load_rules(settings.topics)
-    store = Store.open(settings.archive_url)
+    rules = topic_rules.load_rules(settings.topics)
+    store = archive.Store.open(settings.archive_url)
     try:
-        counts = retag_archive(store, rules, source, everything, progress=_progress())
+        counts = maintenance.retag_archive(store, rules, source, everything, progress=_progress())
     finally:
         store.close()
     typer.echo(
@@ -427,31 +501,39 @@ def retag(
 @app.command()
 def classify(ctx: typer.Context) -> None:
     """Read JSON Lines from stdin ({"id", "title", "text", "lang"?}) and write one line per input:
-    id, relevant, score, topics, lang, entities, reasons. Exit 1 if any line was unreadable."""
-    from monitor.rules import load_rules
-    from monitor.tag import tag
-
-    rules = load_rules(_settings(ctx).topics)
+    id, relevant, score, topics, lang, entities, reasons. A line longer than MONITOR_MAX_BODY_BYTES
+    is skipped. Exit 1 if any line was unreadable."""
+    settings = _settings(ctx)
+    rules = topic_rules.load_rules(settings.topics)
     failed = 0
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise ValueError("needs an object with a string 'text'")
-            title = item.get("title") or ""
-            if not isinstance(title, str):
-                raise ValueError("'title' must be a string")
-        except ValueError as exc:
+    for line in _stdin_json_lines(settings):
+        item = line.value
+        problem = line.problem or _classify_problem(item)
+        if problem:
             failed += 1
-            typer.echo(f"error: stdin line {number}: {exc}", err=True)
-            typer.echo(json.dumps({"id": None, "line": number, "error": str(exc)}))
+            typer.echo(f"error: stdin line {line.number}: {problem}", err=True)
+            typer.echo(json.dumps({"id": None, "line": line.number, "error": problem}))
             continue
-        tagging = tag(title, item["text"], rules, lang=item.get("lang"))
+        title = item.get("title") or ""
+        tagging = tag.tag(title, item["text"], rules, lang=item.get("lang"))
         typer.echo(json.dumps({"id": item.get("id")} | tagging.as_dict(), ensure_ascii=False))
     if failed:
         raise typer.Exit(1)
+
+
+def _stdin_json_lines(settings: Settings) -> Iterator[Line]:
+    """The JSON Lines on stdin, each capped as the fetcher caps a body (the one reader of stdin
+    for every command that takes JSON Lines there)."""
+    stream = cast("BinaryIO", sys.stdin.buffer)
+    return read_json_lines(stream, settings.max_body_bytes, "MONITOR_MAX_BODY_BYTES")
+
+
+def _classify_problem(item: Any) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        return "needs an object with a string 'text'"
+    if not isinstance(item.get("title") or "", str):
+        return "'title' must be a string"
+    return None
 
 
 @app.command()
@@ -473,12 +555,19 @@ def digest(
 
     if kind not in ("telegram", "email", "instant"):
         raise ConfigError(f"digest: {kind!r} is not one of telegram, email, instant")
+    if since is not None and kind != "telegram":
+        covers = {
+            "email": "the weekly email covers the last full week, Monday to Sunday",
+            "instant": "instant posts cover the items first seen in the last 6 hours",
+        }
+        raise ConfigError(f"digest {kind}: --since is for `digest telegram` only; {covers[kind]}")
     chosen = cast("Kind", kind)
+    start = _date_option("--since", since)
     settings = _settings(ctx)
     labels = labels_for(_load(settings), load_rules(settings.topics))
     store = Store.open(settings.archive_url)
     try:
-        now, start = utc_now(), _date_option("--since", since)
+        now = utc_now()
         if dry_run:
             for line in preview(chosen, store, settings, now, labels=labels, since=start):
                 typer.echo(line)
@@ -496,17 +585,12 @@ def digest(
 def seeds(ctx: typer.Context) -> None:
     """Archive the seed corpus (seeds/ and its seeds.yaml) again: new or changed seeds are stored
     and indexed for dedupe. The first poll of an empty archive does this by itself."""
-    from monitor.pipeline import archive_seeds
-    from monitor.rules import load_rules
-    from monitor.seeds import load_seeds
-    from monitor.store import Store
-
     settings = _settings(ctx)
-    documents = load_seeds(settings.seeds_dir)
-    rules = load_rules(settings.topics)
-    store = Store.open(settings.archive_url)
+    documents = seed_corpus.load_seeds(settings.seeds_dir)
+    rules = topic_rules.load_rules(settings.topics)
+    store = archive.Store.open(settings.archive_url)
     try:
-        counts = archive_seeds(store, documents, datetime.now(UTC), rules)
+        counts = pipeline.archive_seeds(store, documents, datetime.now(UTC), rules)
     finally:
         store.close()
     typer.echo(
@@ -524,17 +608,14 @@ def dedupe(
 ) -> None:
     """Dedupe archived articles that have no current sketch (an archive from before dedupe, or
     after a change of the matching method); --rebuild refills the index without reading texts."""
-    from monitor.store import Store
-    from monitor.store.fingerprints import dedupe_archive
-    from monitor.store.fingerprints import rebuild as rebuild_index
-
     settings = _settings(ctx)
-    store = Store.open(settings.archive_url)
+    store = archive.Store.open(settings.archive_url)
     try:
         if rebuild:
-            typer.echo(f"index rebuilt from {rebuild_index(store)} stored sketches")
+            typer.echo(f"index rebuilt from {fingerprints.rebuild(store)} stored sketches")
         else:
-            typer.echo(f"deduped {dedupe_archive(store, progress=_progress())} articles")
+            deduped = fingerprints.dedupe_archive(store, progress=_progress())
+            typer.echo(f"deduped {deduped} articles")
     finally:
         store.close()
 
@@ -554,24 +635,22 @@ def backfill(
 ) -> None:
     """Walk a source's listing pages back to a date and archive what they list; resumable
     (run it again to continue), with its progress kept in the archive database."""
-    from monitor.backfill import parse_since, require_backfill, run_backfill
-    from monitor.runtime import open_deps
-
     settings = _settings(ctx)
     sources = _load(settings)
-    chosen = enabled(sources, [source])[0]
-    require_backfill(chosen)
-    start = parse_since(since, chosen) if since is not None else None
+    chosen = sources_file.enabled(sources, [source])[0]
+    backfills.require_backfill(chosen)
+    start = backfills.parse_since(since, chosen) if since is not None else None
+    _writable_data_dir(settings)
 
     def show(page: Any) -> None:
-        typer.echo(json.dumps(asdict(page), default=str) if as_json else page.line())
+        typer.echo(_json_line(asdict(page)) if as_json else page.line())
 
     async def main() -> Any:
-        async with open_deps(settings, sources) as deps:
-            return await run_backfill(chosen, start, deps, restart=restart, on_page=show)
+        async with runtime.open_deps(settings, sources) as deps:
+            return await backfills.run_backfill(chosen, start, deps, restart=restart, on_page=show)
 
     run = asyncio.run(main())
-    typer.echo(json.dumps(run.as_dict()) if as_json else run.summary())
+    typer.echo(_json_line(run.as_dict()) if as_json else run.summary())
     if not run.ok:
         raise typer.Exit(1)
 
@@ -586,25 +665,17 @@ def web(
 ) -> None:
     """Serve the read-only web page over the archive: search, articles, captures, source health,
     relevant items per week. Beyond loopback it needs MONITOR_WEB_USER and MONITOR_WEB_PASSWORD."""
-    from sqlalchemy.engine import make_url
-
-    from monitor.deliver import labels_for
-    from monitor.rules import load_rules
-    from monitor.store import Store
-    from monitor.web import create_app, serve
-    from monitor.web.serve import check_exposure
-
     settings = _settings(ctx)
     changes = {"web_host": host, "web_port": port}
     settings = settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
-    check_exposure(settings)
+    listening.check_exposure(settings)
     sources = _load(settings)
-    labels = labels_for(sources, load_rules(settings.topics))
-    shown = make_url(settings.archive_url).render_as_string(hide_password=True)
-    store = Store.open(settings.archive_url)
+    labels = deliver.labels_for(sources, topic_rules.load_rules(settings.topics))
+    shown = archive_db.archive_name(settings.archive_url)
+    store = archive.Store.open(settings.archive_url, "read")
     try:
-        site = create_app(settings, store, sources=sources, labels=labels)
-        serve(
+        site = web_app.create_app(settings, store, sources=sources, labels=labels)
+        listening.serve(
             site,
             settings,
             on_ready=lambda url: typer.echo(f"Serving {shown} at {url} (Ctrl-C stops)"),
@@ -619,11 +690,9 @@ def demo(
     keep: Annotated[bool, typer.Option(help="Keep the temporary data folder.")] = False,
 ) -> None:
     """Serve recorded copies of the real sites on 127.0.0.1 and run a full cycle offline."""
-    from monitor.demo.run import run_demo
-
     settings = _settings(ctx)
     explicit_dir = "data_dir" in settings.model_fields_set
-    run_demo(settings, explicit_dir=explicit_dir, keep=keep, echo=typer.echo)
+    demo_run.run_demo(settings, explicit_dir=explicit_dir, keep=keep, echo=typer.echo)
 
 
 @app.command()
@@ -631,29 +700,22 @@ def bot(ctx: typer.Context) -> None:
     """Answer /latest, /search, /topics and /status in the chats of MONITOR_BOT_CHAT_IDS until
     SIGTERM or Ctrl-C, without polling (`monitor run` starts the same bot itself). SIGHUP reloads
     sources.yaml and topics.yaml."""
-    import signal
-
-    from monitor.bot import bot_disabled_reason, keep_bot, parse_admins, parse_chats
-    from monitor.rules import load_rules
-    from monitor.schedule import worker_name
-    from monitor.store import Store
-
     settings = _settings(ctx)
-    reason = bot_disabled_reason(settings)
+    reason = chat_bot.bot_disabled_reason(settings)
     if reason is not None:
         raise ConfigError(f"bot: {reason}")
-    parse_chats(settings)  # bad ids: exit 2 before anything starts
-    parse_admins(settings)
-    loaded = (_load(settings), load_rules(settings.topics))
+    chat_bot.parse_chats(settings)  # bad ids: exit 2 before anything starts
+    chat_bot.parse_admins(settings)
+    loaded = (_load(settings), topic_rules.load_rules(settings.topics))
     current = [loaded]
 
     def reload() -> None:
         try:
-            current[0] = (_load(settings), load_rules(settings.topics))
+            current[0] = (_load(settings), topic_rules.load_rules(settings.topics))
         except ConfigError as exc:
             log.error("kept the old sources and rules: %s", exc)
 
-    store = Store.open(settings.archive_url)
+    store = archive.Store.open(settings.archive_url, "write")  # it answers; its lease is a write
 
     async def main() -> None:
         stopping = asyncio.Event()
@@ -662,7 +724,13 @@ def bot(ctx: typer.Context) -> None:
             loop.add_signal_handler(signum, stopping.set)
         loop.add_signal_handler(signal.SIGHUP, reload)
         bot = asyncio.create_task(
-            keep_bot(settings, store, worker_name(), lambda: current[0][1], lambda: current[0][0])
+            chat_bot.keep_bot(
+                settings,
+                store,
+                schedule.worker_name(),
+                lambda: current[0][1],
+                lambda: current[0][0],
+            )
         )
         await asyncio.wait(
             [bot, asyncio.create_task(stopping.wait())], return_when="FIRST_COMPLETED"
@@ -678,12 +746,49 @@ def bot(ctx: typer.Context) -> None:
         store.close()
 
 
+# Errors that mean the command cannot run as asked: a settings file, an option, a query, an
+# archive that cannot be reached, is not there, or takes no more writes (see monitor.errors).
+BAD_INPUT = (ConfigError, ArchiveUnreachable, ArchiveMissing, ArchiveUnwritable)
+
+
 def main() -> None:
+    """Run the command line. Every expected failure ends in one line on stderr, "error: ...":
+    status 2 for a bad input, a usage error included (click would print its usage and a box),
+    1 for the others; a bug still ends in a traceback, to be reported."""
     try:
-        app()
-    except ConfigError as exc:
+        status = app(standalone_mode=False)
+    except typer.TyperException as exc:  # a usage error (from the click that typer carries)
+        typer.echo(_usage_problem(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except BAD_INPUT as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except MonitorError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _usage_problem(exc: typer.TyperException) -> str:
+    """A usage error in one line that names the command, where click prints its usage and a
+    hint; for a search query that begins with '-' (an excluded word, which the shell hands over
+    as an option) it says how to write it. No command at all gets the help, as click gives it."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"error: {message}"
+    if message == ctx.get_help():  # `monitor` alone: click's "error" is the help itself
+        return message
+    command = ctx.command_path
+    option = getattr(exc, "option_name", None)  # click's NoSuchOption
+    if option and ctx.info_name == "search" and not option.startswith("--"):
+        word = next((arg for arg in sys.argv[1:] if arg.startswith(option)), option)
+        example = shlex.quote(f"{word} Kazakhstan")
+        return (
+            f"error: {command}: {word!r} is read as an option, and there is no {option}; a "
+            f"query that begins with '-' goes after --, as in: {command} -- {example}"
+        )
+    return f"error: {command}: {message} (see {command} --help)"

@@ -28,12 +28,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from datasketch import MinHash
-
+from monitor.lazy import lazy_import
 from monitor.normalise import body_hash, match_tokens
+
+if TYPE_CHECKING:
+    import datasketch
+    import numpy as np
+else:  # half a second of scipy that `monitor status` and `search` never use (see monitor.lazy)
+    datasketch = lazy_import("datasketch")
+    np = lazy_import("numpy")
 
 MatchKind = Literal["exact", "near", "contained", "contains"]
 
@@ -130,7 +135,7 @@ def shingle_hashes(tokens: Sequence[str]) -> list[int]:
 
 def minhash_of(shingles: Iterable[int]) -> bytes:
     """The MinHash of a shingle set as bytes (datasketch's permutations, seed 1)."""
-    minhash = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_low_32_bits)
+    minhash = datasketch.MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_low_32_bits)
     minhash.update_batch(list(shingles))
     return minhash.hashvalues.astype("<u4").tobytes()
 

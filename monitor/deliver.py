@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TextIO
@@ -83,6 +83,7 @@ INSTANT_LOOKBACK = timedelta(hours=6)
 MAX_DIGEST_ITEMS = 100  # more wait for the next digest
 MAX_WAIT = 120.0  # retries due within this many seconds are waited for in the same run
 INSTANT_TITLE = "Azerbaijan–Kazakhstan: just in"
+DRY_RUN_DIR = "dry-run"  # under digests_dir: what `digest email --dry-run` renders
 
 Checkpoint = Callable[[str, str], None]
 Sleep = Callable[[float], Awaitable[object]]
@@ -213,11 +214,17 @@ def queue_instant_posts(
 
 
 def weekly_summary(
-    store: Store, settings: Settings, now: datetime, *, labels: Labels = Labels()
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    labels: Labels = Labels(),
+    week_start: date | None = None,
 ) -> WeeklySummary:
-    """The summary of the last full ISO week before `now`, in the digest zone."""
+    """The summary of the week starting on Monday `week_start`, by default the last full ISO week
+    before `now`, in the digest zone."""
     zone = ZoneInfo(settings.digest_timezone)
-    start, _ = week_of(now, zone)
+    start = week_start or week_of(now, zone)[0]
     first, last = week_bounds(start, zone)
     rows = outbox.digest_rows(store, since=first, until=last, relevant_only=False)
     return build_weekly_summary(rows, week_start=start, zone=zone, labels=labels)
@@ -590,12 +597,10 @@ def preview(
     labels: Labels = Labels(),
     since: datetime | None = None,
 ) -> list[str]:
-    """What `run_digest` would queue at `now`, as text (Telegram HTML, Markdown or the email's
-    HTML page), recording nothing: `--dry-run`."""
+    """What `run_digest` would queue at `now`, as text (Telegram HTML, Markdown, or the email's
+    subject and plain-text part with the path of its HTML part), recording nothing: `--dry-run`."""
     if kind == "email":
-        from monitor.weekly import render_weekly_page
-
-        return [render_weekly_page(weekly_summary(store, settings, now, labels=labels))]
+        return preview_weekly(store, settings, now, labels=labels).lines()
     channel = telegram_channel(settings) if kind == "telegram" else INSTANT
     if channel == INSTANT and settings.telegram_instant_score is None:
         return []
@@ -606,6 +611,51 @@ def preview(
     if channel == FILE_TELEGRAM:
         return [entry.payload.decode() for entry in outgoing]
     return [decode_telegram(entry.payload)[0] for entry in outgoing]
+
+
+@dataclass(frozen=True)
+class WeeklyPreview:
+    """The weekly email as `--dry-run` and the demo show it: the plain-text part to read in the
+    terminal, and the HTML part in a file to open in a browser (raw HTML with an embedded chart
+    is unreadable in a terminal)."""
+
+    subject: str
+    text: str
+    html_path: Path
+    sends_to: str  # where `monitor digest email` would deliver it
+
+    def lines(self) -> list[str]:
+        return [
+            f"Subject: {self.subject}",
+            f"(not sent; `monitor digest email` sends it {self.sends_to})",
+            "",
+            self.text.rstrip("\n"),
+            "",
+            f"HTML part written to {self.html_path}",
+        ]
+
+
+def preview_weekly(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    labels: Labels = Labels(),
+    week_start: date | None = None,
+) -> WeeklyPreview:
+    """The weekly email of the week starting `week_start` (default: the last full week before
+    `now`), recording nothing in the outbox: its HTML page (chart embedded) is written under
+    `digests_dir/dry-run/`, apart from the files the file sink delivers."""
+    from monitor.weekly import render_weekly_page, render_weekly_text, weekly_subject
+
+    summary = weekly_summary(store, settings, now, labels=labels, week_start=week_start)
+    path = settings.digests_dir / DRY_RUN_DIR / f"email-{week_key(summary.week_start)}.html"
+    _write_whole(path, render_weekly_page(summary))
+    if email_channel(settings) == EMAIL:
+        sends_to = f"by SMTP to {len(settings.email_recipients)} recipient(s)"
+    else:
+        sends_to = f"to {settings.digests_dir} (no SMTP settings)"
+    return WeeklyPreview(weekly_subject(summary), render_weekly_text(summary), path, sends_to)
 
 
 def report_lines(reports: Sequence[SendReport]) -> list[str]:

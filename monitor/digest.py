@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from monitor.leads import lead_paragraph
 from monitor.models import DigestItem, WeeklySummary
 
 TELEGRAM_LIMIT = 4000  # UTF-16 code units of raw HTML (Telegram's limit is 4,096 after parsing)
@@ -41,7 +42,7 @@ class DigestRow:
     source: str
     title: str
     url: str
-    published_at: datetime  # aware, in the site's offset
+    published_at: datetime | None  # aware, in the site's offset; None: date unknown
     lang: str | None
     first_seen_at: datetime  # aware
     relevant: bool | None
@@ -109,8 +110,15 @@ def select_items(
         and row.article_id not in delivered
         and (min_score is None or (row.score or 0.0) >= min_score)
     ]
-    chosen.sort(key=lambda r: (r.published_at, r.first_seen_at, r.article_id), reverse=True)
+    chosen.sort(key=newest_first_key, reverse=True)
     return [digest_item(row, labels) for row in chosen[:limit]]
+
+
+def newest_first_key(row: DigestRow) -> tuple[bool, datetime, datetime, int]:
+    """Sort key (reversed) for newest first: dated items by date, then the undated ones, which
+    have no place in time, by when the monitor first saw them."""
+    dated = row.published_at is not None
+    return (dated, row.published_at or row.first_seen_at, row.first_seen_at, row.article_id)
 
 
 def digest_item(row: DigestRow, labels: Labels) -> DigestItem:
@@ -129,9 +137,9 @@ def digest_item(row: DigestRow, labels: Labels) -> DigestItem:
 
 
 def snippet_of(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """The first paragraph, on one line, cut at a word near `limit` characters."""
-    first = next((p for p in text.split("\n\n") if p.strip()), "")
-    return shorten(one_line(first), limit)
+    """The first paragraph that says something (never a bare dateline: `monitor.leads`), on
+    one line, cut at a word near `limit` characters."""
+    return shorten(one_line(lead_paragraph(text)), limit)
 
 
 def one_line(text: str) -> str:
@@ -170,12 +178,18 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A publication time as readers of the digest see it; "date unknown" when the source gave
+    none (never the fetch time in its place)."""
+    if moment is None:
+        return "date unknown"
     local = moment.astimezone(zone)
     return f"{local.day} {MONTHS[local.month - 1]} {local:%H:%M}"
 
 
-def local_stamp(moment: datetime, zone: ZoneInfo) -> str:
+def local_stamp(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return "date unknown"
     local = moment.astimezone(zone)
     return f"{local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H:%M}"
 
@@ -374,6 +388,13 @@ def week_of(now: datetime, zone: ZoneInfo | str) -> tuple[date, date]:
     today = now.astimezone(_zone(zone)).date()
     start = today - timedelta(days=today.weekday() + 7)
     return start, start + timedelta(days=6)
+
+
+def week_containing(moment: datetime, zone: ZoneInfo | str) -> date:
+    """The Monday (in `zone`) of the ISO week `moment` falls in: the week an article first seen
+    then is counted in, as the demo shows it."""
+    day = moment.astimezone(_zone(zone)).date()
+    return day - timedelta(days=day.weekday())
 
 
 def week_bounds(start: date, zone: ZoneInfo | str) -> tuple[datetime, datetime]:

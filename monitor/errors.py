@@ -19,10 +19,18 @@
     │                               (permanent: do not retry; retry_after: wait at least this;
     │                               maybe_delivered: sent, but the answer was lost)
     └── StoreError                  the archive cannot be read or written (names the database/file)
+        ├── ArchiveUnreachable      no connection: not a database URL, driver not installed,
+        │                           server refuses, no such database (password never shown)
+        ├── ArchiveMissing          a reading command found no archive there (it never makes one)
+        └── ArchiveUnwritable       a write was refused: every command stops, polling too
+            ├── ArchiveReadOnly     the database, its file or the data folder is read-only
+            └── ArchiveFull         the disk (or the database's size limit) is full
 
 Expected failures of a source (everything under FetchError and ParseError) are caught by the
 pipeline and become values on the source's report, state and fetch log. Anything else is a bug
-and propagates to the job wrapper.
+and propagates to the job wrapper. The archive errors are translated from the database driver's and
+the file system's at the store's edge (`monitor.store.db`, `monitor.store.warc`), so no SQL and no
+driver's wording reaches the user; the command line ends each with one line and status 2.
 """
 
 from __future__ import annotations
@@ -147,3 +155,26 @@ class DeliveryError(MonitorError):
 
 class StoreError(MonitorError):
     """The archive (database or capture files) cannot be read or written."""
+
+
+class ArchiveUnreachable(StoreError):
+    """The archive's database cannot be reached: a URL that is not one, a driver that is not
+    installed, a server that refuses, a database that does not exist."""
+
+
+class ArchiveMissing(StoreError):
+    """A command that only reads found no archive where the settings point; it does not create
+    one, as a typo in --db or --data-dir would otherwise answer "no articles" from a new archive."""
+
+
+class ArchiveUnwritable(StoreError):
+    """A write to the archive was refused. Nothing written before is lost (each write is one
+    transaction, each capture one appended record), but nothing more can be stored: stop."""
+
+
+class ArchiveReadOnly(ArchiveUnwritable):
+    """The archive's database, its file or the data folder is read-only (to this user)."""
+
+
+class ArchiveFull(ArchiveUnwritable):
+    """The disk holding the archive, or the database's size limit, is full."""

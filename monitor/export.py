@@ -82,7 +82,8 @@ def article_row(article: Article) -> dict[str, Any]:
     """One article as plain values; dates in ISO 8601 with the offset the site gave."""
     local = timezone(timedelta(minutes=article.published_offset_min))
     row: dict[str, Any] = {name: getattr(article, name, None) for name in FIELDS}
-    row["published_at"] = article.published_at.astimezone(local).isoformat()
+    published = article.published_at
+    row["published_at"] = published.astimezone(local).isoformat() if published else None
     for name in ("fetched_at", "first_seen_at", "last_seen_at"):
         row[name] = getattr(article, name).isoformat()
     return row

@@ -9,6 +9,11 @@ A failing source recovers with its first poll that succeeds without an empty ext
 extraction alert only when a poll extracts text again. `check_sources` runs the decider over every
 source, sends what it decided and records the new state only after the send went through, so an
 alert that could not be sent is decided (and sent) again at the next check.
+
+The runner's log says the rest, in its own words: every failed poll at WARNING with when the
+source is tried next (`failed_poll_line`), and, when the latest poll of every enabled source
+failed for one cause, one line that says so (`common_failure`: "network unreachable: all 8
+sources failed"), since eight lines naming eight sites hide that the trouble is ours.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,6 +34,7 @@ from monitor.errors import DeliveryError
 from monitor.store.tables import PollLog, SourceAlert
 
 if TYPE_CHECKING:
+    from monitor.models import SourceReport
     from monitor.settings import Settings
     from monitor.store import SourceStatus, Store
 
@@ -37,6 +44,32 @@ Send = Callable[[str, str], Awaitable[None]]  # (html, plain)
 Reason = Literal["failing", "extraction"]
 ERROR_CHARS = 300  # of the last error shown in an alert
 HISTORY = 50  # polls read per source: enough to find `threshold` page-fetching polls
+# Words of an error line that mean no connection was made at all: when every site fails so, the
+# trouble is most likely this machine's network (or DNS), not the sites.
+NETWORK_FAILURES = (
+    "could not connect",
+    "cannot resolve",
+    "connect timed out",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "network is unreachable",
+    "no route to host",
+    "connection refused",
+    "all connection attempts failed",
+)
+# The other causes, by the FetchError kind the pipeline writes into an error line
+# ("feed https://…/rss: timeout: …").
+CAUSES = {
+    "timeout": "timeouts",
+    "challenge": "bot-check pages",
+    "http-status": "HTTP errors",
+    "robots": "robots.txt refusals",
+    "too-large": "oversized pages",
+    "redirects": "redirect loops",
+    "private-address": "private addresses refused",
+}
+_ERROR_KIND = re.compile(r"^\S+ \S+: ([a-z-]+): ")
 
 
 def health_of(row: SourceStatus) -> tuple[int, str]:
@@ -162,6 +195,46 @@ def _empty_streak(polls: Sequence[Poll]) -> list[Poll]:
                 break
             streak.append(poll)
     return streak
+
+
+# -- what the runner's log says after a poll ---------------------------------------------------
+
+
+def failed_poll_line(report: SourceReport, next_check_at: datetime | None, now: datetime) -> str:
+    """One WARNING line for a failed poll: the source, its first error and when it is tried
+    next (the backoff grows with each failure in a row, so the operator needs to see it)."""
+    errors = len(report.errors)
+    first = report.errors[0][:ERROR_CHARS] if report.errors else "unknown error"
+    counted = f"{errors} errors, first" if errors > 1 else "error"
+    if next_check_at is None:
+        then = "next try at the next tick"
+    else:
+        then = f"next try at {_when(next_check_at)} (in {_duration(next_check_at - now)})"
+    return f"poll of {report.source} failed ({counted}: {first}); {then}"
+
+
+def failure_cause(error: str) -> str:
+    """The cause of one error line, in words that are the same for every site it hits."""
+    if any(words in error.casefold() for words in NETWORK_FAILURES):
+        return "network unreachable"
+    if error.startswith("internal error"):
+        return "internal errors"
+    kind = _ERROR_KIND.match(error)
+    return CAUSES.get(kind.group(1), "errors") if kind else "errors"
+
+
+def common_failure(latest: Mapping[str, SourceReport], enabled: Collection[str]) -> str | None:
+    """ "network unreachable: all 8 sources failed" when the latest poll of every enabled source
+    (two or more) failed, every error of every one for the same cause; else None."""
+    if len(enabled) < 2 or any(name not in latest for name in enabled):
+        return None
+    reports = [latest[name] for name in enabled]
+    if any(report.ok or report.busy for report in reports):
+        return None
+    causes = {failure_cause(error) for report in reports for error in report.errors}
+    if len(causes) != 1:
+        return None
+    return f"{causes.pop()}: all {len(reports)} sources failed"
 
 
 def _when(moment: datetime) -> str:

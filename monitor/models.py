@@ -156,7 +156,7 @@ class DigestItem:
     source_title: str
     title: str
     url: str
-    published_at: datetime  # aware, in the site's offset
+    published_at: datetime | None  # aware, in the site's offset; None: date unknown
     lang: str
     topics: tuple[str, ...]
     snippet: str

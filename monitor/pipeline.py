@@ -28,7 +28,7 @@ from time import monotonic
 
 from monitor.dedupe import Match
 from monitor.discover import discover
-from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.errors import ArchiveUnwritable, FetchError, MonitorError, ParseError
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
@@ -87,7 +87,14 @@ async def poll_sources(
             on_report(report)
         return report
 
-    return list(await asyncio.gather(*(one(source) for source in sources)))
+    polls = [asyncio.ensure_future(one(source)) for source in sources]
+    try:
+        return list(await asyncio.gather(*polls))
+    except BaseException:  # the archive is full, or Ctrl-C: the others stop too, before the
+        for poll in polls:  # fetcher and the store close under them
+            poll.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        raise
 
 
 async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
@@ -140,6 +147,8 @@ async def _poll_source(source: Source, deps: Deps, now: datetime) -> SourceRepor
         candidates = await _discover(source, deps, report)
         report.discovered = len(candidates)
         await archive_candidates(source, candidates, deps, report, now)
+    except ArchiveUnwritable:  # read-only or full: no source can store anything, stop them all
+        raise
     except Exception as exc:  # a bug: keep it visible, keep the other sources going
         log.exception("poll of %s failed unexpectedly", source.name)
         report.errors.append(f"internal error: {type(exc).__name__}: {exc}")
@@ -336,7 +345,7 @@ def archive_seeds(
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     for seed in seeds:
         key = f"seed:{seed.id}"
-        published = datetime.combine(seed.published, time(), UTC) if seed.published else now
+        published = datetime.combine(seed.published, time(), UTC) if seed.published else None
         saved = store.save_article(
             ArticleRecord(
                 source=SEED_SOURCE,
@@ -348,7 +357,7 @@ def archive_seeds(
                 author=seed.author,
                 lang=seed.language,
                 published_at=published,
-                date_source="manifest" if seed.published else "loaded",
+                date_source="manifest" if seed.published else "unknown",
                 listed_at=None,
                 fetched_at=now,
                 content_hash=content_hash(seed.title, seed.text),
@@ -380,12 +389,13 @@ def build_record(
         article_key(url, source.id_pattern),
         article_key(candidate.url, source.id_pattern),
     )
+    published: datetime | None
     if extracted.published_at:
         published, date_source = extracted.published_at, "page"
     elif candidate.published_at:
         published, date_source = candidate.published_at, "feed"
-    else:
-        published, date_source = page.fetched_at.astimezone(source.zone), "fetched"
+    else:  # the fetch time is not a publication date: say it is unknown
+        published, date_source = None, "unknown"
     title = extracted.title or candidate.title or url
     return ArticleRecord(
         source=source.name,

@@ -134,6 +134,10 @@ class Runner:
         self.checks: set[asyncio.Future[None]] = set()
         self.health_lock = asyncio.Lock()
         self.alert: Send | None = None
+        # The latest poll of each source, and when the log last said that all of them failed
+        # the same way (said once per round of polls, not after every one).
+        self.latest: dict[str, SourceReport] = {}
+        self.all_failed_said_at: datetime | None = None
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
 
@@ -155,15 +159,18 @@ class Runner:
             if report.busy:  # another worker has it: nothing happened here
                 log.debug("%s: %s", name, report.summary())
                 return
-            log.info("polled %s: %s", name, report.summary())
             check = asyncio.ensure_future(self.after_poll(report))
             self.checks.add(check)
             check.add_done_callback(self.checks.discard)
 
     async def after_poll(self, report: SourceReport) -> None:
-        """Count the poll and tell the operator when its source breaks or recovers."""
+        """Log the poll, count it and tell the operator when its source breaks or recovers."""
         from monitor.health import check_sources
 
+        try:
+            self.log_outcome(report)
+        except Exception:  # the log line reads the archive: a hiccup there must not stop alerts
+            log.exception("could not log the poll of %s", report.source)
         if self.deps.metrics:
             self.deps.metrics.observe_report(report)
         async with self.health_lock:  # one checker at a time: no alert sent twice
@@ -173,6 +180,36 @@ class Runner:
                 )
             except Exception:  # an alert that cannot be sent must not stop the polling
                 log.exception("health check of %s failed", report.source)
+
+    def log_outcome(self, report: SourceReport) -> None:
+        """INFO for a good poll; WARNING with the next try for a failed one; and one WARNING
+        more once a round of polls has shown every enabled source failing for the same cause."""
+        from monitor.health import common_failure, failed_poll_line
+
+        now = self.clock()
+        if report.ok:
+            log.info("polled %s: %s", report.source, report.summary())
+            if self.all_failed_said_at is not None:
+                log.info("%s polled fine: not every source is failing any more", report.source)
+                self.all_failed_said_at = None
+        else:
+            state = self.deps.store.source_state(report.source)
+            log.warning("%s", failed_poll_line(report, state.next_check_at, now))
+        self.latest[report.source] = report
+        names = [source.name for source in self.sources]
+        common = common_failure(self.latest, names)
+        said = self.all_failed_said_at
+        if common is None or (
+            said is not None and any(self.latest[name].started_at <= said for name in names)
+        ):
+            return  # not all failing, or said already and this round is not over
+        next_checks = [self.deps.store.source_state(name).next_check_at for name in names]
+        soonest = min((moment for moment in next_checks if moment is not None), default=None)
+        then = (
+            f"; the first retry at {soonest.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if soonest else ""
+        )
+        log.warning("%s (latest: %s)%s", common, report.errors[0][:300], then)
+        self.all_failed_said_at = now
 
     async def digest(self, kind: Kind) -> None:
         """A digest job: queue what is due in the outbox and send it (once, across restarts)."""

@@ -52,6 +52,15 @@ class SearchFilters:
     relevant_only: bool = False
 
 
+def check_choices(name: str, chosen: Sequence[str], valid: Sequence[str]) -> None:
+    """Refuse a filter value that is none of `valid` (the languages, the sources of sources.yaml,
+    the topics of topics.yaml): it would match nothing, and "no articles" for a typo such as
+    `--lang kz` is a wrong answer given silently."""
+    for value in chosen:
+        if value not in valid:
+            raise QueryError(f"{name}: {value!r} is not one of {', '.join(valid)}")
+
+
 @dataclass(frozen=True)
 class Marked:
     """Text with the matched words marked: (piece, is_match) in order. Each front end escapes the
@@ -70,7 +79,7 @@ class SearchHit:
     url: str
     title: str
     lang: str | None
-    published_at: datetime  # aware
+    published_at: datetime | None  # aware; None: date unknown
     relevant: bool | None
     score: float | None  # relevance score from tagging
     topics: tuple[str, ...]
@@ -272,23 +281,47 @@ class Query:
 
 _QUERY_PART = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
 MIN_PREFIX = 2
+# Written in capitals they are operators, as in other search boxes; "and" in lower case is a word.
+# AND is what words do anyway, NOT is `-`, and OR is refused rather than read as a word to match.
+OPERATORS = frozenset({"AND", "OR", "NOT"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_query(text: str) -> str:
+    """The query as typed, each control character (NUL, ESC, ...) a space: none is part of a word,
+    and echoed raw it would corrupt a page or drive the terminal."""
+    return _CONTROL.sub(" ", text).strip()
 
 
 def parse_query(text: str, *, strict: bool = False) -> Query:
-    """The query's terms. Problems (an unbalanced quote, a lone '-', nothing left to look for) are
-    errors when `strict` (the command line), else read leniently and reported in `problems`."""
+    """The query's terms. Problems (an unbalanced quote, a lone '-', an operator with no word to
+    act on, nothing left to look for) are errors when `strict` (the command line), else read
+    leniently and reported in `problems`."""
     terms: list[Term] = []
     problems: list[str] = []
-    for match in _QUERY_PART.finditer(text):
-        negation, quoted, closed, bare = match.groups()
+    parts = [match.groups() for match in _QUERY_PART.finditer(text)]
+    words = [bare not in OPERATORS for *_, bare in parts]  # what an operator may act on
+    negate = False
+    for index, (negation, quoted, closed, bare) in enumerate(parts):
+        if bare in OPERATORS:
+            before, after = (
+                index > 0 and words[index - 1],
+                index + 1 < len(parts) and words[index + 1],
+            )
+            problem = _operator_problem(bare, before=before, after=after)
+            if problem:
+                problems.append(problem)
+            negate = bare == "NOT" and problem is None
+            continue
         if bare is None:
             if not closed:
                 problems.append(f"unbalanced quote before {quoted.strip()!r}: read as a phrase")
-            term = _phrase(quoted, excluded=bool(negation))
+            term = _phrase(quoted, excluded=bool(negation) or negate)
         else:
-            term, problem = _bare(bare)
+            term, problem = _bare(f"-{bare}" if negate and not negation else bare)
             if problem:
                 problems.append(problem)
+        negate = False
         if term is not None:
             terms.append(term)
     if terms and not any(not t.excluded for t in terms):
@@ -299,6 +332,16 @@ def parse_query(text: str, *, strict: bool = False) -> Query:
     if strict and problems:
         raise QueryError(f"query {text!r}: " + "; ".join(problems))
     return Query(tuple(terms), tuple(problems))
+
+
+def _operator_problem(operator: str, *, before: bool, after: bool) -> str | None:
+    if operator == "OR":
+        return "OR is not supported: every word must match; search for each alternative apart"
+    if operator == "NOT" and not after:
+        return "NOT needs a word after it (NOT word, or -word, leaves out articles with it)"
+    if operator == "AND" and not (before and after):
+        return "AND needs a word on each side (every word must match anyway)"
+    return None
 
 
 def _bare(part: str) -> tuple[Term | None, str | None]:

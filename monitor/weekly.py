@@ -127,7 +127,7 @@ def render_weekly(
     message["Message-ID"] = f"<weekly.{summary.week_start:%Y%m%d}.{message_digest}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the bot
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(templates.get_template("weekly.txt.j2").render(view=view))
+    message.set_content(render_weekly_text(summary, templates))
     html = templates.get_template("weekly.html.j2").render(view=view, chart_src=f"cid:{chart_cid}")
     message.add_alternative(html, subtype="html")
     html_part = next(
@@ -147,6 +147,12 @@ def render_weekly(
     html_part.set_boundary(f"=_related.{message_digest}")
     message["Content-Language"] = "en"  # after set_content, which drops Content-* headers
     return message
+
+
+def render_weekly_text(summary: WeeklySummary, templates: Environment | None = None) -> str:
+    """The plain-text part alone: what `monitor digest email --dry-run` and the demo print."""
+    template = (templates or _templates()).get_template("weekly.txt.j2")
+    return template.render(view=weekly_view(summary))
 
 
 def render_weekly_page(summary: WeeklySummary) -> str:
@@ -224,16 +230,24 @@ def _topics(summary: WeeklySummary, zone: ZoneInfo) -> tuple[TopicStories, ...]:
 
 
 def _story(item: DigestItem, zone: ZoneInfo) -> Story:
-    local = item.published_at.astimezone(zone)
     lang = item.lang if _LANG_TAG.fullmatch(item.lang or "") else None
     return Story(
         title=clean_text(item.title, TITLE_LIMIT) or "(untitled)",
         url=_safe_link(item.url),
         source=clean_text(item.source_title or item.source, NAME_LIMIT),
-        local_date=f"{WEEKDAYS[local.weekday()]} {local.day} {_month(local)}",
+        local_date=_story_date(item.published_at, zone),
         snippet=clean_text(item.snippet, SNIPPET_LIMIT),
         lang=lang,
     )
+
+
+def _story_date(published: datetime | None, zone: ZoneInfo) -> str:
+    """A story's day ('Wed 18 Nov'), or 'date unknown' when the source gave none: the email
+    never puts the day the monitor found an item in place of the day it was published."""
+    if published is None:
+        return "date unknown"
+    local = published.astimezone(zone)
+    return f"{WEEKDAYS[local.weekday()]} {local.day} {_month(local)}"
 
 
 def _per_day(per_day: tuple[tuple[date, int], ...]) -> tuple[DayCount, ...]:

@@ -14,7 +14,6 @@ import json
 import socket
 import struct
 import threading
-import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -42,6 +41,9 @@ Disallow: /private/
 Allow: /
 """
 BIG_BODY_SIZE = 20_000_000
+SLOW_REPLY = 1.0  # /slow answers after this long: longer than the read timeouts of the tests
+HOLD_PAIRING = 1.0  # /hold: at most this long the first requests wait to be in at once
+HOLD_GRACE = 0.15  # /hold: then this long more, for a request beyond the limit to show up
 BOMB_SIZE = 1 << 30  # 1 GiB of zeros once inflated
 CLOUDFLARE_PAGE = (
     b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
@@ -85,7 +87,10 @@ class BadSite:
         self.robots_body = ROBOTS_TXT
         self.in_flight = 0
         self.max_in_flight = 0
+        self.hold_together = 2  # /hold: the per-host concurrency the fetcher is expected to allow
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # a /hold request came in
+        self.closing = threading.Event()  # set on exit: cuts every deliberate delay short
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.site = self
         self._thread = threading.Thread(
@@ -113,6 +118,9 @@ class BadSite:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.closing.set()
+        with self.changed:
+            self.changed.notify_all()
         self._server.shutdown()
         self._server.server_close()
 
@@ -194,12 +202,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.reply(200, body, "application/json")
 
     def route_hold(self) -> None:
+        """The first requests wait until `hold_together` are in at once, which shows that the
+        fetcher lets that many run (one that allows fewer leaves them waiting HOLD_PAIRING, and
+        max_in_flight short of it); every request then stays HOLD_GRACE, in which one beyond the
+        limit would come in too, and such a request ends the hold at once."""
         site = self.server.site
-        with site.lock:
+        with site.changed:
             site.in_flight += 1
             site.max_in_flight = max(site.max_in_flight, site.in_flight)
-        time.sleep(0.15)
-        with site.lock:
+            site.changed.notify_all()
+            site.changed.wait_for(
+                lambda: site.max_in_flight >= site.hold_together or site.closing.is_set(),
+                HOLD_PAIRING,
+            )
+            site.changed.wait_for(
+                lambda: site.in_flight > site.hold_together or site.closing.is_set(), HOLD_GRACE
+            )
             site.in_flight -= 1
         self.reply(200, b"held")
 
@@ -238,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- network misbehaviour --------------------------------------------------------------------
 
     def route_slow(self) -> None:
-        time.sleep(1.0)
+        self.server.site.closing.wait(SLOW_REPLY)
         self.reply(200, b"finally")
 
     def route_trickle(self) -> None:
@@ -247,7 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for _ in range(100):  # one byte every 50 ms: never idle long enough for a read timeout
             self.wfile.write(b"x")
-            time.sleep(0.05)
+            if self.server.site.closing.wait(0.05):
+                return
 
     def route_reset(self) -> None:
         self.send_response(200)
@@ -255,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"x" * 1000)
         self.wfile.flush()
-        time.sleep(0.05)
+        self.server.site.closing.wait(0.05)  # the client reads part of the body first
         # SO_LINGER 0: close() sends RST instead of FIN
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()

@@ -1,16 +1,20 @@
 """Shared fixtures: real SQLite and PostgreSQL archives.
 
 PostgreSQL comes from MONITOR_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432,
-database `test`); each test session gets a fresh database of its own, dropped at the end. Where no
-server runs, PostgreSQL tests are skipped with the reason, except under CI (CI=true), where a
-missing server is a failure: `.ci/run` starts one.
+database `test`); each test session, so each pytest-xdist worker, gets a fresh database of its
+own, dropped at the end. Where no server runs, PostgreSQL tests are skipped with the reason, except
+under CI (CI=true), where a missing server is a failure: `.ci/run` starts one. The servers tests
+start listen on ports the system picks, so workers do not collide (the SMTP and `monitor web` tests
+ask for a free port and bind it a moment later: a race between workers that is possible, not seen).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +88,23 @@ def _reset_postgres(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+# --- waiting for something to happen, instead of sleeping -----------------------------------
+
+
+class MessageLogged(logging.Handler):
+    """Sets `event` once a record whose message contains `text` is logged: add it to the logger
+    (at a level that lets the record through) and wait on the event with a timeout."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
 
 
 # --- the recorded sites, served on 127.0.0.1 -------------------------------------------------

@@ -76,7 +76,8 @@ class _State:
     next_message_id: int = 1
     updates: list[dict[str, Any]] = field(default_factory=list)  # not yet acknowledged
     next_update_id: int = 1
-    changed: threading.Condition = field(init=False)  # a message delivered, an update queued
+    # a message delivered, an update queued or acknowledged
+    changed: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -236,6 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.changed:
             if offset > 0:
                 state.updates = [u for u in state.updates if u["update_id"] >= offset]
+                state.changed.notify_all()  # wait_for_acknowledged
             while True:
                 pending = [u for u in state.updates if u["update_id"] >= offset]
                 remaining = deadline - time.monotonic()
@@ -391,6 +393,15 @@ class FakeBotAPI:
         """Ids of queued updates no getUpdates offset has acknowledged yet."""
         with self._state.lock:
             return [update["update_id"] for update in self._state.updates]
+
+    def wait_for_acknowledged(self, update_id: int, *, timeout: float = 10.0) -> None:
+        """Block until a getUpdates offset acknowledged `update_id`: from then on no poller can
+        receive it. TimeoutError when that does not happen in time."""
+        with self._state.changed:
+            if not self._state.changed.wait_for(
+                lambda: all(u["update_id"] != update_id for u in self._state.updates), timeout
+            ):
+                raise TimeoutError(f"update {update_id} not acknowledged after {timeout} s")
 
     def wait_for_messages(
         self, count: int = 1, *, chat_id: str | int | None = None, timeout: float = 10.0

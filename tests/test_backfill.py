@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,14 +16,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, clean_env, make_settings, monitor
+from conftest import ROOT, MessageLogged, clean_env, make_settings, monitor
 
 from monitor.backfill import BackfillRun, backfill_state, parse_since, run_backfill
 from monitor.demo.server import Headers, SiteServer
@@ -44,17 +45,36 @@ def listing(number: int) -> str:
 
 
 class TimedSiteServer(SiteServer):
-    """The replay server, also noting when each request arrived (the delay between pages)."""
+    """The replay server, also noting when each request arrived (the delay between pages), and
+    letting a test wait for an arrival instead of sleeping."""
 
     def __init__(self, sites_dir: Path) -> None:
         super().__init__(sites_dir)
         self.arrivals: list[tuple[float, str]] = []
-        self._arrivals_lock = threading.Lock()
+        self._arrived = threading.Condition()
 
     def _reply(self, host: str, method: str, target: str, headers: Headers) -> Any:
-        with self._arrivals_lock:
+        with self._arrived:  # before the reply: an override's delay must not hold the news back
             self.arrivals.append((time.monotonic(), target))
+            self._arrived.notify_all()
         return super()._reply(host, method, target, headers)
+
+    def arrived(self, target: str) -> int:
+        with self._arrived:
+            return sum(1 for _, seen in self.arrivals if seen == target)
+
+    def wait_for(self, what: str, done: Callable[[], bool], timeout: float = 30) -> None:
+        """Block until `done()` holds, looked at on each arrival and on `wake()`; fail naming
+        `what` and what did arrive if it does not within `timeout` seconds."""
+        with self._arrived:
+            if not self._arrived.wait_for(done, timeout):
+                seen = [target for _, target in self.arrivals]
+                raise AssertionError(f"no {what} after {timeout} s; requests: {seen}")
+
+    def wake(self) -> None:
+        """Have `wait_for` look again (something other than a request changed)."""
+        with self._arrived:
+            self._arrived.notify_all()
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +141,10 @@ def requested(site: SiteServer) -> Counter[str]:
     return Counter(r.path for r in site.requests if r.path != "/robots.txt")
 
 
+def article_requests(site: SiteServer) -> list[str]:
+    return [r.path for r in site.requests if not r.path.startswith(("/ru/lenta", "/robots"))]
+
+
 def archived_paths(store: Store, source: Source) -> Counter[str]:
     """Each archived article of the source by its path, counted (a copy twice would show 2)."""
     base = source.homepage.removesuffix("/ru")
@@ -184,32 +208,32 @@ def test_a_page_waits_while_a_regular_poll_holds_the_source(
 
     monkeypatch.setattr(monitor.backfill, "LEASE_WAIT", 0.2)
     assert store.take_lease(source.name, "poller", datetime.now(UTC), timedelta(minutes=2)) is None
-    released: list[bool] = []
+    waiting = MessageLogged("waits: poller is polling it")
+    before_release: list[list[str]] = []
 
-    def release_soon() -> None:  # once the walk has read its first listing page, and a bit
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if any(r.path.startswith("/ru/lenta") for r in site.requests):
-                break
-            time.sleep(0.05)
-        time.sleep(0.6)
-        released.append(True)
-        store.drop_lease(source.name, "poller")
+    def release_once_the_walk_waits() -> None:
+        waiting.event.wait(timeout=30)  # not seen in time: the assertions below say so
+        before_release.append(article_requests(site))
+        store.drop_lease(source.name, "poller")  # in any case, so that the walk can end
 
-    releaser = threading.Thread(target=release_soon)
-    releaser.start()
-    try:
-        with caplog.at_level("INFO", logger="monitor.backfill"):
+    releaser = threading.Thread(target=release_once_the_walk_waits)
+    logger = logging.getLogger("monitor.backfill")
+    with caplog.at_level("INFO", logger="monitor.backfill"):
+        logger.addHandler(waiting)
+        releaser.start()
+        try:
             run = walk(settings, source, "2026-11-20")
-    finally:
-        releaser.join()
-    assert released and run.pages, run.summary()
-    assert "waits: poller is polling it" in caplog.text
-    articles = [r for r in site.requests if not r.path.startswith(("/ru/lenta", "/robots"))]
-    assert articles  # the page's articles came after the poller let go
+        finally:
+            releaser.join()
+            logger.removeHandler(waiting)
+    assert waiting.event.is_set(), "the walk never said that it waits for the poller"
+    assert run.pages, run.summary()
+    assert before_release == [[]]  # no article of the page was fetched while the poller held it
+    assert article_requests(site)  # they came after the poller let go
     assert len(archived_paths(store, source)) == len(in_range("2026-11-20"))
 
 
+@pytest.mark.slow
 def test_max_pages_caps_a_walk_and_a_second_full_run_fetches_no_article_twice(
     settings: Settings, site: TimedSiteServer, source: Source, store: Store
 ) -> None:
@@ -237,6 +261,7 @@ def test_max_pages_caps_a_walk_and_a_second_full_run_fetches_no_article_twice(
     assert archived_paths(store, source) == Counter(ARTICLES)
 
 
+@pytest.mark.slow
 def test_a_500_stops_the_walk_and_the_rerun_resumes_at_that_page(
     settings: Settings, site: TimedSiteServer, source: Source, store: Store
 ) -> None:
@@ -263,6 +288,7 @@ def test_a_500_stops_the_walk_and_the_rerun_resumes_at_that_page(
     assert archived_paths(store, source) == Counter(ARTICLES)
 
 
+@pytest.mark.slow
 def test_a_different_since_on_an_unfinished_walk_is_refused_unless_restarted(
     settings: Settings, site: TimedSiteServer, source: Source, store: Store, tmp_path: Path
 ) -> None:
@@ -289,16 +315,23 @@ def test_a_different_since_on_an_unfinished_walk_is_refused_unless_restarted(
     assert archived_paths(store, source) == Counter(in_range("2026-11-19"))
 
 
+@pytest.mark.slow
 def test_the_delay_between_listing_pages_is_kept(
     settings: Settings, site: TimedSiteServer, source: Source
 ) -> None:
     delay = 0.3
+    began = time.monotonic()
     run = walk(settings.model_copy(update={"backfill_delay": delay}), source, "2026-11-19")
     assert run.outcome == "finished"
-    starts = [at for at, path in site.arrivals if path.startswith("/ru/lenta")]
+    starts = [at - began for at, path in site.arrivals if path.startswith("/ru/lenta")]
     assert len(starts) == 4
+    # The walk spaces the starts of its pages; the server sees each request a little later, by
+    # a lag that varies with the load, so a gap it sees can be shorter than the delay. Exact
+    # whatever the load: page n arrives no sooner than n delays after the walk began...
+    assert all(at >= n * delay for n, at in enumerate(starts)), starts
+    # ...and no two pages come close together (a lag of half a delay is far beyond any seen).
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert min(gaps) >= delay - 0.02, gaps
+    assert min(gaps) >= delay / 2, gaps
 
 
 def test_robots_txt_keeps_the_walk_off_disallowed_pages(
@@ -320,6 +353,7 @@ def test_robots_txt_keeps_the_walk_off_disallowed_pages(
     assert state.next_url.endswith(listing(3)) and "robots" in (state.last_error or "")
 
 
+@pytest.mark.slow
 def test_a_429_stops_and_records_the_wait_then_the_walk_resumes_after_it(
     settings: Settings, site: TimedSiteServer, source: Source, store: Store
 ) -> None:
@@ -355,6 +389,7 @@ def write_sources(tmp_path: Path, source: Source) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_at_its_page_and_archives_every_article_once(
     settings: Settings, site: TimedSiteServer, source: Source, store: Store, tmp_path: Path
 ) -> None:
@@ -373,12 +408,15 @@ def test_a_killed_run_resumes_at_its_page_and_archives_every_article_once(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    exited = threading.Thread(target=lambda: (process.wait(), site.wake()), daemon=True)
+    exited.start()
     try:
-        deadline = time.monotonic() + 60
-        while requested(site)[slow] == 0:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the run never reached the slow article"
-            time.sleep(0.05)
+        site.wait_for(
+            "request for the slow article",
+            lambda: site.arrived(slow) or process.poll() is not None,
+            60,
+        )
+        assert process.poll() is None, process.communicate()  # it ended before the slow article
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait(timeout=30)
@@ -402,6 +440,7 @@ def test_a_killed_run_resumes_at_its_page_and_archives_every_article_once(
     assert archived_paths(store, source) == Counter(ARTICLES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

@@ -26,7 +26,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ROOT, clean_env, make_settings, monitor
+from conftest import ROOT, MessageLogged, clean_env, make_settings, monitor
 from fakebotapi import DeliveredMessage, FakeBotAPI
 from pydantic import SecretStr
 from sqlmodel import col, select
@@ -508,6 +508,7 @@ def test_a_hostile_query_is_escaped_and_an_empty_one_gets_the_usage(
     assert empty.text == SEARCH_USAGE
 
 
+@pytest.mark.slow
 def test_the_token_never_reaches_the_logs(
     archive: Archive,
     api: FakeBotAPI,
@@ -577,25 +578,34 @@ def test_bad_ids_are_configuration_errors(
 
 
 def test_one_worker_answers_however_many_run_and_the_next_takes_over(
-    archive: Archive, api: FakeBotAPI
+    archive: Archive, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Telegram refuses two getUpdates pollers of one token: the bot's lease lets one answer."""
+    """Telegram refuses two getUpdates pollers of one token: the bot's lease lets one answer.
+
+    Each step waits for what shows the one before it done (a log line, the update acknowledged),
+    never for a fixed time; stopping a worker's bot waits for the updates it is handling, so once
+    both are stopped every answer either could give has been sent."""
     settings = bot_settings(archive.settings, api)
     store = Store.open(settings.archive_url)
+    answering = MessageLogged("answering in")  # worker-a started its bot and polls
+    deferring = MessageLogged("bot commands are answered by worker-a")  # worker-b looked
 
     def start(worker: str) -> asyncio.Task[None]:
         return asyncio.create_task(
             keep_bot(settings, store, worker, lambda: archive.rules, lambda: archive.sources)
         )
 
+    async def seen(logged: MessageLogged, what: str) -> None:
+        assert await asyncio.to_thread(logged.event.wait, 30), f"{what} after 30 s"
+
     async def main() -> tuple[list[DeliveredMessage], str | None]:
         first = start("worker-a")
-        await asyncio.sleep(1.0)
+        await seen(answering, "worker-a did not start the bot")
         second = start("worker-b")
-        await asyncio.sleep(0.5)
-        api.incoming("/search Aktau", chat_id=ALLOWED, user_id=MEMBER)
+        await seen(deferring, "worker-b did not find worker-a holding the bot's lease")
+        update = api.incoming("/search Aktau", chat_id=ALLOWED, user_id=MEMBER)
         answers = await asyncio.to_thread(api.wait_for_messages, 1, chat_id=ALLOWED, timeout=30)
-        await asyncio.sleep(1.0)  # a second answer would have come by now
+        await asyncio.to_thread(api.wait_for_acknowledged, update, timeout=30)
         holder = store.take_lease(BOT_LEASE, "probe", datetime.now(UTC), timedelta(seconds=1))
         first.cancel()
         await asyncio.gather(first, return_exceptions=True)
@@ -603,13 +613,22 @@ def test_one_worker_answers_however_many_run_and_the_next_takes_over(
         await asyncio.gather(second, return_exceptions=True)
         return answers, holder
 
+    logger = logging.getLogger("monitor.bot")
     try:
-        answers, holder = asyncio.run(main())
+        with caplog.at_level("DEBUG", logger="monitor.bot"):
+            logger.addHandler(answering)
+            logger.addHandler(deferring)
+            try:
+                answers, holder = asyncio.run(main())
+            finally:
+                logger.removeHandler(answering)
+                logger.removeHandler(deferring)
         assert holder == "worker-a"
         assert len(answers) == 1 and "Aktau" in answers[0].text
         assert len(api.messages) == 1
         assert [r.method for r in api.requests].count("getMe") == 1  # worker-b never started
         assert store.take_lease(BOT_LEASE, "probe", datetime.now(UTC), timedelta(seconds=1)) is None
+        store.drop_lease(BOT_LEASE, "probe")  # a `monitor bot` started next must not find it
     finally:
         store.close()
 

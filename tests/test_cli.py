@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,7 @@ BAD_FILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_a_bad_sources_file_names_file_source_and_field_and_exits_2(
     case: str, tmp_path: Path
@@ -57,12 +59,14 @@ def test_a_bad_sources_file_names_file_source_and_field_and_exits_2(
     assert not (tmp_path / "archive.db").exists()
 
 
+@pytest.mark.slow
 def test_missing_sources_file_exits_2(tmp_path: Path) -> None:
     result = monitor("--sources", str(tmp_path / "nope.yaml"), "status")
     assert result.returncode == 2
     assert "nope.yaml: file not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_poll_twice_then_status_export_and_reextract(
     tmp_path: Path, sites: SiteServer, local_sources_file: Path
 ) -> None:
@@ -76,6 +80,8 @@ def test_poll_twice_then_status_export_and_reextract(
     assert second.returncode == 0, second.stderr
     reports = [json.loads(line) for line in second.stdout.splitlines()]
     assert len(reports) == 8 and all(r["ok"] and r["new"] == 0 for r in reports)
+    for report in reports:  # ISO 8601 with a T, as export writes times
+        assert "T" in report["started_at"] and datetime.fromisoformat(report["finished_at"])
 
     sites.set_override("www.inform.kz", "/ru/lenta", status=503)
     failing = monitor(*base, "poll", "--source", "kazinform-ru")
@@ -87,6 +93,10 @@ def test_poll_twice_then_status_export_and_reextract(
     assert "azertag-az: ok" in status.stdout
     assert "icma: ok" in status.stdout and "(1 of them duplicates)" in status.stdout
     assert "503" in status.stdout
+    rows = [json.loads(line) for line in monitor(*base, "status", "--json").stdout.splitlines()]
+    assert len(rows) == 8
+    for row in rows:
+        assert "T" in row["last_success_at"] and datetime.fromisoformat(row["next_check_at"])
 
     exported = monitor(*base, "export", "--format", "jsonl", "--source", "azertag-az")
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
@@ -126,6 +136,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert all(len(t) > 100 and "Icma.az xəbər verir" not in t for t in texts)
 
 
+@pytest.mark.slow
 def test_demo_archives_every_source_offline(tmp_path: Path) -> None:
     result = monitor("--data-dir", str(tmp_path / "demo"), "demo")
     assert result.returncode == 0, result.stderr
@@ -145,6 +156,7 @@ def test_demo_archives_every_source_offline(tmp_path: Path) -> None:
     assert list((tmp_path / "demo" / "warc").rglob("*.warc.gz"))
 
 
+@pytest.mark.slow
 def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     tmp_path: Path, sites: SiteServer, local_sources_file: Path
 ) -> None:
@@ -196,6 +208,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
         assert due.fetchone()[0] == 8  # every source has its next check in the database
 
 
+@pytest.mark.slow
 def test_classify_agrees_with_the_pipeline_and_retag_applies_an_added_rule(
     tmp_path: Path, sites: SiteServer, local_sources_file: Path
 ) -> None:
@@ -259,6 +272,7 @@ def test_classify_agrees_with_the_pipeline_and_retag_applies_an_added_rule(
     assert "timetable notice: 'həftəlik'" in store_reasons.fetchone()[0]
 
 
+@pytest.mark.slow
 def test_a_bad_rules_file_stops_the_poll_with_exit_2(tmp_path: Path) -> None:
     topics = tmp_path / "topics.yaml"
     topics.write_text("version: 1\nscoring: {threshold: high}\n", encoding="utf-8")
@@ -266,3 +280,24 @@ def test_a_bad_rules_file_stops_the_poll_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert str(topics) in result.stderr and "threshold" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_poll_says_once_when_every_source_failed_for_one_cause(tmp_path: Path) -> None:
+    """An operator whose network is down sees one line for it, not only a failure per source."""
+    with socket.socket() as probe:  # a port of 127.0.0.1 where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    sources = tmp_path / "sources.yaml"
+    entries = [
+        {"name": name, "homepage": f"{refused}/", "language": "az", "feeds": [f"{refused}/{name}"]}
+        for name in ("first", "second", "third")
+    ]
+    sources.write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
+    done = monitor(
+        "--sources", str(sources), "--data-dir", str(tmp_path / "data"), "poll",
+        env={"MONITOR_RETRIES": "0"},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.count("all 3 sources failed") == 1, done.stderr
+    assert "could not connect" in done.stdout or "could not connect" in done.stderr

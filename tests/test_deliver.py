@@ -449,6 +449,39 @@ def test_dry_run_shows_and_records_nothing(store: Store, api: Any, tmp_path: Pat
     assert _deliveries(store) == [] and api.requests == []
 
 
+def test_email_dry_run_prints_the_plain_text_and_writes_the_html_to_a_file_it_names(
+    store: Store, tmp_path: Path
+) -> None:
+    add_items(store, 3, seen=NOW - timedelta(days=2))  # Saturday of the week before NOW
+    settings = settings_for(tmp_path, store_url(store))
+    lines = preview("email", store, settings, NOW, labels=LABELS)
+    shown = "\n".join(lines)
+    assert (
+        lines[0]
+        == "Subject: Azerbaijan–Kazakhstan relations: week of 16–22 Nov 2026 — 3 relevant items"
+    )
+    assert "Week of 16–22 Nov 2026" in shown and marker(0) in shown
+    assert "<html" not in shown.lower() and "base64" not in shown  # the plain-text part
+    path = tmp_path / "digests" / "dry-run" / "email-2026-W47.html"
+    assert lines[-1] == f"HTML part written to {path}"
+    assert "data:image/png;base64," in path.read_text(encoding="utf-8")
+    assert _deliveries(store) == []
+    assert [p.name for p in settings.digests_dir.iterdir()] == ["dry-run"]  # nothing delivered
+
+
+def test_a_weekly_preview_of_a_chosen_week(store: Store, tmp_path: Path) -> None:
+    """The demo's way to the week its articles were first seen in: the period is passed in."""
+    from monitor.deliver import preview_weekly
+
+    add_items(store, 2, seen=NOW + timedelta(days=1))  # this week, not the last full one
+    settings = settings_for(tmp_path, store_url(store))
+    last_full = preview_weekly(store, settings, NOW, labels=LABELS)
+    assert "No relevant items this week." in last_full.text
+    this_week = preview_weekly(store, settings, NOW, labels=LABELS, week_start=NOW.date())
+    assert this_week.subject.endswith("2 relevant items") and marker(1) in this_week.text
+    assert this_week.html_path.name == "email-2026-W48.html"
+
+
 # --- the file sink -----------------------------------------------------------------------------
 
 

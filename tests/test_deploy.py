@@ -21,6 +21,7 @@ from conftest import missing
 from pydantic import TypeAdapter
 
 from monitor.settings import Settings
+from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -29,6 +30,7 @@ README = ROOT / "README.md"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"
 UNIT = DEPLOY / "az-kz-monitor.service"
+WEB_UNIT = DEPLOY / "az-kz-monitor-web.service"
 
 SETTING_LINE = re.compile(r"^(?P<off>#\s*)?(?P<name>MONITOR_[A-Z0-9_]+)=(?P<value>.*)$")
 SECRET_WORDS = ("TOKEN", "PASSWORD", "SECRET", "API_KEY", "APIKEY")
@@ -201,11 +203,14 @@ def test_dockerfile_fetches_nothing_remote_and_bakes_in_no_secret() -> None:
             assert ".env" not in value.split(), "never copy .env into the image"
 
 
+@pytest.mark.slow
 def test_healthcheck_command_succeeds_offline(tmp_path: Path) -> None:
     """What HEALTHCHECK runs exits 0 in a folder laid out like the image's WORKDIR."""
     for name in ("sources.yaml", "topics.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    # `monitor run` makes the archive as it starts; `status` only reads one, and makes none
+    Store.open(f"sqlite:///{tmp_path / 'storage' / 'archive.db'}").close()
     health = next(i["value"] for i in instructions() if i["instruction"] == "HEALTHCHECK")
     command = yaml.safe_load(health.split("CMD", 1)[1].strip())
     assert command[0] == "monitor"
@@ -263,13 +268,53 @@ def test_compose_holds_no_literal_password() -> None:
     assert re.fullmatch(r"\$\{POSTGRES_PASSWORD(:\?[^}]+)?\}", password)
 
 
-# --- systemd unit -------------------------------------------------------------------------
+def test_compose_runs_the_web_page_with_its_password_from_the_environment() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    services = compose["services"]
+    web, monitor = services["web"], services["monitor"]
+    assert web["build"] == monitor["build"] and web["image"] == monitor["image"]
+    assert web["command"][0] == "web"
+    host = web["command"][web["command"].index("--host") + 1]
+    port = web["command"][web["command"].index("--port") + 1]
+    assert host == "0.0.0.0"  # reachable through the published port...
+    assert web["ports"] == [f"127.0.0.1:{port}:{port}"]  # ...which only the host's loopback sees
+    environment = web["environment"]
+    assert environment["MONITOR_DATABASE_URL"] == monitor["environment"]["MONITOR_DATABASE_URL"]
+    for name in ("MONITOR_WEB_USER", "MONITOR_WEB_PASSWORD"):
+        # Compose refuses to start without it: the page never listens beyond loopback unprotected
+        assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", environment[name]), environment[name]
+    assert web["env_file"] == monitor["env_file"]
+    assert "storage:/app/storage:ro" in web["volumes"]  # the captures, read-only
+    assert web["depends_on"]["db"]["condition"] == "service_healthy"
+    assert web["depends_on"]["monitor"]["condition"] == "service_healthy"  # the schema exists
+    assert web["restart"] == "unless-stopped" and web["stop_signal"] == "SIGTERM"
+
+
+def test_the_web_page_refuses_the_compose_settings_without_a_password(tmp_path: Path) -> None:
+    """What the web container would do if the Compose guard were removed: exit 2 at once."""
+    from monitor.errors import ConfigError
+    from monitor.web.serve import check_exposure
+
+    with pytest.raises(ConfigError, match="without a password"):
+        check_exposure(Settings(data_dir=tmp_path, web_host="0.0.0.0"))
+    protected = Settings(
+        data_dir=tmp_path, web_host="0.0.0.0", web_user="analyst", web_password="from-env"
+    )
+    check_exposure(protected)
+
+
+# --- systemd units ------------------------------------------------------------------------
+
+
+def read_unit(path: Path) -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string(path.read_text(encoding="utf-8"))
+    return unit
 
 
 def test_systemd_unit() -> None:
-    unit = configparser.ConfigParser(strict=False, interpolation=None)
-    unit.optionxform = str  # type: ignore[assignment,method-assign]
-    unit.read_string(UNIT.read_text(encoding="utf-8"))
+    unit = read_unit(UNIT)
     assert {"Unit", "Service", "Install"} <= set(unit.sections())
     service = unit["Service"]
 
@@ -290,11 +335,41 @@ def test_systemd_unit() -> None:
     assert unit["Install"]["WantedBy"] == "multi-user.target"
 
 
+def test_systemd_web_unit_serves_the_same_install_with_the_same_settings() -> None:
+    monitor, web = read_unit(UNIT), read_unit(WEB_UNIT)
+    service = web["Service"]
+    assert service["ExecStart"] == monitor["Service"]["ExecStart"].removesuffix(" run") + " web"
+    for same in ("User", "Group", "WorkingDirectory", "EnvironmentFile", "ReadWritePaths"):
+        assert service[same] == monitor["Service"][same], same
+    # the password comes from the environment file (mode 600), never from the unit itself
+    assert service["EnvironmentFile"] == "/etc/az-kz-monitor/env"
+    assert "MONITOR_WEB" not in service.get("Environment", "")
+    assert service["RestartPreventExitStatus"] == "2"  # no password beyond loopback: exit 2
+    assert service["KillSignal"] == "SIGTERM" and service["TimeoutStopSec"] == "15"
+    hardening = (
+        "NoNewPrivileges",
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "RestrictAddressFamilies",
+        "CapabilityBoundingSet",
+    )
+    for setting in hardening:
+        assert service[setting] == monitor["Service"][setting], setting
+    assert "az-kz-monitor.service" in web["Unit"]["After"].split()
+    assert web["Install"]["WantedBy"] == "multi-user.target"
+
+
 def test_secret_settings_stay_out_of_deploy_files() -> None:
-    """No deploy file sets a secret setting to a value."""
+    """No deploy file sets a secret setting to a value; Compose may only pass one on from the
+    environment (`${NAME:?...}`)."""
     secrets = [env_name(f) for f in Settings.model_fields if is_secret(f)]
     assert secrets, "expected the token and the SMTP password to be secrets"
-    for path in (COMPOSE, UNIT, DOCKERFILE):
+    for path in (COMPOSE, UNIT, WEB_UNIT, DOCKERFILE):
         text = path.read_text(encoding="utf-8")
         for name in secrets:
-            assert not re.search(rf"{name}\s*[=:]\s*\S", text), f"{name} set in {path.name}"
+            for found in re.finditer(rf"{name}\s*[=:]\s*(\S.*)", text):
+                value = found.group(1).strip().strip('"')
+                assert re.fullmatch(rf"\$\{{{name}(:\?[^}}]+)?\}}", value), (
+                    f"{name} set in {path.name}: {found.group(0)}"
+                )

@@ -127,6 +127,26 @@ def test_snippet_is_first_paragraph_on_one_line_cut_at_a_word():
     assert shorten("abc", 0) == ""
 
 
+@pytest.mark.parametrize(
+    ("lead", "snippet"),
+    [
+        ("Baku, November 20, AZERTAC\n\nAzerbaijan and Kazakhstan discussed cargo.", "Azerbaijan"),
+        ("Bakı, 20 noyabr, AZƏRTAC\n\nNoyabrın 20-də nazir görüşüb.", "Noyabrın 20-də"),
+        ("Баку, 20 ноября, АЗЕРТАДЖ\n\nЗа десять месяцев объем вырос.", "За десять месяцев"),
+        ("АСТАНА. KAZINFORM — Стороны обсудили паромы.", "Стороны обсудили"),
+        ("Астана, 20 қараша. ҚазАқпарат\n\nТараптар талқылады.", "Тараптар талқылады"),
+        ("Baku, November 20, AZERTAC", ""),
+    ],
+)
+def test_a_digest_item_never_leads_with_a_bare_dateline(lead: str, snippet: str) -> None:
+    [item] = items(row(1, lead=lead))
+    assert item.snippet.startswith(snippet) and bool(item.snippet) == bool(snippet)
+    for agency in ("AZERTAC", "AZƏRTAC", "АЗЕРТАДЖ", "KAZINFORM", "ҚазАқпарат"):
+        assert agency not in item.snippet
+    [message] = render_telegram([item], zone="Asia/Baku", now=NOW, labels=LABELS)
+    assert item.snippet in message.plain
+
+
 # --- Telegram ----------------------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
         controller.stop()
 
 
+@pytest.mark.slow
 def test_poll_then_digests_post_each_relevant_original_once(
     tmp_path: Path, sites: SiteServer, local_sources_file: Path, mailbox: tuple[Mailbox, int]
 ) -> None:
@@ -101,6 +102,7 @@ def test_poll_then_digests_post_each_relevant_original_once(
     assert "outbox: " in status.stdout and "sent" in status.stdout
 
 
+@pytest.mark.slow
 def test_with_nothing_configured_the_digests_are_files(
     tmp_path: Path, sites: SiteServer, local_sources_file: Path
 ) -> None:
@@ -120,3 +122,37 @@ def test_with_nothing_configured_the_digests_are_files(
     assert again.returncode == 0
     assert files[0].read_text(encoding="utf-8") == text
     assert len(list((data / "digests").iterdir())) == 2  # nothing written twice
+
+
+@pytest.mark.slow
+def test_email_dry_run_prints_the_plain_text_and_names_the_html_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = monitor("--data-dir", str(data), "digest", "email", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Subject: Azerbaijan–Kazakhstan relations: week of ")
+    assert "RELEVANT ITEMS PER DAY" in result.stdout and "<html" not in result.stdout.lower()
+    written = lines[-1].removeprefix("HTML part written to ")
+    assert Path(written).parent == data / "digests" / "dry-run"
+    assert "<html" in Path(written).read_text(encoding="utf-8").lower()
+    assert [p.name for p in (data / "digests").iterdir()] == ["dry-run"]  # nothing delivered
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("email", "--since", "2026-11-01"), "digest email: --since is for `digest telegram` only"),
+        (("email", "--since", "2026-11-01", "--dry-run"), "weekly email covers the last full"),
+        (("instant", "--since", "2026-11-01"), "digest instant: --since is for `digest telegram`"),
+        (("telegram", "--since", "last week"), "--since: 'last week' is not a date"),
+    ],
+)
+def test_since_where_it_has_no_meaning_is_refused(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    result = monitor("--data-dir", str(tmp_path / "data"), "digest", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()  # refused before the archive is opened

@@ -27,6 +27,9 @@ from monitor.health import (
     admin_sender,
     alert_for,
     check_sources,
+    common_failure,
+    failed_poll_line,
+    failure_cause,
 )
 from monitor.models import SourceReport
 from monitor.settings import Settings
@@ -331,3 +334,72 @@ def test_alert_by_email_when_no_admin_chat(tmp_path: Path) -> None:
     assert message["To"] == "ops@example.org"
     assert message["Subject"] == "[az-kz-monitor] ⚠ azertag: is failing since 2026-11-21 06:00 UTC"
     assert "last error: feed: timed out" in message.get_content()
+
+
+# --- what the runner logs after a poll -----------------------------------------------------------
+
+REFUSED = (
+    "feed http://127.0.0.1:9/rss: robots: robots.txt unreachable (could not connect (ConnectError: "
+    "All connection attempts failed) (http://127.0.0.1:9/robots.txt)); RFC 9309 says to treat the "
+    "whole site as disallowed (http://127.0.0.1:9/rss)"
+)
+NO_DNS = (
+    "feed https://azertag.az/rss: connection: cannot resolve azertag.az: [Errno -3] Temporary "
+    "failure in name resolution (https://azertag.az/rss)"
+)
+TIMEOUT = "feed https://azertag.az/rss: timeout: timed out waiting for the server (https://azertag.az/rss)"
+CHALLENGE = "article https://azertag.az/xeber/1: challenge: 403 Attention Required (https://azertag.az/xeber/1)"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (REFUSED, "network unreachable"),
+        (NO_DNS, "network unreachable"),
+        ("feed https://x.az/rss: connection: connect timed out (ConnectTimeout) (…)", "network unreachable"),
+        ("feed https://x.az/rss: connection: [Errno 101] Network is unreachable (…)", "network unreachable"),
+        (TIMEOUT, "timeouts"),
+        (CHALLENGE, "bot-check pages"),
+        ("feed https://x.az/rss: http-status: HTTP 503 (https://x.az/rss)", "HTTP errors"),
+        ("sitemap https://x.az/s.xml: not XML (https://x.az/s.xml)", "errors"),
+        ("internal error: KeyError: 'x'", "internal errors"),
+    ],
+)  # fmt: skip
+def test_failure_cause(error: str, cause: str) -> None:
+    assert failure_cause(error) == cause
+
+
+def failed(name: str, *errors: str) -> SourceReport:
+    return SourceReport(name, started_at=T0, finished_at=T0, errors=list(errors))
+
+
+@pytest.mark.parametrize(
+    ("latest", "enabled", "line"),
+    [
+        (
+            [failed(f"s{n}", REFUSED if n % 2 else NO_DNS) for n in range(8)],
+            [f"s{n}" for n in range(8)],
+            "network unreachable: all 8 sources failed",
+        ),
+        ([failed("a", TIMEOUT), failed("b", TIMEOUT, TIMEOUT)], ["a", "b"], "timeouts: all 2 sources failed"),
+        ([failed("a", TIMEOUT), failed("b", REFUSED)], ["a", "b"], None),  # two causes
+        ([failed("a", TIMEOUT, REFUSED), failed("b", TIMEOUT)], ["a", "b"], None),
+        ([failed("a", REFUSED), failed("b")], ["a", "b"], None),  # b went fine
+        ([failed("a", REFUSED)], ["a", "b"], None),  # b not polled yet
+        ([failed("a", REFUSED)], ["a"], None),  # one source: its own line says it all
+        ([failed("a", REFUSED), failed("b", REFUSED), failed("old", REFUSED)], ["a", "b", "c"], None),
+    ],
+)  # fmt: skip
+def test_common_failure(latest: list[SourceReport], enabled: list[str], line: str | None) -> None:
+    assert common_failure({r.source: r for r in latest}, enabled) == line
+
+
+def test_failed_poll_line_names_the_error_and_the_next_try() -> None:
+    report = failed("azertag-az", TIMEOUT, REFUSED)
+    line = failed_poll_line(report, T0 + timedelta(hours=2, minutes=3), T0)
+    assert line == (
+        f"poll of azertag-az failed (2 errors, first: {TIMEOUT}); "
+        "next try at 2026-11-21 08:03 UTC (in 2 h 3 min)"
+    )
+    once = failed_poll_line(failed("x", "e" * 1000), None, T0)
+    assert once == f"poll of x failed (error: {'e' * 300}); next try at the next tick"

@@ -70,6 +70,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     return make_settings(tmp_path, database_url=url)
 
 
+@pytest.mark.slow
 def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
     settings: Settings, sites: SiteServer, local_sources: list[Source]
 ) -> None:
@@ -103,6 +104,7 @@ def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
     assert kazakh_pages and all(path.endswith("/") for path in kazakh_pages)  # asked as linked
 
 
+@pytest.mark.slow
 def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(
     tmp_path: Path, sites: SiteServer, local_sources: list[Source]
 ) -> None:
@@ -127,6 +129,7 @@ def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(
     } == before
 
 
+@pytest.mark.slow
 def test_updated_story_with_a_new_slug_updates_the_one_archived_article(
     tmp_path: Path, sites: SiteServer, local_sources: list[Source]
 ) -> None:
@@ -158,6 +161,7 @@ def test_updated_story_with_a_new_slug_updates_the_one_archived_article(
     assert "yenilənmiş məlumat" in story.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["outlet first", "aggregator first"])
 def test_seeds_come_first_and_a_republication_links_to_its_original(
     order: str, tmp_path: Path, sites: SiteServer, local_sources: list[Source]
@@ -204,6 +208,7 @@ BROKEN_FEEDS: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BROKEN_FEEDS))
 def test_a_broken_feed_is_logged_and_the_other_sources_go_on(
     case: str, tmp_path: Path, sites: SiteServer, local_sources: list[Source]
@@ -258,6 +263,7 @@ BROKEN_PAGES: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BROKEN_PAGES))
 def test_a_broken_article_page_is_logged_and_the_rest_archived(
     case: str, tmp_path: Path, sites: SiteServer, local_sources: list[Source]

@@ -215,6 +215,7 @@ def test_workers_racing_for_one_lease_get_it_once(store) -> None:  # type: ignor
     assert {h for h in holders if h is not None} == {f"w{winners[0]}"}
 
 
+@pytest.mark.slow
 def test_one_poll_of_a_source_at_a_time_in_a_worker_and_across_workers(
     tmp_path: Path, sites, local_sources
 ) -> None:  # type: ignore[no-untyped-def]
@@ -342,3 +343,65 @@ def test_a_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(store) -> 
     assert store.take_lease("azertag-az", me, NOW, timedelta(minutes=2)) == dead
     assert store.take_lease("azertag-az", me, NOW, timedelta(minutes=2), replacing=dead) is None
     assert store.take_lease("azertag-az", "third", NOW, timedelta(minutes=2), replacing=dead) == me
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 where nothing listens: connecting to it is refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_failed_polls_log_warnings_with_the_next_try_and_one_line_when_all_fail_alike(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    refused = f"http://127.0.0.1:{closed_port()}"
+    sources = [
+        Source(name="refused-a", homepage=f"{refused}/", language="az", feeds=[f"{refused}/a"]),
+        Source(name="refused-b", homepage=f"{refused}/", language="ru", feeds=[f"{refused}/b"]),
+        Source(  # RFC 6761: .invalid never resolves
+            name="nowhere", homepage="http://az-kz.invalid/", language="en",
+            feeds=["http://az-kz.invalid/rss"],
+        ),
+    ]  # fmt: skip
+    settings = make_settings(tmp_path, retries=0)
+    clock = Clock(NOW)
+
+    async def round_of_polls(runner: Runner) -> None:
+        await runner.tick()
+        assert len(runner.running) == len(sources)
+        await settle(runner)
+        while runner.checks:
+            await asyncio.gather(*list(runner.checks))
+
+    async def main() -> dict[str, datetime | None]:
+        async with open_deps(settings, sources) as deps:
+            runner = Runner(deps, sources, clock=clock)
+            await round_of_polls(runner)
+            nexts = {s.name: deps.store.source_state(s.name).next_check_at for s in sources}
+            clock.now = max(n for n in nexts.values() if n is not None) + timedelta(seconds=1)
+            await round_of_polls(runner)  # the second round says it once more
+            return nexts
+
+    with caplog.at_level(logging.INFO, logger="monitor.schedule"):
+        nexts = asyncio.run(main())
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    first_round = warnings[: len(sources) + 1]
+    for source in sources:
+        [line] = [w for w in first_round if w.startswith(f"poll of {source.name} failed")]
+        due = nexts[source.name]
+        assert due is not None and timedelta(minutes=54) <= due - NOW <= timedelta(minutes=66)
+        assert f"next try at {due:%Y-%m-%d %H:%M} UTC (in " in line, line
+    assert "could not connect" in " ".join(first_round) or "resolve" in " ".join(first_round)
+    together = [w for w in warnings if "sources failed" in w]
+    assert len(together) == 2, warnings  # once per round, not after every poll
+    assert together[0].startswith("network unreachable: all 3 sources failed (latest: ")
+    assert (
+        f"the first retry at {min(n for n in nexts.values() if n):%Y-%m-%d %H:%M} UTC"
+        in (together[0])
+    )
+    assert warnings.index(together[0]) == len(sources)  # after the round's three lines

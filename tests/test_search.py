@@ -464,6 +464,7 @@ def run(path: Path, *args: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
+@pytest.mark.slow
 def test_search_command_prints_a_table_and_jsonl(archive_file: Path) -> None:
     code, out, err = run(archive_file, "search", "Qazaxıstanın")
     assert code == 0, err
@@ -477,6 +478,7 @@ def test_search_command_prints_a_table_and_jsonl(archive_file: Path) -> None:
     assert json.loads(out)["matched"] == ["Казахстана"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -498,6 +500,7 @@ def test_bad_input_is_a_clear_error_with_status_2(
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_export_takes_the_search_filters(archive_file: Path) -> None:
     code, out, err = run(archive_file, "export", "--lang", "ru")
     assert code == 0, err

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitor.models import FetchOutcome, SourceReport, Validators
-from monitor.store.db import make_engine, migrate
+from monitor.store.db import Access, migrate, open_engine, require_writable
 from monitor.store.tables import (
     Article,
     ArticleAlias,
@@ -55,7 +55,7 @@ class ArticleRecord:
     text: str
     author: str | None
     lang: str | None
-    published_at: datetime
+    published_at: datetime | None  # None: no date from the source ("unknown")
     date_source: str
     listed_at: datetime | None
     fetched_at: datetime
@@ -110,9 +110,19 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        engine = make_engine(url)
-        migrate(engine)
+    def open(cls, url: str, access: Access = "create") -> Store:
+        """The archive at `url`, its schema brought up to date. A writing `access` ("create",
+        the default, or "write") first proves that the archive takes writes, so a read-only or
+        full one stops a command before it starts; "read" and "write" never create an archive
+        (see `Access`). Each failure is one of the archive errors of `monitor.errors`."""
+        engine = open_engine(url, access)
+        try:
+            migrate(engine)
+            if access != "read":
+                require_writable(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     def close(self) -> None:
@@ -344,6 +354,9 @@ class Store:
                 if article.content_hash != record.content_hash:
                     fields = _article_fields(record)
                     fields.pop("listed_at")
+                    if record.published_at is None:  # a date the source once gave stays
+                        for name in ("published_at", "published_offset_min", "date_source"):
+                            fields.pop(name)
                     for name, value in fields.items():
                         setattr(article, name, value)
                     article.revisions += 1
@@ -502,7 +515,7 @@ class Store:
 
 
 def _article_fields(record: ArticleRecord) -> dict[str, Any]:
-    offset = record.published_at.utcoffset()
+    offset = record.published_at.utcoffset() if record.published_at else None
     return {
         "url": record.url,
         "title": record.title,

@@ -276,7 +276,7 @@ def _digest_rows(
                 source=source,
                 title=title,
                 url=url,
-                published_at=published.astimezone(_offset(offset)),
+                published_at=published.astimezone(_offset(offset)) if published else None,
                 lang=lang,
                 first_seen_at=seen,
                 relevant=rel,

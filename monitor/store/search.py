@@ -230,7 +230,7 @@ def find(
         ranked, counted = _statements(query, conditions, _sqlite(s))
         total = int(s.exec(counted).one())
         order: list[Any] = [literal_column("rank").desc()] if query.terms else []
-        order += [col(Article.published_at).desc(), col(Article.id).desc()]
+        order += [col(Article.published_at).desc().nulls_last(), col(Article.id).desc()]
         page = list(s.exec(ranked.order_by(*order).offset(offset).limit(limit)))
         found = s.exec(select(Article).where(col(Article.id).in_([i for i, _ in page])))
         articles = {article.id: article for article in found}

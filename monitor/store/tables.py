@@ -161,9 +161,11 @@ class Article(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     author: str | None = None
     lang: str | None = None
-    published_at: datetime = _when(nullable=False, index=True)
+    # What the source says: the page, the feed or listing, or the seed manifest. None ("date
+    # unknown") when none of them gives a date: the fetch time is no publication date.
+    published_at: datetime | None = _when(index=True)
     published_offset_min: int = 0  # UTC offset the date was given in (Baku +240, Astana +300)
-    date_source: str = "page"  # "page" | "feed" | "fetched"
+    date_source: str = "page"  # "page" | "feed" | "manifest" | "unknown"
     listed_at: datetime | None = _when()  # newest date a feed/listing gave for this article
     fetched_at: datetime = _when(nullable=False)
     first_seen_at: datetime = _when(nullable=False)

@@ -23,6 +23,7 @@ from warcio.warcwriter import WARCWriter
 from monitor import __version__
 from monitor.errors import StoreError
 from monitor.models import Page
+from monitor.store.db import archive_error_from_os
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ class WarcArchive:
                 handle.write(record_bytes)
                 handle.flush()
                 os.fsync(handle.fileno())
-        except OSError as exc:
-            raise StoreError(f"cannot write WARC file {path}: {exc}") from exc
+        except OSError as exc:  # read-only, or full: the archive takes no more (see store.db)
+            raise archive_error_from_os(exc, str(self.directory)) from exc
         return WarcRef(relative.as_posix(), offset, len(record_bytes))
 
     def read(self, ref: WarcRef) -> Capture:

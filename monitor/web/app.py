@@ -110,6 +110,9 @@ def templates() -> Environment:
     env.filters["marked"] = marked
     env.filters["http_url"] = http_url
     env.filters["when"] = lambda moment: f"{moment:%Y-%m-%d %H:%M}" if moment else "never"
+    env.filters["published"] = lambda moment: (
+        f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "date unknown"
+    )
     return env
 
 

@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from monitor.digest import Labels
-from monitor.errors import StoreError
-from monitor.search import SearchFilters, search
+from monitor.errors import QueryError, StoreError
+from monitor.search import SearchFilters, check_choices, clean_query, search
 from monitor.sources import Source
 from monitor.store import Article, Store
+from monitor.store.fingerprints import SEED_SOURCE
 from monitor.store.warc import Capture, WarcArchive, WarcRef
 from monitor.web.queries import article_view, weekly_topics
 from monitor.web.weekchart import layout, week_name
@@ -90,7 +91,7 @@ def read_query(request: Request) -> Query:
         return tuple(dict.fromkeys(v.strip() for v in params.getlist(name) if v.strip()))
 
     return Query(
-        text=params.get("q", "").strip(),
+        text=clean_query(params.get("q", "")),
         sources=values("source"),
         langs=values("lang"),
         topics=values("topic"),
@@ -141,6 +142,7 @@ class Pages:
 
     def results(self, request: Request, template: str = "search.html.j2") -> Response:
         query = read_query(request)
+        self._check_choices(query)
         found = search(
             self.store,
             query.text,
@@ -169,7 +171,9 @@ class Pages:
             "article.html.j2",
             view=view,
             a=view.article,
-            published_local=view.article.published_at.astimezone(offset),
+            published_local=(
+                view.article.published_at.astimezone(offset) if view.article.published_at else None
+            ),
         )
 
     def capture(self, request: Request) -> Response:
@@ -238,6 +242,18 @@ class Pages:
             week_name=week_name,
             weeks=int(weeks),
         )
+
+    def _check_choices(self, query: Query) -> None:
+        """A 400 page for a filter value that matches nothing, naming the ones that exist (a
+        list this page was not given, as in a bare `create_app`, is not checked)."""
+        try:
+            check_choices("lang", query.langs, list(LANGUAGES))
+            if self._source_names():
+                check_choices("source", query.sources, [*self._source_names(), SEED_SOURCE])
+            if self.labels.topics:
+                check_choices("topic", query.topics, list(self.labels.topics))
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
 
     def _source_names(self) -> list[str]:
         return [s.name for s in self.sources] or sorted(self.labels.sources)

@@ -28,7 +28,7 @@ class Related:
     article_id: int
     source: str
     title: str
-    published_at: datetime
+    published_at: datetime | None  # None: date unknown
     similarity: float | None
 
 
@@ -52,7 +52,7 @@ def article_view(store: Store, article_id: int) -> ArticleView | None:
         copies = s.exec(
             select(Article)
             .where(Article.duplicate_of == reference_of(article), col(Article.id) != article.id)
-            .order_by(col(Article.published_at))
+            .order_by(col(Article.published_at).nulls_last(), col(Article.id))
         ).all()
         original = _original(s, article) if article.duplicate_of else None
     return ArticleView(
@@ -129,6 +129,8 @@ def weekly_topics(store: Store, now: datetime, weeks: int, zone: tzinfo = UTC) -
     counts: Counter[tuple[date, str]] = Counter()
     items: dict[date, set[int]] = {}
     for article_id, published_at, topic in rows:
+        if published_at is None:  # never: the date condition leaves undated items out
+            continue
         day = published_at.astimezone(zone).date()
         monday = day - timedelta(days=day.weekday())
         if monday > this_monday:
