@@ -6,7 +6,7 @@
 Archived items are synthetic: token streams drawn from a Zipf-Mandelbrot vocabulary of 100,000
 words (so common three-word phrases, like a language's boilerplate, are held by many items),
 lengths log-normal around 280 words. Their fingerprints are winnowed exactly as
-`monitor.dedupe.winnow` does, from vectorised shingle hashes; their MinHashes are random bytes,
+`monitor.dedupe.sketch.winnow` does, from vectorised shingle hashes; their MinHashes are random bytes,
 because unrelated texts have unrelated band hashes and that is all the index sees of them. The
 items the lookups copy get their real MinHash. Everything is bulk-loaded, sorted by key, into the
 migrated SQLite archive in a temporary folder.
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor import dedupe
-from monitor.dedupe import Sketch
+from monitor.dedupe import sketch as dedupe
+from monitor.dedupe.sketch import Sketch
 from monitor.store import Store
 
 VOCABULARY = 100_000

@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from monitor.extract import extract_article
-from monitor.pipeline import poll_source
-from monitor.runtime import open_deps
-from monitor.settings import Settings
-from monitor.sources import ArticleRules, Source
+from monitor.config.settings import Settings
+from monitor.config.sources import ArticleRules, Source
+from monitor.extract.article import extract_article
+from monitor.service.pipeline import poll_source
+from monitor.service.wiring import open_deps
 
 WORDS_AZ = [
     "Azərbaycan",

@@ -28,10 +28,10 @@ from pathlib import Path
 import yaml
 from sqlalchemy import text
 
-from monitor.search import WORD, SearchFilters, search
-from monitor.seeds import load_seeds
+from monitor.extract.seeds import load_seeds
+from monitor.search.service import WORD, SearchFilters, search
 from monitor.store import Store
-from monitor.store.search import reindex
+from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from monitor.rules import load_rules
-from monitor.seeds import load_seeds
-from monitor.tag import tag
+from monitor.config.rules import load_rules
+from monitor.extract.seeds import load_seeds
+from monitor.tag.tagger import tag
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = [ROOT / "tests/fixtures/relevance/dev.yaml", ROOT / "tests/fixtures/relevance/test.yaml"]
@@ -33,8 +33,8 @@ COLD_START = """
 import time
 start = time.perf_counter()
 from pathlib import Path
-from monitor.rules import load_rules
-from monitor.lang import detect_language
+from monitor.config.rules import load_rules
+from monitor.text.lang import detect_language
 rules = load_rules(Path({rules!r}))
 detect_language("Azərbaycan ilə Qazaxıstan arasında əməkdaşlıq genişlənir")
 print(time.perf_counter() - start)

@@ -25,9 +25,9 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from monitor.config.settings import Settings
+from monitor.config.sources import Source, load_sources
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.settings import Settings
-from monitor.sources import Source, load_sources
 from monitor.store import Store
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -25,11 +25,11 @@ import pytest
 import yaml
 from conftest import ROOT, MessageLogged, clean_env, make_settings, monitor
 
-from monitor.backfill import BackfillRun, backfill_state, parse_since, run_backfill
+from monitor.config.settings import Settings
+from monitor.config.sources import Source, load_sources
 from monitor.demo.server import Headers, SiteServer
-from monitor.runtime import open_deps
-from monitor.settings import Settings
-from monitor.sources import Source, load_sources
+from monitor.service.backfill import BackfillRun, backfill_state, parse_since, run_backfill
+from monitor.service.wiring import open_deps
 from monitor.store import Store
 
 FIXTURE = ROOT / "tests" / "fixtures" / "backfill"
@@ -204,9 +204,9 @@ def test_a_page_waits_while_a_regular_poll_holds_the_source(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import monitor.backfill
+    import monitor.service.backfill
 
-    monkeypatch.setattr(monitor.backfill, "LEASE_WAIT", 0.2)
+    monkeypatch.setattr(monitor.service.backfill, "LEASE_WAIT", 0.2)
     assert store.take_lease(source.name, "poller", datetime.now(UTC), timedelta(minutes=2)) is None
     waiting = MessageLogged("waits: poller is polling it")
     before_release: list[list[str]] = []
@@ -217,8 +217,8 @@ def test_a_page_waits_while_a_regular_poll_holds_the_source(
         store.drop_lease(source.name, "poller")  # in any case, so that the walk can end
 
     releaser = threading.Thread(target=release_once_the_walk_waits)
-    logger = logging.getLogger("monitor.backfill")
-    with caplog.at_level("INFO", logger="monitor.backfill"):
+    logger = logging.getLogger("monitor.service.backfill")
+    with caplog.at_level("INFO", logger="monitor.service.backfill"):
         logger.addHandler(waiting)
         releaser.start()
         try:

@@ -32,16 +32,16 @@ from conftest import ROOT, _reset_postgres, clean_env, make_settings, monitor
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
-from monitor.cli import _json_line
-from monitor.deliver import labels_for
-from monitor.errors import ArchiveFull, ArchiveReadOnly
-from monitor.json_lines import SKIP_CHUNK, read_json_lines
-from monitor.models import Page, Validators
-from monitor.pipeline import archive_seeds
-from monitor.rules import load_rules
-from monitor.search import clean_query, parse_query
-from monitor.seeds import load_seeds
-from monitor.sources import load_sources
+from monitor.cli.json_lines import SKIP_CHUNK, read_json_lines
+from monitor.cli.main import _json_line
+from monitor.config.rules import load_rules
+from monitor.config.sources import load_sources
+from monitor.core.errors import ArchiveFull, ArchiveReadOnly
+from monitor.core.records import Page, Validators
+from monitor.deliver.jobs import labels_for
+from monitor.extract.seeds import load_seeds
+from monitor.search.service import clean_query, parse_query
+from monitor.service.pipeline import archive_seeds
 from monitor.store import Store
 from monitor.store.db import alembic_config, head_revision, make_engine
 from monitor.store.warc import WarcArchive
@@ -246,7 +246,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 event.listen(Pool, "connect", lambda dbapi, _: dbapi.execute("PRAGMA max_page_count=1"))
-from monitor.cli import main
+from monitor.cli.main import main
 
 main()
 """

@@ -31,7 +31,7 @@ from fakebotapi import DeliveredMessage, FakeBotAPI
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from monitor.bot import (
+from monitor.bot.commands import (
     BOT_LEASE,
     LATEST_USAGE,
     REFUSAL,
@@ -43,16 +43,16 @@ from monitor.bot import (
     render_topics,
     start_bot,
 )
-from monitor.deliver import labels_for
+from monitor.config.rules import Rules, load_rules
+from monitor.config.settings import Settings
+from monitor.config.sources import Source, load_sources
+from monitor.core.errors import ConfigError
+from monitor.deliver.digest import Labels, utf16_len
+from monitor.deliver.jobs import labels_for
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.digest import Labels, utf16_len
-from monitor.errors import ConfigError
-from monitor.pipeline import poll_sources
-from monitor.rules import Rules, load_rules
-from monitor.runtime import open_deps
-from monitor.search import Marked, SearchHit, SearchResult, search
-from monitor.settings import Settings
-from monitor.sources import Source, load_sources
+from monitor.search.service import Marked, SearchHit, SearchResult, search
+from monitor.service.pipeline import poll_sources
+from monitor.service.wiring import open_deps
 from monitor.store import SourceStatus, Store
 from monitor.store.tables import Article, ArticleTopic
 
@@ -415,7 +415,7 @@ def test_search_answers_in_an_allowed_chat(polled: Archive, api: FakeBotAPI) -> 
 def test_nothing_is_answered_in_other_chats(
     archive: Archive, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="monitor.bot")
+    caplog.set_level(logging.INFO, logger="monitor.bot.commands")
     said = [
         ("/search Aktau", ELSEWHERE, ADMIN),
         ("/latest", ELSEWHERE, MEMBER),
@@ -532,7 +532,7 @@ def test_the_token_never_reaches_the_logs(
 def test_no_chats_no_bot(
     archive: Archive, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="monitor.bot")
+    caplog.set_level(logging.INFO, logger="monitor.bot.commands")
     settings = bot_settings(archive.settings, api, bot_chat_ids=None)
 
     async def run() -> None:
@@ -613,9 +613,9 @@ def test_one_worker_answers_however_many_run_and_the_next_takes_over(
         await asyncio.gather(second, return_exceptions=True)
         return answers, holder
 
-    logger = logging.getLogger("monitor.bot")
+    logger = logging.getLogger("monitor.bot.commands")
     try:
-        with caplog.at_level("DEBUG", logger="monitor.bot"):
+        with caplog.at_level("DEBUG", logger="monitor.bot.commands"):
             logger.addHandler(answering)
             logger.addHandler(deferring)
             try:

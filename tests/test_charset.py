@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.charset import decode_text, parse_content_type
+from monitor.crawl.charset import decode_text, parse_content_type
 
 
 @pytest.mark.parametrize(

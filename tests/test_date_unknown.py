@@ -18,13 +18,13 @@ from alembic import command
 from conftest import ROOT, make_settings
 from sqlalchemy import text
 
-from monitor.digest import DigestRow, Labels, local_time, render_markdown, select_items
-from monitor.models import Candidate, ExtractedArticle, Page, Validators
-from monitor.pipeline import archive_seeds, build_record
-from monitor.rules import load_rules
-from monitor.search import SearchFilters, search
-from monitor.seeds import load_seeds
-from monitor.sources import load_sources
+from monitor.config.rules import load_rules
+from monitor.config.sources import load_sources
+from monitor.core.records import Candidate, ExtractedArticle, Page, Validators
+from monitor.deliver.digest import DigestRow, Labels, local_time, render_markdown, select_items
+from monitor.extract.seeds import load_seeds
+from monitor.search.service import SearchFilters, search
+from monitor.service.pipeline import archive_seeds, build_record
 from monitor.store import ArticleRecord, Store
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.web.app import templates
@@ -247,7 +247,7 @@ def test_digest_puts_undated_items_after_dated_ones_and_says_so() -> None:
 
 
 def test_weekly_email_says_date_unknown_for_an_undated_story() -> None:
-    from monitor.weekly import _story_date
+    from monitor.deliver.weekly import _story_date
 
     zone = ZoneInfo("Asia/Baku")
     assert _story_date(None, zone) == "date unknown"
@@ -261,7 +261,7 @@ def test_web_page_says_date_unknown() -> None:
 
 
 def test_export_leaves_an_unknown_date_empty(store: Store) -> None:
-    from monitor.export import export_rows
+    from monitor.search.export import export_rows
 
     store.save_article(record("id:1", None))
     store.save_article(record("id:2", PAGE_DATE))

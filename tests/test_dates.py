@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.dates import month_number, parse_datetime
+from monitor.text.dates import month_number, parse_datetime
 
 BAKU = ZoneInfo("Asia/Baku")
 ALMATY = ZoneInfo("Asia/Almaty")

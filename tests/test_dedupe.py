@@ -14,8 +14,17 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
-from monitor import dedupe
-from monitor.dedupe import Archived, Match, Sketch, best_match, judge, match_pair, sketch, winnow
+from monitor.dedupe import sketch as dedupe
+from monitor.dedupe.sketch import (
+    Archived,
+    Match,
+    Sketch,
+    best_match,
+    judge,
+    match_pair,
+    sketch,
+    winnow,
+)
 from monitor.store import ArticleRecord, Store
 from monitor.store import fingerprints as index
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch

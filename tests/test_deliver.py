@@ -27,7 +27,9 @@ from typing import Any
 
 import pytest
 
-from monitor.deliver import (
+from monitor.config.settings import Settings
+from monitor.core.errors import DeliveryError
+from monitor.deliver.jobs import (
     DigestRun,
     FileChannel,
     Labels,
@@ -36,8 +38,6 @@ from monitor.deliver import (
     run_digest,
     send_due,
 )
-from monitor.errors import DeliveryError
-from monitor.settings import Settings
 from monitor.store import Store, outbox
 from monitor.store.outbox import Claimed, Outgoing
 
@@ -299,7 +299,7 @@ def test_lost_reply_is_skipped_logged_and_reported(
     add_items(store, 60)
     settings = telegram_settings(tmp_path, store_url(store), api.url)
     api.fail_next("drop")  # Telegram posts the first part, the answer never comes
-    with caplog.at_level(logging.ERROR, logger="monitor.deliver"):
+    with caplog.at_level(logging.ERROR, logger="monitor.deliver.jobs"):
         first = run("telegram", store, settings, NOW)
     [report] = first.reports
     assert len(report.unknown) == 1 and report.unknown[0].endswith("#part1")
@@ -471,7 +471,7 @@ def test_email_dry_run_prints_the_plain_text_and_writes_the_html_to_a_file_it_na
 
 def test_a_weekly_preview_of_a_chosen_week(store: Store, tmp_path: Path) -> None:
     """The demo's way to the week its articles were first seen in: the period is passed in."""
-    from monitor.deliver import preview_weekly
+    from monitor.deliver.jobs import preview_weekly
 
     add_items(store, 2, seen=NOW + timedelta(days=1))  # this week, not the last full one
     settings = settings_for(tmp_path, store_url(store))

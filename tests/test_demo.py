@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import ROOT
 
+from monitor.config.settings import Settings
+from monitor.deliver.digest import week_containing
+from monitor.deliver.weekly import week_label
 from monitor.demo.run import SHIPPED, SHIPPED_FILES, monitor_command, run_demo, with_shipped_files
-from monitor.digest import week_containing
-from monitor.export import export_rows
-from monitor.settings import Settings
+from monitor.search.export import export_rows
 from monitor.store import Store
-from monitor.weekly import week_label
 
 LATER = datetime(2031, 3, 3, 12, 0, tzinfo=UTC)  # a clock far from the recordings and from today
 

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from selectolax.lexbor import LexborHTMLParser
 
+from monitor.config.sources import Source, load_sources
 from monitor.demo.server import RECORDED_AT, SITES_DIR, SiteServer, rewrite_sources, to_local
-from monitor.sources import Source, load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = yaml.safe_load((ROOT / "tests/fixtures/sites/expected.yaml").read_text("utf-8"))

@@ -20,7 +20,7 @@ import yaml
 from conftest import missing
 from pydantic import TypeAdapter
 
-from monitor.settings import Settings
+from monitor.config.settings import Settings
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def test_every_setting_is_in_env_example_and_readme() -> None:
 def test_env_example_names_only_real_settings() -> None:
     known = {env_name(f) for f in Settings.model_fields}
     unknown = sorted(set(env_example()) - known)
-    assert not unknown, f"not settings of monitor/settings.py: {unknown}"
+    assert not unknown, f"not settings of monitor/config/settings.py: {unknown}"
 
 
 def test_env_example_defaults_match_the_code() -> None:
@@ -292,7 +292,7 @@ def test_compose_runs_the_web_page_with_its_password_from_the_environment() -> N
 
 def test_the_web_page_refuses_the_compose_settings_without_a_password(tmp_path: Path) -> None:
     """What the web container would do if the Compose guard were removed: exit 2 at once."""
-    from monitor.errors import ConfigError
+    from monitor.core.errors import ConfigError
     from monitor.web.serve import check_exposure
 
     with pytest.raises(ConfigError, match="without a password"):

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from monitor.digest import (
+from monitor.deliver.digest import (
     TELEGRAM_LIMIT,
     DigestRow,
     Labels,

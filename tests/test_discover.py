@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.discover import DISCOVERERS, Discovery, discover
-from monitor.discover.feed import parse_feed
-from monitor.discover.listing import _listing_date, parse_listing
-from monitor.discover.sitemap import MAX_DECOMPRESSED_BYTES, parse_sitemap
-from monitor.errors import ParseError
-from monitor.sources import Source
-from monitor.urls import article_key
+from monitor.config.sources import Source
+from monitor.core.errors import ParseError
+from monitor.crawl.discover import DISCOVERERS, Discovery, discover
+from monitor.crawl.discover.feed import parse_feed
+from monitor.crawl.discover.listing import _listing_date, parse_listing
+from monitor.crawl.discover.sitemap import MAX_DECOMPRESSED_BYTES, parse_sitemap
+from monitor.crawl.urls import article_key
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
 BAKU = ZoneInfo("Asia/Baku")

@@ -1,4 +1,4 @@
-"""The SMTP notifier (monitor/notify/email.py) against a real aiosmtpd server on 127.0.0.1.
+"""The SMTP notifier (monitor/deliver/email.py) against a real aiosmtpd server on 127.0.0.1.
 
 Each test starts its own server on a free port: plain, with AUTH, with STARTTLS, or SMTPS. The TLS
 variants use a throwaway self-signed certificate made by the `openssl` command (skipped, with the
@@ -30,9 +30,9 @@ from PIL import Image
 from pydantic import SecretStr
 from test_weekly import RECIPIENTS, SENDER, SUBJECT, make_item, make_summary, render
 
-from monitor.errors import DeliveryError
-from monitor.notify.email import EmailNotifier
-from monitor.settings import Settings
+from monitor.config.settings import Settings
+from monitor.core.errors import DeliveryError
+from monitor.deliver.email import EmailNotifier
 
 # AUTH over plain SMTP on 127.0.0.1 is the point of some tests, not an oversight
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from monitor.extract import (
+from monitor.config.sources import ArticleRules
+from monitor.core.records import ExtractedArticle
+from monitor.extract.article import (
     extract_article,
     find_author,
     find_canonical_url,
@@ -27,9 +29,7 @@ from monitor.extract import (
     paragraphs_of,
     parse_page,
 )
-from monitor.models import ExtractedArticle
-from monitor.paragraphs import SYNDICATION_LINES, clean_paragraphs, strip_kazinform_dateline
-from monitor.sources import ArticleRules
+from monitor.text.paragraphs import SYNDICATION_LINES, clean_paragraphs, strip_kazinform_dateline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 BAKU = ZoneInfo("Asia/Baku")

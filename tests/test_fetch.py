@@ -26,7 +26,8 @@ from badsite import (
     gzip_bomb,
 )
 
-from monitor.errors import (
+from monitor.config.settings import Settings
+from monitor.core.errors import (
     BodyTooLarge,
     ChallengePage,
     ConnectionFailed,
@@ -37,13 +38,12 @@ from monitor.errors import (
     RobotsDisallowed,
     TooManyRedirects,
 )
-from monitor.fetch import (
+from monitor.core.records import FetchOutcome, Page, Validators
+from monitor.crawl.fetch import (
     Fetcher,
     is_public_address,
     retry_after_seconds,
 )
-from monitor.models import FetchOutcome, Page, Validators
-from monitor.settings import Settings
 
 T = TypeVar("T")
 

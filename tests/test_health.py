@@ -19,8 +19,10 @@ from aiosmtpd.smtp import Envelope
 from conftest import make_settings
 from fakebotapi import FakeBotAPI
 
-from monitor.errors import DeliveryError
-from monitor.health import (
+from monitor.config.settings import Settings
+from monitor.core.errors import DeliveryError
+from monitor.core.records import SourceReport
+from monitor.service.health import (
     Alert,
     Poll,
     SourceAlert,
@@ -31,8 +33,6 @@ from monitor.health import (
     failed_poll_line,
     failure_cause,
 )
-from monitor.models import SourceReport
-from monitor.settings import Settings
 from monitor.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.lang import detect_language
+from monitor.text.lang import detect_language
 
 CASES = [
     # Azerbaijani

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.leads import lead_paragraph, without_dateline
+from monitor.text.leads import lead_paragraph, without_dateline
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.metrics import Metrics, MetricsServer
-from monitor.models import FetchOutcome, SourceReport
+from monitor.core.records import FetchOutcome, SourceReport
+from monitor.service.metrics import Metrics, MetricsServer
 
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.normalise import (
+from monitor.text.normalise import (
     body_hash,
     content_hash,
     dehyphenate,

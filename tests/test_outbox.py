@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.digest import DigestRow
+from monitor.deliver.digest import DigestRow
 from monitor.store import ArticleRecord, Store, outbox
 from monitor.store.outbox import Outgoing
 

@@ -14,16 +14,16 @@ import yaml
 from conftest import EXPECTED_SITES, make_settings
 from sqlmodel import Session, select
 
+from monitor.config.settings import Settings
+from monitor.config.sources import Source
+from monitor.core.records import SourceReport
+from monitor.crawl.urls import article_key, canonical_url
 from monitor.demo.server import SiteServer
-from monitor.export import article_row
-from monitor.models import SourceReport
-from monitor.pipeline import poll_sources
-from monitor.runtime import open_deps
-from monitor.settings import Settings
-from monitor.sources import Source
+from monitor.search.export import article_row
+from monitor.service.pipeline import poll_sources
+from monitor.service.wiring import open_deps
 from monitor.store import Article, Store
 from monitor.store.tables import FetchLog
-from monitor.urls import article_key, canonical_url
 
 EXPECTED = yaml.safe_load(EXPECTED_SITES.read_text(encoding="utf-8"))
 

@@ -1,7 +1,7 @@
 """The relevance quality gate: precision and recall of `relevant`, per language, on labelled data.
 
 The gate is the held-out set, tests/fixtures/relevance/test.yaml, plus the five seeds (all
-relevant; their cleaned texts from monitor.seeds). The rules were tuned on dev.yaml only, which is
+relevant; their cleaned texts from monitor.extract.seeds). The rules were tuned on dev.yaml only, which is
 measured the same way for comparison. Every miss is printed with its id, the label, the tagger's
 answer and its reasons (run with -s to see them when the gate passes). The floors, pinned in
 tests/fixtures/relevance/floors.yaml at or just below what was measured and never below 0.9,
@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.lang import detect_language
-from monitor.rules import Rules, load_rules
-from monitor.seeds import load_seeds
-from monitor.tag import Tagging, tag
+from monitor.config.rules import Rules, load_rules
+from monitor.extract.seeds import load_seeds
+from monitor.tag.tagger import Tagging, tag
+from monitor.text.lang import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "tests/fixtures/relevance"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.errors import ConfigError
-from monitor.rules import NameRule, Rules, RulesFileError, compile_name, fold, load_rules
+from monitor.config.rules import NameRule, Rules, RulesFileError, compile_name, fold, load_rules
+from monitor.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "topics.yaml"

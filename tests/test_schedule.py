@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_settings
 
-from monitor.errors import ConfigError
-from monitor.runtime import open_deps
-from monitor.schedule import MAX_BACKOFF, MAX_FRESH, Runner, fresh_for, next_check_at
-from monitor.sources import Source, load_sources
+from monitor.config.sources import Source, load_sources
+from monitor.core.errors import ConfigError
+from monitor.service.runner import MAX_BACKOFF, MAX_FRESH, Runner, fresh_for, next_check_at
+from monitor.service.wiring import open_deps
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 SOURCE = Source(name="x", homepage="https://x.az/", language="az", feeds=["https://x.az/rss"])
@@ -73,7 +73,7 @@ def test_a_digest_job_with_nothing_configured_writes_files(tmp_path: Path) -> No
 def test_after_each_poll_the_runner_counts_it_and_alerts_once_when_a_source_breaks(
     tmp_path: Path,
 ) -> None:
-    from monitor.models import SourceReport
+    from monitor.core.records import SourceReport
 
     settings = make_settings(tmp_path, alert_after_failures=3)
     sent: list[str] = []
@@ -321,7 +321,7 @@ def test_a_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(store) -> 
     import subprocess
     import sys
 
-    from monitor.schedule import is_dead_worker, worker_name
+    from monitor.service.runner import is_dead_worker, worker_name
 
     me = worker_name()
     gone = subprocess.run(
@@ -387,7 +387,7 @@ def test_failed_polls_log_warnings_with_the_next_try_and_one_line_when_all_fail_
             await round_of_polls(runner)  # the second round says it once more
             return nexts
 
-    with caplog.at_level(logging.INFO, logger="monitor.schedule"):
+    with caplog.at_level(logging.INFO, logger="monitor.service.runner"):
         nexts = asyncio.run(main())
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     first_round = warnings[: len(sources) + 1]

@@ -18,11 +18,10 @@ from conftest import ROOT, _reset_postgres, make_settings, monitor
 from sqlalchemy import text
 from sqlmodel import Session
 
+from monitor.config.sources import load_sources
+from monitor.core.errors import QueryError
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.errors import QueryError
-from monitor.pipeline import poll_sources
-from monitor.runtime import open_deps
-from monitor.search import (
+from monitor.search.service import (
     Query,
     SearchFilters,
     analyse,
@@ -32,10 +31,11 @@ from monitor.search import (
     snippet,
     stems,
 )
-from monitor.sources import load_sources
+from monitor.service.pipeline import poll_sources
+from monitor.service.wiring import open_deps
 from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.store.db import alembic_config, make_engine, migrate
-from monitor.store.search import reindex
+from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
 
 QUERIES = yaml.safe_load(

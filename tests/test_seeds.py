@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.errors import ConfigError
-from monitor.seeds import (
+from monitor.core.errors import ConfigError
+from monitor.extract.seeds import (
     SeedDocument,
     clean_seed,
     continues,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import Settings
+from monitor.config.settings import Settings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.errors import SourcesFileError
-from monitor.sources import Source, load_sources
+from monitor.config.sources import Source, load_sources
+from monitor.core.errors import SourcesFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "sources.yaml"

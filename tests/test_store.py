@@ -9,10 +9,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from monitor.models import FetchOutcome, SourceReport, Validators
+from monitor.core.records import FetchOutcome, SourceReport, Validators
 from monitor.store import ArticleRecord, Store
 from monitor.store.db import migrate
-from monitor.store.search import is_search_table
+from monitor.store.fulltext import is_search_table
 from monitor.store.warc import WarcRef
 
 BAKU = timezone(timedelta(hours=4))

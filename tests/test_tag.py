@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.rules import Rules, load_rules
-from monitor.seeds import load_seeds
-from monitor.tag import TAGGER_VERSION, Tagging, find_mentions, read_article, tag
+from monitor.config.rules import Rules, load_rules
+from monitor.extract.seeds import load_seeds
+from monitor.tag.tagger import TAGGER_VERSION, Tagging, find_mentions, read_article, tag
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "topics.yaml"

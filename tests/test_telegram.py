@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import pytest
 from fakebotapi import BOT_USERNAME, FakeBotAPI
 
-from monitor.errors import DeliveryError
-from monitor.notify.telegram import LIBRARY_LOGGERS, TelegramNotifier, TokenScrubber, message_link
+from monitor.core.errors import DeliveryError
+from monitor.deliver.telegram import LIBRARY_LOGGERS, TelegramNotifier, TokenScrubber, message_link
 
 TOKEN = "4242:fake-SECRET-token"
 SECRET = TOKEN.partition(":")[2]
@@ -142,7 +142,7 @@ def test_a_flood_wait_longer_than_the_cap_is_not_waited_here(api, fake_time):
 
 
 def test_markup_telegram_cannot_parse_falls_back_to_plain_text_once(api, fake_time, caplog):
-    caplog.set_level(logging.WARNING, logger="monitor.notify.telegram")
+    caplog.set_level(logging.WARNING, logger="monitor.deliver.telegram")
     api.fail_next("bad_markup")
     message_id = run(notifier(api, fake_time), lambda t: t.send("<b>broken", "broken, plain"))
 
@@ -208,7 +208,7 @@ def test_slow_reply_times_out_as_a_temporary_error(api, fake_time):
 
 
 def test_lost_reply_is_temporary_though_the_message_was_delivered(api, fake_time, caplog):
-    caplog.set_level(logging.WARNING, logger="monitor.notify.telegram")
+    caplog.set_level(logging.WARNING, logger="monitor.deliver.telegram")
     api.fail_next("drop")
     error = send_error(notifier(api, fake_time), "<b>once</b>", "once")
 
@@ -230,7 +230,7 @@ def test_unreachable_api_fails_start_as_temporary(fake_time):
 
 
 def test_a_refused_connection_is_temporary_and_surely_not_posted(fake_time, caplog):
-    caplog.set_level(logging.WARNING, logger="monitor.notify.telegram")
+    caplog.set_level(logging.WARNING, logger="monitor.deliver.telegram")
     server = FakeBotAPI(token=TOKEN)
 
     async def main() -> None:

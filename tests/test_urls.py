@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.sources import Source
-from monitor.urls import (
+from monitor.config.sources import Source
+from monitor.crawl.urls import (
     article_key,
     canonical_url,
     is_article_url,

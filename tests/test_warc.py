@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from warcio.archiveiterator import ArchiveIterator
 
-from monitor.models import Page, Validators
+from monitor.core.records import Page, Validators
 from monitor.store.warc import WarcArchive
 
 HTML = "<html><head><title>Qazaxıstan</title></head><body><p>Ə ş ı Қазақстан</p></body></html>"

@@ -27,12 +27,12 @@ from conftest import ROOT, clean_env, make_settings, monitor
 from sqlmodel import col, func, select
 from starlette.types import ASGIApp
 
-from monitor.deliver import labels_for
-from monitor.errors import ConfigError
-from monitor.models import SourceReport
-from monitor.rules import load_rules
-from monitor.search import Marked
-from monitor.sources import load_sources
+from monitor.config.rules import load_rules
+from monitor.config.sources import load_sources
+from monitor.core.errors import ConfigError
+from monitor.core.records import SourceReport
+from monitor.deliver.jobs import labels_for
+from monitor.search.service import Marked
 from monitor.store import Article, ArticleRecord, EntityRow, Store
 from monitor.store.tables import ArticleTopic
 from monitor.store.warc import WarcArchive, WarcRef

@@ -24,11 +24,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_web import LABELS, running
 
+from monitor.config.settings import Settings
+from monitor.config.sources import Source
 from monitor.demo.server import SiteServer
-from monitor.pipeline import poll_sources
-from monitor.runtime import open_deps
-from monitor.settings import Settings
-from monitor.sources import Source
+from monitor.service.pipeline import poll_sources
+from monitor.service.wiring import open_deps
 from monitor.store import Store
 from monitor.web import create_app
 

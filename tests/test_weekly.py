@@ -1,4 +1,4 @@
-"""The weekly email rendered from a `WeeklySummary` (monitor/weekly.py) and its chart (monitor/chart.py).
+"""The weekly email rendered from a `WeeklySummary` (monitor/deliver/weekly.py) and its chart (monitor/deliver/chart.py).
 
 Pure functions, so no server here: the message is built, flattened to bytes and parsed back the
 way a mail client would. test_email.py sends the same messages through a real SMTP server.
@@ -16,9 +16,9 @@ from email.parser import BytesParser
 import pytest
 from PIL import Image
 
-from monitor.chart import BAR, relevant_per_day_png
-from monitor.models import DigestItem, WeeklySummary
-from monitor.weekly import (
+from monitor.core.records import DigestItem, WeeklySummary
+from monitor.deliver.chart import BAR, relevant_per_day_png
+from monitor.deliver.weekly import (
     SNIPPET_LIMIT,
     TITLE_LIMIT,
     clean_text,

@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from monitor.deliver import labels_for, preview_weekly
+from monitor.config.rules import load_rules
+from monitor.config.settings import Settings
+from monitor.config.sources import enabled, load_sources
+from monitor.deliver.digest import week_containing
+from monitor.deliver.jobs import labels_for, preview_weekly
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.digest import week_containing
-from monitor.export import export_rows
-from monitor.pipeline import poll_sources
-from monitor.rules import load_rules
-from monitor.runtime import open_deps
-from monitor.settings import Settings
-from monitor.sources import enabled, load_sources
+from monitor.search.export import export_rows
+from monitor.service.pipeline import poll_sources
+from monitor.service.wiring import open_deps
 from monitor.store import Store
 from monitor.store.fingerprints import SEED_SOURCE
 

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from monitor.sources import Source
+from monitor.config.sources import Source
 
 SITES_DIR = Path(__file__).resolve().parent / "sites"
 # Last-Modified of every recorded file: a constant, because file mtimes change with every clone.

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from monitor.models import FetchOutcome, SourceReport, Validators
+from monitor.core.records import FetchOutcome, SourceReport, Validators
 from monitor.store.db import Access, migrate, open_engine, require_writable
 from monitor.store.tables import (
     Article,
@@ -114,7 +114,7 @@ class Store:
         """The archive at `url`, its schema brought up to date. A writing `access` ("create",
         the default, or "write") first proves that the archive takes writes, so a read-only or
         full one stops a command before it starts; "read" and "write" never create an archive
-        (see `Access`). Each failure is one of the archive errors of `monitor.errors`."""
+        (see `Access`). Each failure is one of the archive errors of `monitor.core.errors`."""
         engine = open_engine(url, access)
         try:
             migrate(engine)
@@ -372,7 +372,7 @@ class Store:
                 if key not in have:
                     s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
             if outcome != "unchanged":
-                from monitor.store.search import index_article
+                from monitor.store.fulltext import index_article
 
                 index_article(s, article)  # the full-text index, in the same transaction
             s.commit()
@@ -415,7 +415,7 @@ class Store:
                 setattr(article, name, value)
             s.add(article)
             if {"title", "text", "lang"} & fields.keys():
-                from monitor.store.search import index_article
+                from monitor.store.fulltext import index_article
 
                 index_article(s, article)  # the full-text index, in the same transaction
             s.commit()

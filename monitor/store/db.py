@@ -7,7 +7,7 @@ older version upgrades in place.
 
 This is the archive's edge: what the driver or the file system says (a URL that does not parse, a
 driver not installed, a refused connection, "attempt to write a readonly database", SQLSTATE 53100)
-becomes one of the archive errors of `monitor.errors`, worded for the user, with the password
+becomes one of the archive errors of `monitor.core.errors`, worded for the user, with the password
 hidden and no SQL. Writes are translated on every statement (a `handle_error` hook on the engine),
 so a disk that fills up in the middle of a poll stops it with the same one line.
 """
@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from monitor.errors import (
+from monitor.core.errors import (
     ArchiveFull,
     ArchiveMissing,
     ArchiveReadOnly,
@@ -35,7 +35,7 @@ from monitor.errors import (
     ArchiveUnwritable,
     StoreError,
 )
-from monitor.lazy import lazy_import
+from monitor.core.lazy import lazy_import
 
 if TYPE_CHECKING:
     from alembic import command as alembic_command
@@ -96,7 +96,7 @@ def no_archive(name: str) -> str:
 
 def make_engine(url: str | URL) -> Engine:
     """An engine for `url`; for SQLite the folder is created and WAL mode switched on. Errors of
-    the archive's driver come out as the archive errors of `monitor.errors` (see `_translate`)."""
+    the archive's driver come out as the archive errors of `monitor.core.errors` (see `_translate`)."""
     parsed = _parse(url)
     name = archive_name(parsed)  # as the user wrote it
     if parsed.drivername == "postgresql":

@@ -12,7 +12,7 @@ at every start). A lookup costs a fixed number of indexed queries whatever the a
 Each probe reads at most `POSTINGS_LIMIT + 1` rows: a band or fingerprint that many articles
 share is boilerplate ("Prezident İlham Əliyev", a site's standing footer) and is ignored, so the
 rows read per lookup are bounded however large the archive grows. The few best candidates'
-sketches are then read by primary key and `monitor.dedupe.best_match` decides.
+sketches are then read by primary key and `monitor.dedupe.sketch.best_match` decides.
 
 Only articles archived before the one being deduped are candidates: a copy links to whichever
 copy arrived first, and deduping an article again (a re-run poll) gives the same answer.
@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from monitor.dedupe import (
+from monitor.dedupe.sketch import (
     SKETCH_VERSION,
     Archived,
     Match,

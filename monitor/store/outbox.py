@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from monitor.digest import DigestRow
+from monitor.deliver.digest import DigestRow
 from monitor.store import Store
 from monitor.store.fingerprints import SEED_SOURCE
 from monitor.store.tables import Article, ArticleTopic, Delivery, DeliveryItem

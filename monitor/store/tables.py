@@ -221,7 +221,7 @@ class ArticleAlias(SQLModel, table=True):
 
 
 class DedupeSketch(SQLModel, table=True):
-    """What dedupe keeps of an article's text (monitor.dedupe.Sketch), so that lookups and a
+    """What dedupe keeps of an article's text (monitor.dedupe.sketch.Sketch), so that lookups and a
     rebuilt index never read texts again. The band and fingerprint tables derive from it."""
 
     __tablename__ = "dedupe_sketch"
@@ -234,7 +234,7 @@ class DedupeSketch(SQLModel, table=True):
     words: int
     minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     fingerprints: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int32 LE, sorted
-    version: int  # monitor.dedupe.SKETCH_VERSION it was made with
+    version: int  # monitor.dedupe.sketch.SKETCH_VERSION it was made with
 
 
 class DedupeBand(SQLModel, table=True):

@@ -21,8 +21,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from monitor import __version__
-from monitor.errors import StoreError
-from monitor.models import Page
+from monitor.core.errors import StoreError
+from monitor.core.records import Page
 from monitor.store.db import archive_error_from_os
 
 

@@ -25,10 +25,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.digest import Labels
-from monitor.search import Marked
-from monitor.settings import Settings
-from monitor.sources import Source
+from monitor.config.settings import Settings
+from monitor.config.sources import Source
+from monitor.deliver.digest import Labels
+from monitor.search.service import Marked
 from monitor.store import Store
 from monitor.store.warc import WarcArchive
 from monitor.web.pages import Pages

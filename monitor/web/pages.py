@@ -22,10 +22,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from monitor.digest import Labels
-from monitor.errors import QueryError, StoreError
-from monitor.search import SearchFilters, check_choices, clean_query, search
-from monitor.sources import Source
+from monitor.config.sources import Source
+from monitor.core.errors import QueryError, StoreError
+from monitor.deliver.digest import Labels
+from monitor.search.service import SearchFilters, check_choices, clean_query, search
 from monitor.store import Article, Store
 from monitor.store.fingerprints import SEED_SOURCE
 from monitor.store.warc import Capture, WarcArchive, WarcRef
@@ -211,7 +211,7 @@ class Pages:
             ) from exc
 
     def source_health(self, request: Request) -> Response:
-        from monitor.health import health_of
+        from monitor.service.health import health_of
         from monitor.store.fingerprints import duplicates_by_source
         from monitor.store.outbox import status_lines
 

@@ -1,4 +1,4 @@
-"""What the web pages read from the archive beyond `monitor.search`: one article with its copies
+"""What the web pages read from the archive beyond `monitor.search.service`: one article with its copies
 and its original, and relevant items per ISO week by topic.
 
 Each page costs a fixed number of queries, whatever the archive's size: the copies of an article

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
-from monitor.errors import ConfigError
-from monitor.settings import Settings
+from monitor.config.settings import Settings
+from monitor.core.errors import ConfigError
 
 
 def check_exposure(settings: Settings) -> None:

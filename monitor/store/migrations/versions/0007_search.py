@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from monitor.store.search import create_index, drop_index, reindex
+from monitor.store.fulltext import create_index, drop_index, reindex
 
 revision = "0007"
 down_revision = "0006"

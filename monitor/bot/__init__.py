@@ -1,0 +1,1 @@
+"""The Telegram bot: /latest, /search, /topics, /status."""

@@ -1,0 +1,226 @@
+"""The sources file: which sites to poll and how, validated when it is loaded.
+
+A source needs only `name`, `homepage`, `language` and one of `feeds`, `sitemaps` or `listings`;
+everything else has a default, and pages without `article` selectors go through generic
+extraction. Errors name the file, the source and the field, e.g.
+`sources.yaml: source 'azertag-az', field 'interval': ...`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.config.validation import Regex, Strict, describe_errors, listed_item
+from monitor.core.errors import SourcesFileError
+
+LANGUAGES = ("az", "kk", "ru", "en")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'15m', '2h', '90s', '1d' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like '15m', '2h' or 900")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 60:
+        raise ValueError("must be at least one minute, to stay polite to the site")
+    return timedelta(seconds=seconds)
+
+
+def _check_selector(value: str) -> str:
+    from selectolax.lexbor import LexborHTMLParser
+
+    try:
+        LexborHTMLParser("<p></p>").css(value)
+    except Exception as exc:  # selectolax raises plain exceptions for bad selectors
+        raise ValueError(f"{value!r} is not a valid CSS selector: {exc}") from exc
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Selector = Annotated[str, BeforeValidator(_check_selector)]
+HttpUrl = Annotated[str, BeforeValidator(lambda v: str(AnyHttpUrl(v)) if v else v)]
+
+
+class Listing(Strict):
+    """A page that lists articles; `selector` picks the <a> elements (or their containers)."""
+
+    url: HttpUrl
+    selector: Selector
+
+
+def _check_page_template(value: Any) -> Any:
+    if not isinstance(value, str) or "{page}" not in value:
+        raise ValueError(f"{value!r} must contain {{page}} where the page number goes")
+    try:
+        AnyHttpUrl(value.replace("{page}", "1"))
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise ValueError(f"{value!r} is not an http(s) URL template: {reason}") from None
+    return value
+
+
+PageTemplate = Annotated[str, BeforeValidator(_check_page_template)]
+
+
+class Backfill(Strict):
+    """How `monitor backfill` walks back through a source's history: numbered listing pages,
+    newest first (`https://www.inform.kz/ru/lenta/?page={page}`), read from `first_page` on
+    until they are older than the date asked for, hold no article links, or `max_pages` are read.
+    `selector` picks the article links; left out, the source's first listing's selector is used.
+    """
+
+    pages: PageTemplate
+    first_page: int = Field(1, ge=0)
+    max_pages: int = Field(500, ge=1)
+    selector: Selector | None = None
+
+    def page_url(self, number: int) -> str:
+        return self.pages.replace("{page}", str(number))
+
+
+class ArticleRules(Strict):
+    """CSS selectors for article pages. Any left out falls back to generic extraction."""
+
+    title: Selector | None = None
+    body: Selector | None = None
+    date: Selector | None = None
+    author: Selector | None = None
+    remove: list[Selector] = Field(default_factory=list)
+    drop_lines: list[Regex] = Field(default_factory=list)
+
+
+class Source(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = ""
+    homepage: HttpUrl
+    language: str
+    timezone: str = "UTC"
+    interval: Duration = timedelta(minutes=30)
+    enabled: bool = True
+    feeds: list[HttpUrl] = Field(default_factory=list)
+    sitemaps: list[HttpUrl] = Field(default_factory=list)
+    listings: list[Listing] = Field(default_factory=list)
+    article: ArticleRules = Field(default_factory=ArticleRules)
+    article_url: Regex | None = None
+    id_pattern: Regex | None = None
+    max_articles: int | None = Field(None, ge=1)
+    # The site republishes other outlets' articles (icma.az): when one of its items and another
+    # site's item are copies of each other, the other site's is the original, whichever came first.
+    aggregator: bool = False
+    backfill: Backfill | None = None  # how to walk back through its history (optional)
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"{value!r} is not one of {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Baku") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_way_in(self) -> Source:
+        if not (self.feeds or self.sitemaps or self.listings):
+            raise ValueError("needs at least one of feeds, sitemaps or listings")
+        return self
+
+    @model_validator(mode="after")
+    def _backfill_has_a_selector(self) -> Source:
+        if self.backfill and not (self.backfill.selector or self.listings):
+            raise ValueError("backfill needs a selector (there is no listing to take one from)")
+        return self
+
+    @property
+    def backfill_selector(self) -> str | None:
+        """The CSS selector of article links on the backfill pages."""
+        if self.backfill is None:
+            return None
+        return self.backfill.selector or (self.listings[0].selector if self.listings else None)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+
+class SourcesFile(Strict):
+    sources: list[Source]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesFile:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice")
+            seen.add(source.name)
+        return self
+
+
+def load_sources(path: Path) -> list[Source]:
+    """Read and validate a sources file; raises SourcesFileError naming file, source and field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SourcesFileError(str(path), ["file not found"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourcesFileError(str(path), [f"cannot read: {exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise SourcesFileError(str(path), [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict) or "sources" not in raw:
+        raise SourcesFileError(str(path), ["top level must be a mapping with a 'sources' list"])
+    try:
+        return SourcesFile.model_validate(raw).sources
+    except ValidationError as exc:
+        raise SourcesFileError(str(path), _describe(exc, raw)) from None
+
+
+def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    entries = raw.get("sources") or []
+
+    def locate(loc: list[Any]) -> tuple[str, list[Any]]:
+        return listed_item(loc, "sources", entries, "source", "name") or ("", loc)
+
+    return describe_errors(exc, locate)
+
+
+def enabled(sources: list[Source], names: list[str] | None = None) -> list[Source]:
+    """The sources to poll: the named ones (enabled or not), else every enabled one."""
+    if names:
+        by_name = {source.name: source for source in sources}
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise SourcesFileError("sources", [f"no source named {', '.join(unknown)}"])
+        return [by_name[name] for name in names]
+    return [source for source in sources if source.enabled]

@@ -1,0 +1,1 @@
+"""The first stage: polite HTTP, robots.txt, bounded bodies, charsets, URLs, discovery."""

@@ -1,0 +1,1 @@
+"""Sketches of a text (MinHash, winnowed fingerprints) and the decision what is a copy."""

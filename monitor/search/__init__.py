@@ -1,0 +1,1 @@
+"""Full-text search over the archive: word analysis, the query language, snippets; export."""

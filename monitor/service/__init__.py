@@ -1,0 +1,1 @@
+"""The long-running parts: the pipeline's order, the runner, health, metrics, backfill."""

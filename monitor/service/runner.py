@@ -1,0 +1,356 @@
+"""When each source is polled next, and the long-running loop that polls them (`monitor run`).
+
+The scheduler only ticks; the database decides which sources are due (`SourceState.next_check_at`),
+so a restart, or several workers, pick up where the last left off. `next_check_at` is the pure
+decider: the source's interval with jitter, longer after failures (capped exponential backoff) and
+never sooner than a site's Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config.sources import Source, enabled, load_sources
+from monitor.core.errors import ConfigError
+from monitor.core.records import SourceReport
+
+if TYPE_CHECKING:
+    from monitor.deliver.jobs import Kind
+    from monitor.service.health import Send
+    from monitor.service.pipeline import Deps
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 20
+MAX_BACKOFF = timedelta(hours=6)
+JITTER = 0.1
+# A poll holds its source's lease this long and extends it while it runs, so a worker that dies
+# blocks the source for at most this long.
+LEASE_TTL = timedelta(minutes=2)
+# A feed's Cache-Control max-age delays its next check by at most this much: a busy feed rolls
+# its items over in hours, so obeying a CDN's day-long max-age would lose articles for good.
+MAX_FRESH = timedelta(hours=1)
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)
+
+
+def next_check_at(
+    source: Source,
+    failures: int,
+    retry_after: float | None,
+    now: datetime,
+    rng: Callable[[], float] = random.random,
+    fresh_for: float | None = None,
+) -> datetime:
+    """The source's next check: its interval with jitter; after failures the interval doubles
+    each time up to MAX_BACKOFF; never before a Retry-After, nor (while healthy) before the
+    feeds' Cache-Control max-age runs out, which counts up to MAX_FRESH."""
+    interval = source.interval
+    if failures:
+        interval = min(interval * (2 ** min(failures, 10)), max(MAX_BACKOFF, source.interval))
+    elif fresh_for:
+        interval = max(interval, min(timedelta(seconds=fresh_for), MAX_FRESH))
+    if retry_after:
+        interval = max(interval, timedelta(seconds=retry_after))
+    jitter = interval * JITTER * (2 * rng() - 1)
+    return now + interval + jitter
+
+
+def fresh_for(cache_control: str | None) -> float | None:
+    """Seconds a response may be reused, from its Cache-Control header (None: no promise)."""
+    if not cache_control or _NO_CACHE.search(cache_control):
+        return None
+    found = _MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else None
+
+
+def worker_name() -> str:
+    """This process, as named in the leases it holds: host, pid, the pid's start time (so a
+    reused pid is told apart) and a random tag (so two workers in one process are too)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid) or 0}:{uuid.uuid4().hex[:6]}"
+
+
+def is_dead_worker(holder: str, me: str) -> bool:
+    """Whether the lease holder is a process of this host that no longer runs (killed, crashed,
+    or its pid now another process's): its lease need not lapse first. Another host's workers
+    are never judged from here."""
+    parts = holder.rsplit(":", 3)  # host, pid, start time, tag
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid_text, started = parts[1], parts[2]
+    if holder == me:
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        pass
+    now_started = _started(pid)
+    return started != "0" and now_started is not None and now_started != started
+
+
+def _started(pid: int) -> str | None:
+    """When the process started, in clock ticks since boot (Linux /proc); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); 3 is the first here
+
+
+class Runner:
+    """Polls every enabled source when it is due, until stopped; SIGHUP reloads sources.yaml."""
+
+    def __init__(
+        self, deps: Deps, sources: list[Source], clock: Callable[[], datetime] | None = None
+    ):
+        self.deps = deps
+        self.configured = list(sources)
+        self.sources = enabled(sources)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.running: dict[str, asyncio.Task[SourceReport]] = {}
+        self.checks: set[asyncio.Future[None]] = set()
+        self.health_lock = asyncio.Lock()
+        self.alert: Send | None = None
+        # The latest poll of each source, and when the log last said that all of them failed
+        # the same way (said once per round of polls, not after every one).
+        self.latest: dict[str, SourceReport] = {}
+        self.all_failed_said_at: datetime | None = None
+        self.stopping = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def tick(self) -> None:
+        from monitor.service.pipeline import poll_source
+
+        by_name = {source.name: source for source in self.sources}
+        for name in self.deps.store.due_sources(by_name, self.clock()):
+            if name in self.running:
+                continue  # one poll of a source at a time
+            task = asyncio.create_task(poll_source(by_name[name], self.deps, self.clock()))
+            self.running[name] = task
+            task.add_done_callback(functools.partial(self._finished, name))
+
+    def _finished(self, name: str, task: asyncio.Task[SourceReport]) -> None:
+        self.running.pop(name, None)
+        if not task.cancelled() and task.exception() is None:
+            report = task.result()
+            if report.busy:  # another worker has it: nothing happened here
+                log.debug("%s: %s", name, report.summary())
+                return
+            check = asyncio.ensure_future(self.after_poll(report))
+            self.checks.add(check)
+            check.add_done_callback(self.checks.discard)
+
+    async def after_poll(self, report: SourceReport) -> None:
+        """Log the poll, count it and tell the operator when its source breaks or recovers."""
+        from monitor.service.health import check_sources
+
+        try:
+            self.log_outcome(report)
+        except Exception:  # the log line reads the archive: a hiccup there must not stop alerts
+            log.exception("could not log the poll of %s", report.source)
+        if self.deps.metrics:
+            self.deps.metrics.observe_report(report)
+        async with self.health_lock:  # one checker at a time: no alert sent twice
+            try:
+                await check_sources(
+                    self.deps.store, [report.source], self.deps.settings, self.clock(), self.alert
+                )
+            except Exception:  # an alert that cannot be sent must not stop the polling
+                log.exception("health check of %s failed", report.source)
+
+    def log_outcome(self, report: SourceReport) -> None:
+        """INFO for a good poll; WARNING with the next try for a failed one; and one WARNING
+        more once a round of polls has shown every enabled source failing for the same cause."""
+        from monitor.service.health import common_failure, failed_poll_line
+
+        now = self.clock()
+        if report.ok:
+            log.info("polled %s: %s", report.source, report.summary())
+            if self.all_failed_said_at is not None:
+                log.info("%s polled fine: not every source is failing any more", report.source)
+                self.all_failed_said_at = None
+        else:
+            state = self.deps.store.source_state(report.source)
+            log.warning("%s", failed_poll_line(report, state.next_check_at, now))
+        self.latest[report.source] = report
+        names = [source.name for source in self.sources]
+        common = common_failure(self.latest, names)
+        said = self.all_failed_said_at
+        if common is None or (
+            said is not None and any(self.latest[name].started_at <= said for name in names)
+        ):
+            return  # not all failing, or said already and this round is not over
+        next_checks = [self.deps.store.source_state(name).next_check_at for name in names]
+        soonest = min((moment for moment in next_checks if moment is not None), default=None)
+        then = (
+            f"; the first retry at {soonest.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if soonest else ""
+        )
+        log.warning("%s (latest: %s)%s", common, report.errors[0][:300], then)
+        self.all_failed_said_at = now
+
+    async def digest(self, kind: Kind) -> None:
+        """A digest job: queue what is due in the outbox and send it (once, across restarts)."""
+        from monitor.deliver.jobs import labels_for, run_digest
+
+        labels = labels_for(self.configured, self.deps.rules)
+        try:
+            run = await run_digest(
+                kind, self.deps.store, self.deps.settings, self.clock(), labels=labels
+            )
+        except Exception:  # a bug in one digest must not stop the polling
+            log.exception("%s digest failed", kind)
+            return
+        for line in run.lines():
+            (log.info if run.ok else log.warning)("%s digest: %s", kind, line)
+        if self.deps.metrics:
+            self.deps.metrics.observe_digest(run)
+
+    def digest_triggers(self) -> list[tuple[Kind, CronTrigger | IntervalTrigger]]:
+        """The digest jobs from settings; a bad cron field is a configuration error."""
+        settings = self.deps.settings
+        try:
+            zone = ZoneInfo(settings.digest_timezone)
+            jobs: list[tuple[Kind, CronTrigger | IntervalTrigger]] = [
+                (
+                    "telegram",
+                    CronTrigger(hour=settings.telegram_digest_hours, minute=0, timezone=zone),
+                ),
+                (
+                    "email",
+                    CronTrigger(
+                        day_of_week=settings.email_digest_day,
+                        hour=settings.email_digest_hour,
+                        minute=0,
+                        timezone=zone,
+                    ),
+                ),
+            ]
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"digest schedule settings: {exc}") from exc
+        if settings.telegram_instant_score is not None:
+            jobs.append(("instant", IntervalTrigger(minutes=5)))
+        return jobs
+
+    def reload(self) -> None:
+        """SIGHUP: read sources.yaml and topics.yaml again; if either is invalid, keep both old
+        ones (a half-applied configuration would be worse than the old one)."""
+        from monitor.config.rules import load_rules
+
+        settings = self.deps.settings
+        try:
+            configured = load_sources(settings.sources)
+            rules = load_rules(settings.topics)
+        except ConfigError as exc:
+            log.error("kept the old sources and rules: %s", exc)
+            return
+        self.configured, self.sources = configured, enabled(configured)
+        aggregators = frozenset(s.name for s in configured if s.aggregator)
+        self.deps = replace(self.deps, rules=rules, aggregators=aggregators)
+        log.info(
+            "reloaded %s (%d enabled sources) and %s",
+            settings.sources,
+            len(self.sources),
+            settings.topics,
+        )
+        if self.scheduler is not None:  # a source just added is due now, not at the next tick
+            self.scheduler.modify_job("tick", next_run_time=datetime.now(UTC))
+
+    async def run(self) -> None:
+        from monitor.bot.commands import bot_disabled_reason, keep_bot, parse_admins, parse_chats
+        from monitor.service.health import admin_sender
+        from monitor.service.pipeline import ensure_seeds
+
+        ensure_seeds(self.deps, self.clock())
+        self.alert = admin_sender(self.deps.settings)
+        bot = None
+        if bot_disabled_reason(self.deps.settings) is None:
+            parse_chats(self.deps.settings)  # bad ids stop the run here (exit 2)
+            parse_admins(self.deps.settings)
+            bot = asyncio.create_task(
+                keep_bot(
+                    self.deps.settings,
+                    self.deps.store,
+                    self.deps.worker,
+                    lambda: self.deps.rules,
+                    lambda: self.configured,
+                )
+            )
+            bot.add_done_callback(_bot_ended)
+        else:
+            log.info("bot not started: %s", bot_disabled_reason(self.deps.settings))
+        stop_metrics = None
+        port = self.deps.settings.metrics_port
+        if port is not None and self.deps.metrics:
+            stop_metrics = self.deps.metrics.serve(port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", port)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=TICK_SECONDS,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            id="tick",
+        )
+        for kind, trigger in self.digest_triggers():
+            scheduler.add_job(
+                self.digest,
+                trigger,
+                args=[kind],
+                id=f"digest-{kind}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+        scheduler.start()
+        log.info("monitor running: %d enabled sources", len(self.sources))
+        try:
+            await self.stopping.wait()
+        finally:
+            if bot is not None:
+                bot.cancel()
+                await asyncio.gather(bot, return_exceptions=True)
+            scheduler.shutdown(wait=False)
+            if self.running:
+                log.info("waiting for %d polls in flight", len(self.running))
+                _, pending = await asyncio.wait(list(self.running.values()), timeout=8)
+                for task in pending:
+                    task.cancel()
+            if self.checks:
+                await asyncio.wait(list(self.checks), timeout=1)
+            if stop_metrics:
+                stop_metrics()
+            log.info("monitor stopped")
+
+
+def _bot_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("bot stopped, polling goes on without it: %s", task.exception())

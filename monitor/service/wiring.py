@@ -1,0 +1,42 @@
+"""Wiring: builds the pipeline's dependencies from settings, for the CLI, the runner and the demo."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from monitor.config.rules import load_rules
+from monitor.config.settings import Settings
+from monitor.config.sources import Source
+from monitor.core.records import FetchOutcome
+from monitor.crawl.fetch import Fetcher
+from monitor.service.metrics import Metrics
+from monitor.service.pipeline import Deps
+from monitor.store import Store
+from monitor.store.warc import WarcArchive
+
+
+@asynccontextmanager
+async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> AsyncIterator[Deps]:
+    rules = load_rules(settings.topics)  # a broken rules file stops here, before any fetch
+    store = Store.open(settings.archive_url)
+    metrics = Metrics()
+
+    def on_outcome(outcome: FetchOutcome) -> None:
+        store.log_fetch(outcome)
+        metrics.observe_fetch(outcome)
+
+    fetcher = Fetcher(settings, robots_cache=store, on_outcome=on_outcome)
+    try:
+        yield Deps(
+            metrics=metrics,
+            rules=rules,
+            aggregators=frozenset(s.name for s in sources if s.aggregator),
+            settings=settings,
+            store=store,
+            fetcher=fetcher,
+            warc=WarcArchive(settings.warc_dir),
+        )
+    finally:
+        await fetcher.aclose()
+        store.close()

@@ -1,0 +1,1 @@
+"""Relevance to Azerbaijan–Kazakhstan relations, topics and entities, by the operator's rules."""

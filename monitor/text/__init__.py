@@ -1,0 +1,1 @@
+"""Text without I/O: normal forms, languages, local dates, paragraphs, datelines."""
