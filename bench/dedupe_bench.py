@@ -11,7 +11,7 @@ because unrelated texts have unrelated band hashes and that is all the index see
 items the lookups copy get their real MinHash. Everything is bulk-loaded, sorted by key, into the
 migrated SQLite archive in a temporary folder.
 
-Lookups run in a fresh process through the production path (`fingerprints.find_match`: exact
+Lookups run in a fresh process through the production path (`monitor.service.dedupe.find_match`: exact
 hash, 32 LSH band probes, one probe per fingerprint, sketches of the best candidates), a third
 each of new texts, excerpts of archived items (half of one) and near copies (5% of words
 changed), so that candidates are found and judged. Sketching a text is timed apart, on the
@@ -244,7 +244,7 @@ def copied_ids(size: int, lookups: int) -> list[int]:
 
 
 def run_lookups(path: str, size: int, lookups: int) -> None:
-    from monitor.store.fingerprints import find_match
+    from monitor.service.dedupe import find_match
 
     planned = queries(size, lookups)
     chunk_streams.cache_clear()

@@ -29,10 +29,12 @@ import yaml
 from sqlalchemy import text
 
 from monitor.extract.seeds import load_seeds
-from monitor.search.service import WORD, SearchFilters, search
+from monitor.search.query import SearchFilters
+from monitor.search.service import search
 from monitor.store import Store
 from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
+from monitor.text.stems import WORD
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = [ROOT / "tests/fixtures/relevance/dev.yaml", ROOT / "tests/fixtures/relevance/test.yaml"]

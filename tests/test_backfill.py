@@ -28,9 +28,10 @@ from conftest import ROOT, MessageLogged, clean_env, make_settings, monitor
 from monitor.config.settings import Settings
 from monitor.config.sources import Source, load_sources
 from monitor.demo.server import Headers, SiteServer
-from monitor.service.backfill import BackfillRun, backfill_state, parse_since, run_backfill
+from monitor.service.backfill import BackfillRun, parse_since, run_backfill
 from monitor.service.wiring import open_deps
 from monitor.store import Store
+from monitor.store.backfill_rows import backfill_row
 
 FIXTURE = ROOT / "tests" / "fixtures" / "backfill"
 HOST = "www.inform.kz"
@@ -186,7 +187,7 @@ def test_walks_back_to_since_and_stops_at_the_first_page_wholly_older(
     assert {p: n for p, n in calls.items() if not p.startswith("/ru/lenta")} == dict.fromkeys(
         expected, 1
     )
-    state = backfill_state(store, source.name)
+    state = backfill_row(store, source.name)
     assert state is not None and state.finished_at is not None and state.next_url is None
     assert (state.pages, state.found, state.archived) == (4, 20, 12)
     assert state.oldest_seen == datetime(2026, 11, 17, 7, 0, tzinfo=UTC)  # 12:00 at UTC+5
@@ -269,7 +270,7 @@ def test_a_500_stops_the_walk_and_the_rerun_resumes_at_that_page(
     stopped = walk(settings, source, "2026-11-01")
     assert stopped.outcome == "stopped" and not stopped.ok
     assert stopped.next_url is not None and stopped.next_url.endswith(listing(3))
-    state = backfill_state(store, source.name)
+    state = backfill_row(store, source.name)
     assert state is not None and state.pages == 2 and state.finished_at is None
     assert state.last_error is not None and "500" in state.last_error
     first_calls = requested(site)
@@ -348,7 +349,7 @@ def test_robots_txt_keeps_the_walk_off_disallowed_pages(
     assert archived_paths(store, source) == Counter(
         path for path in ARTICLES[:10] if path != banned_article
     )
-    state = backfill_state(store, source.name)
+    state = backfill_row(store, source.name)
     assert state is not None and state.next_url is not None
     assert state.next_url.endswith(listing(3)) and "robots" in (state.last_error or "")
 
@@ -362,7 +363,7 @@ def test_a_429_stops_and_records_the_wait_then_the_walk_resumes_after_it(
     run = walk(settings, source, "2026-11-01")
     assert run.outcome == "stopped" and "rate limited" in run.reason
     assert requested(site)[listing(2)] == 1  # an hour is longer than any retry: no retry
-    state = backfill_state(store, source.name)
+    state = backfill_row(store, source.name)
     assert state is not None and state.retry_after_until is not None
     assert state.retry_after_until >= before + timedelta(seconds=3600)
     assert "429" in (state.last_error or "") and state.next_url is not None
@@ -421,7 +422,7 @@ def test_a_killed_run_resumes_at_its_page_and_archives_every_article_once(
     finally:
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    state = backfill_state(store, source.name)
+    state = backfill_row(store, source.name)
     assert state is not None and state.pages == 1 and state.next_url is not None
     assert state.next_url.endswith(listing(2))
     before_kill = archived_paths(store, source)

@@ -32,15 +32,15 @@ from conftest import ROOT, _reset_postgres, clean_env, make_settings, monitor
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
+from monitor.cli.app import json_line
 from monitor.cli.json_lines import SKIP_CHUNK, read_json_lines
-from monitor.cli.main import _json_line
 from monitor.config.rules import load_rules
 from monitor.config.sources import load_sources
 from monitor.core.errors import ArchiveFull, ArchiveReadOnly
 from monitor.core.records import Page, Validators
-from monitor.deliver.jobs import labels_for
+from monitor.deliver.routing import labels_for
 from monitor.extract.seeds import load_seeds
-from monitor.search.service import clean_query, parse_query
+from monitor.search.query import clean_query, parse_query
 from monitor.service.pipeline import archive_seeds
 from monitor.store import Store
 from monitor.store.db import alembic_config, head_revision, make_engine
@@ -599,7 +599,7 @@ def test_a_usage_error_is_one_line_too(args: tuple[str, ...], says: str) -> None
 
 def test_json_output_writes_times_as_iso_8601_with_a_t() -> None:
     row = {"at": datetime(2026, 11, 21, 8, 5, tzinfo=UTC), "day": date(2026, 11, 21), "n": 1}
-    assert json.loads(_json_line(row)) == {
+    assert json.loads(json_line(row)) == {
         "at": "2026-11-21T08:05:00+00:00",
         "day": "2026-11-21",
         "n": 1,

@@ -31,27 +31,28 @@ from fakebotapi import DeliveredMessage, FakeBotAPI
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from monitor.bot.commands import (
-    BOT_LEASE,
+from monitor.bot.commands import REFUSAL
+from monitor.bot.render import (
     LATEST_USAGE,
-    REFUSAL,
     SEARCH_USAGE,
-    keep_bot,
     render_latest,
     render_search,
     render_status,
     render_topics,
-    start_bot,
 )
+from monitor.bot.telegram_app import BOT_LEASE, keep_bot, start_bot
 from monitor.config.rules import Rules, load_rules
 from monitor.config.settings import Settings
 from monitor.config.sources import Source, load_sources
 from monitor.core.errors import ConfigError
-from monitor.deliver.digest import Labels, utf16_len
-from monitor.deliver.jobs import labels_for
+from monitor.deliver.digest import Labels
+from monitor.deliver.routing import labels_for
+from monitor.deliver.telegram_text import utf16_len
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.search.service import Marked, SearchHit, SearchResult, search
+from monitor.search.highlight import Marked
+from monitor.search.service import SearchHit, SearchResult, search
 from monitor.service.pipeline import poll_sources
+from monitor.service.status import source_health
 from monitor.service.wiring import open_deps
 from monitor.store import SourceStatus, Store
 from monitor.store.tables import Article, ArticleTopic
@@ -215,7 +216,7 @@ def test_answers_stay_within_the_message_limits(count: int) -> None:
         assert utf16_len(message) <= 4000
         assert message.count("</") <= 90  # Telegram ignores formatting past ~100 entities
     statuses = [status_row(f"source-{n}", failures=n % 2, error="&" * 2000) for n in range(200)]
-    message = render_status(statuses, BAKU)
+    message = render_status([source_health(row) for row in statuses], BAKU)
     check_html(message)
     assert "more not shown" in message
 
@@ -247,7 +248,8 @@ def test_status_lists_failing_sources_first() -> None:
         status_row("c-empty", empty_7d=4),
         status_row("d-down", failures=3, error="timeout <after 30 s>"),
     ]
-    message = render_status(rows, BAKU, disabled=["b-never"])
+    entries = [source_health(row, enabled=row.name != "b-never") for row in rows]
+    message = render_status(entries, BAKU)
     lines = message.splitlines()
     assert lines[0] == "<b>Sources</b>: 4, 2 failing"
     names = [re.search(r"<b>([\w-]+)</b>", line).group(1) for line in lines[2:]]  # type: ignore[union-attr]
@@ -415,7 +417,7 @@ def test_search_answers_in_an_allowed_chat(polled: Archive, api: FakeBotAPI) -> 
 def test_nothing_is_answered_in_other_chats(
     archive: Archive, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="monitor.bot.commands")
+    caplog.set_level(logging.INFO, logger="monitor.bot.telegram_app")
     said = [
         ("/search Aktau", ELSEWHERE, ADMIN),
         ("/latest", ELSEWHERE, MEMBER),
@@ -532,7 +534,7 @@ def test_the_token_never_reaches_the_logs(
 def test_no_chats_no_bot(
     archive: Archive, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="monitor.bot.commands")
+    caplog.set_level(logging.INFO, logger="monitor.bot.telegram_app")
     settings = bot_settings(archive.settings, api, bot_chat_ids=None)
 
     async def run() -> None:
@@ -613,9 +615,9 @@ def test_one_worker_answers_however_many_run_and_the_next_takes_over(
         await asyncio.gather(second, return_exceptions=True)
         return answers, holder
 
-    logger = logging.getLogger("monitor.bot.commands")
+    logger = logging.getLogger("monitor.bot.telegram_app")
     try:
-        with caplog.at_level("DEBUG", logger="monitor.bot.commands"):
+        with caplog.at_level("DEBUG", logger="monitor.bot.telegram_app"):
             logger.addHandler(answering)
             logger.addHandler(deferring)
             try:

@@ -21,12 +21,14 @@ from sqlalchemy import text
 from monitor.config.rules import load_rules
 from monitor.config.sources import load_sources
 from monitor.core.records import Candidate, ExtractedArticle, Page, Validators
-from monitor.deliver.digest import DigestRow, Labels, local_time, render_markdown, select_items
+from monitor.deliver.digest import Labels, local_time, render_markdown, select_items
 from monitor.extract.seeds import load_seeds
-from monitor.search.service import SearchFilters, search
+from monitor.search.query import SearchFilters
+from monitor.search.service import search
 from monitor.service.pipeline import archive_seeds, build_record
 from monitor.store import ArticleRecord, Store
 from monitor.store.db import alembic_config, make_engine, migrate
+from monitor.store.queries import DigestRow
 from monitor.web.app import templates
 
 BAKU = timezone(timedelta(hours=4))

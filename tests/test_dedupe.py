@@ -25,6 +25,7 @@ from monitor.dedupe.sketch import (
     sketch,
     winnow,
 )
+from monitor.service import dedupe as dedupe_stage
 from monitor.store import ArticleRecord, Store
 from monitor.store import fingerprints as index
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
@@ -200,7 +201,7 @@ def archive(
             select(Article.id).where(Article.source == source, Article.key == values["key"])
         ).one()
     assert article_id is not None
-    index.dedupe_article(store, article_id)
+    dedupe_stage.dedupe_article(store, article_id)
     return article_id
 
 
@@ -247,7 +248,7 @@ def test_dedupe_is_idempotent(store: Store) -> None:
         article(store, copy).similarity,
     )
     for article_id in (first, copy, copy):
-        index.dedupe_article(store, article_id)
+        dedupe_stage.dedupe_article(store, article_id)
     after = (index_sizes(store), article(store, copy).duplicate_of, article(store, copy).similarity)
     assert after == before
     assert before[1] == "seed:001_3cf75c030022e019"
@@ -269,8 +270,8 @@ def test_a_changed_text_replaces_its_index_rows(store: Store) -> None:
     assert new
     assert index_sizes(store) == (1, dedupe.LSH_BANDS, len(new.fingerprints))
     assert sizes[2] != len(new.fingerprints)
-    assert index.find_duplicate(store, fixture_text("ru_news"), "ru") is None
-    match = index.find_duplicate(store, fixture_text("ru_same_subject"), "ru")
+    assert dedupe_stage.find_duplicate(store, fixture_text("ru_news"), "ru") is None
+    match = dedupe_stage.find_duplicate(store, fixture_text("ru_same_subject"), "ru")
     assert match and match.kind == "exact" and match.article_id == article_id
 
 
@@ -280,7 +281,7 @@ def test_rebuild_from_sketches_gives_the_same_index(store: Store) -> None:
     before = index_sizes(store)
     assert index.rebuild(store, batch=2) == 3
     assert index_sizes(store) == before
-    match = index.find_duplicate(store, fixture_text("az_004_updated"), "az")
+    match = dedupe_stage.find_duplicate(store, fixture_text("az_004_updated"), "az")
     assert match and match.kind == "near" and match.duplicate_of.endswith("/seed_004")
 
 
@@ -291,8 +292,8 @@ def test_dedupe_archive_sketches_what_has_no_sketch(store: Store) -> None:
         for table in (DedupeBand, DedupeFingerprint, DedupeSketch):
             session.execute(table.__table__.delete())  # type: ignore[attr-defined]
         session.commit()
-    assert index.dedupe_archive(store) == 2
-    assert index.dedupe_archive(store) == 0
+    assert dedupe_stage.dedupe_archive(store) == 2
+    assert dedupe_stage.dedupe_archive(store) == 0
     assert index_sizes(store)[0] == 2
 
 
@@ -300,7 +301,7 @@ def test_a_short_text_is_recorded_but_not_indexed(store: Store) -> None:
     article_id = archive(store, "ru_news", text="Фото дня.", lang="ru")
     assert article(store, article_id).duplicate_of is None
     assert index_sizes(store) == (1, 0, 0)
-    assert index.dedupe_archive(store) == 0
+    assert dedupe_stage.dedupe_archive(store) == 0
     assert index.rebuild(store) == 1
     assert index_sizes(store) == (1, 0, 0)
 

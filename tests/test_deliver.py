@@ -29,15 +29,11 @@ import pytest
 
 from monitor.config.settings import Settings
 from monitor.core.errors import DeliveryError
-from monitor.deliver.jobs import (
-    DigestRun,
-    FileChannel,
-    Labels,
-    file_name,
-    preview,
-    run_digest,
-    send_due,
-)
+from monitor.deliver.digest import Labels
+from monitor.deliver.dry_run import preview
+from monitor.deliver.jobs import DigestRun, run_digest
+from monitor.deliver.sending import send_due
+from monitor.deliver.sinks import FileChannel, file_name
 from monitor.store import Store, outbox
 from monitor.store.outbox import Claimed, Outgoing
 
@@ -299,7 +295,7 @@ def test_lost_reply_is_skipped_logged_and_reported(
     add_items(store, 60)
     settings = telegram_settings(tmp_path, store_url(store), api.url)
     api.fail_next("drop")  # Telegram posts the first part, the answer never comes
-    with caplog.at_level(logging.ERROR, logger="monitor.deliver.jobs"):
+    with caplog.at_level(logging.ERROR, logger="monitor.deliver.sending"):
         first = run("telegram", store, settings, NOW)
     [report] = first.reports
     assert len(report.unknown) == 1 and report.unknown[0].endswith("#part1")
@@ -471,7 +467,7 @@ def test_email_dry_run_prints_the_plain_text_and_writes_the_html_to_a_file_it_na
 
 def test_a_weekly_preview_of_a_chosen_week(store: Store, tmp_path: Path) -> None:
     """The demo's way to the week its articles were first seen in: the period is passed in."""
-    from monitor.deliver.jobs import preview_weekly
+    from monitor.deliver.dry_run import preview_weekly
 
     add_items(store, 2, seen=NOW + timedelta(days=1))  # this week, not the last full one
     settings = settings_for(tmp_path, store_url(store))

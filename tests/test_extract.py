@@ -1,7 +1,9 @@
 """Extraction on recorded-style pages (tests/fixtures/extract/*.yaml), then each stage on its own.
 
-Each page is checked twice: with the source's selectors from its YAML file, and with empty
-ArticleRules(), which sends it through trafilatura. The YAML file holds what both paths share
+Each page is checked twice: with the source's selectors from its YAML file, and without them,
+which sends it through trafilatura. Both paths clean the text with the site's own lines to drop
+and datelines to cut, taken from the shipped sources.yaml entry the YAML file names (`source`),
+so the tests check the shipped configuration. The YAML file holds what both paths share
 (`common`) and what each path adds; `known_leaks` records boilerplate that trafilatura lets
 through and is documentation only.
 """
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from monitor.config.sources import ArticleRules
+from monitor.config.sources import ArticleRules, load_sources
 from monitor.core.records import ExtractedArticle
 from monitor.extract.article import (
     extract_article,
@@ -29,9 +31,13 @@ from monitor.extract.article import (
     paragraphs_of,
     parse_page,
 )
-from monitor.text.paragraphs import SYNDICATION_LINES, clean_paragraphs, strip_kazinform_dateline
+from monitor.text.paragraphs import clean_paragraphs, strip_dateline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
+SHIPPED = {
+    source.name: source.article
+    for source in load_sources(Path(__file__).resolve().parent.parent / "sources.yaml")
+}
 BAKU = ZoneInfo("Asia/Baku")
 ALMATY = ZoneInfo("Asia/Almaty")
 PATHS = ("selectors", "trafilatura")
@@ -56,9 +62,25 @@ def _load(expected_file: Path, path: str) -> tuple[dict[str, Any], dict[str, Any
 
 def _extract(case: dict[str, Any], path: str) -> ExtractedArticle:
     html = (FIXTURES / case["page"]).read_text(encoding="utf-8")
-    rules = ArticleRules(**case.get("rules", {})) if path == "selectors" else ArticleRules()
     return extract_article(
-        html, case["url"], rules=rules, zone=ZoneInfo(case["zone"]), language=case["language"]
+        html,
+        case["url"],
+        rules=_rules(case, path),
+        zone=ZoneInfo(case["zone"]),
+        language=case["language"],
+    )
+
+
+def _rules(case: dict[str, Any], path: str) -> ArticleRules:
+    """The page's own rules on the selectors path only; the shipped source's cleaning on both."""
+    own = case.get("rules", {}) if path == "selectors" else {}
+    shipped = SHIPPED[case["source"]] if "source" in case else ArticleRules()
+    return ArticleRules(
+        **{
+            **own,
+            "drop_lines": [*shipped.drop_lines, *own.get("drop_lines", [])],
+            "datelines": [*shipped.datelines, *own.get("datelines", [])],
+        }
     )
 
 
@@ -265,41 +287,13 @@ def test_rules_remove_and_nested_body_matches() -> None:
 # -- cleaning -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        "Demokrat.az saytından alınan məlumatlara görə, Icma.az xəbər verir.",
-        "Modern.az saytından verilən məlumata görə, Icma.az xəbər verir.",
-        "Ses qazeti saytından verilən məlumata görə, Icma.az xəbər verir",
-        "Icma.az bildirir, 525.az portalına istinadən.",
-        "Icma.az bildirir, Report.az saytına istinadən.",
-        "Mənbə: https://525.az",
-        "embedMənbə:https://525.az",
-        "archiveBu xəbər 20 Oktyabr 2025 12:24 mənbədən arxivləşdirilmişdir",
-        "Sonrakı hadisələr barədə daha çox məlumat almaq üçün Icma.az saytını izləyin.",
-        "seeBaxış sayı:121",
-    ],
-)
-def test_syndication_lines_are_dropped(line: str) -> None:
-    assert clean_paragraphs([line, LONG], "", list(SYNDICATION_LINES)) == [LONG]
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        "Modern.az-ın məlumatına görə, nazir Astanaya səfər edib.",
-        "Prezident Icma.az bildirir ki, deyə yazılmayıb.",
-        "Bu xəbər Astanadan gəlib.",
-    ],
-)
-def test_ordinary_lines_are_kept(line: str) -> None:
-    assert clean_paragraphs([line], "", list(SYNDICATION_LINES)) == [line]
-
-
 def test_source_drop_lines_work_line_by_line() -> None:
     paragraphs = ["Keep this line\nFollow us on Telegram\nand this one", "Follow us on X"]
     cleaned = clean_paragraphs(paragraphs, "", [re.compile(r"^Follow us")])
     assert cleaned == ["Keep this line\nand this one"]
+
+
+KAZINFORM_DATELINES = [re.compile(pattern) for pattern in SHIPPED["kazinform-ru"].datelines]
 
 
 @pytest.mark.parametrize(
@@ -318,14 +312,27 @@ def test_source_drop_lines_work_line_by_line() -> None:
     ],
 )
 def test_kazinform_dateline(first: str, expected: str) -> None:
-    assert strip_kazinform_dateline([first, "Next."]) == [expected, "Next."]
+    assert strip_dateline([first, "Next."], KAZINFORM_DATELINES) == [expected, "Next."]
 
 
 def test_kazinform_dateline_after_the_lead_and_alone() -> None:
-    assert strip_kazinform_dateline(["Lead.", "ASTANA. KAZINFORM – Body."]) == ["Lead.", "Body."]
-    assert strip_kazinform_dateline(["ASTANA. KAZINFORM –", "Body."]) == ["Body."]
+    lead = ["Lead.", "ASTANA. KAZINFORM – Body."]
+    assert strip_dateline(lead, KAZINFORM_DATELINES) == ["Lead.", "Body."]
+    assert strip_dateline(["ASTANA. KAZINFORM –", "Body."], KAZINFORM_DATELINES) == ["Body."]
     deep = ["One.", "Two.", "Three.", "ASTANA. KAZINFORM – Four."]
-    assert strip_kazinform_dateline(deep) == deep
+    assert strip_dateline(deep, KAZINFORM_DATELINES) == deep
+
+
+def test_every_kazinform_edition_cuts_the_dateline() -> None:
+    """The pattern is config; each Kazinform source must carry it, whatever its language."""
+    kazinform = [rules for name, rules in SHIPPED.items() if name.startswith("kazinform")]
+    assert kazinform and all(rules.datelines for rules in kazinform)
+    others = [rules for name, rules in SHIPPED.items() if not name.startswith("kazinform")]
+    assert not any(rules.datelines for rules in others)
+
+
+def test_datelines_only_when_the_source_has_them() -> None:
+    assert clean_paragraphs(["ASTANA. KAZINFORM – Body."], "", []) == ["ASTANA. KAZINFORM – Body."]
 
 
 @pytest.mark.parametrize(

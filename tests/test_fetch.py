@@ -39,11 +39,9 @@ from monitor.core.errors import (
     TooManyRedirects,
 )
 from monitor.core.records import FetchOutcome, Page, Validators
-from monitor.crawl.fetch import (
-    Fetcher,
-    is_public_address,
-    retry_after_seconds,
-)
+from monitor.crawl.addresses import is_public_address
+from monitor.crawl.fetch import Fetcher
+from monitor.crawl.retry import retry_after_header_seconds
 
 T = TypeVar("T")
 
@@ -276,7 +274,7 @@ def test_retry_after_seconds_reads_numbers_and_dates(
     value: str | None, expected: float | None
 ) -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
-    assert retry_after_seconds(value, now) == expected
+    assert retry_after_header_seconds(value, now) == expected
 
 
 # -- network failures ----------------------------------------------------------------------------

@@ -6,12 +6,17 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from monitor.deliver.digest import DigestRow
+from monitor.deliver import outbox_policy
+from monitor.deliver.outbox_policy import Verdict, after_failure
+from monitor.deliver.settle import reconcile, record_verdict
+from monitor.service.status import problem_line
 from monitor.store import ArticleRecord, Store, outbox
-from monitor.store.outbox import Outgoing
+from monitor.store.outbox import Claimed, Outgoing
+from monitor.store.queries import DigestRow
 
 BAKU = timezone(timedelta(hours=4))
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
@@ -28,10 +33,11 @@ def add_article(
     duplicate_of: str | None = None,
     title: str | None = None,
     score: float = 5.0,
+    source: str = "azertag-az",
 ) -> int:
     saved = store.save_article(
         ArticleRecord(
-            source="azertag-az",
+            source=source,
             key=f"id:{n}",
             aliases=(f"id:{n}",),
             url=f"https://azertag.az/xeber/{n}",
@@ -90,6 +96,13 @@ def claim_head(store: Store, channel: str = "telegram", token: str = "w1", now: 
     return outbox.claim(store, head.id, token, now)
 
 
+def settle_failure(
+    store: Store, claimed: Claimed, error: str, now: datetime, **how: Any
+) -> Verdict:
+    """A failed attempt as the sender settles it: the policy decides, the outbox records."""
+    return record_verdict(store, claimed, after_failure(claimed.attempts, error, now, **how))
+
+
 def state_of(store: Store, key: str) -> str:
     return {p.key: p.state for p in all_rows(store)}[key]
 
@@ -137,25 +150,6 @@ def test_a_rerun_of_the_same_slot_records_nothing(store: Store) -> None:
     assert queue_all(store, "telegram:10:00#part1")
     add_article(store, 2)
     assert queue_all(store, "telegram:10:00#part1") == []  # key taken: the slot is done
-
-
-def test_digest_rows_carry_topics_offsets_and_leads_of_relevant_articles(store: Store) -> None:
-    a = add_article(store, 1, topics=("trade", "diplomacy"))
-    b = add_article(store, 2, relevant=False)
-    add_article(store, 3, duplicate_of="https://elsewhere/3")
-    add_article(store, 4, seen=T0 - timedelta(days=8))
-    rows = outbox.digest_rows(store, since=SINCE)
-    assert [r.article_id for r in rows] == [a]
-    [row] = rows
-    assert row.topics == ("diplomacy", "trade")
-    assert row.published_at.utcoffset() == timedelta(hours=4)
-    assert row.published_at.hour == 9
-    assert row.lead.startswith("Lead of 1.")
-    everything = outbox.digest_rows(
-        store, since=SINCE, until=T0 + timedelta(1), relevant_only=False
-    )
-    assert [r.article_id for r in everything] == [a, b, a + 2]
-    assert everything[1].lead == ""  # never shown: not read
 
 
 # --- claiming and marking ----------------------------------------------------------------------
@@ -234,36 +228,33 @@ def test_retryable_errors_back_off_then_fail_after_the_last_attempt(store: Store
         assert head is not None and head.due(now)
         claimed = outbox.claim(store, head.id, "w", now)
         assert claimed is not None
-        state, delay = outbox.mark_error(
-            store, claimed, "500", now, permanent=False, max_attempts=4
-        )
-        if state == "failed":
+        verdict = settle_failure(store, claimed, "500", now, permanent=False, max_attempts=4)
+        if verdict.state == "failed":
             break
-        assert delay is not None
-        delays.append(delay)
+        assert verdict.delay is not None
+        delays.append(verdict.delay)
         head = outbox.next_head(store, "telegram")
         assert head is not None and not head.due(now)
-        now += timedelta(seconds=delay)
+        now += timedelta(seconds=verdict.delay)
     assert delays == [30.0, 60.0, 120.0]
-    assert state == "failed"
+    assert verdict.state == "failed"
     [problem] = outbox.outbox_problems(store)
     assert (problem.state, problem.attempts, problem.last_error) == ("failed", 4, "500")
-    assert outbox.backoff(20) == outbox.BACKOFF_CAP
+    assert outbox_policy.backoff(20) == outbox_policy.BACKOFF_CAP
 
 
 def test_retry_after_is_honoured_and_permanent_errors_fail_at_once(store: Store) -> None:
     outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
     claimed = claim_head(store)
     assert claimed is not None
-    assert outbox.mark_error(
+    verdict = settle_failure(
         store, claimed, "429", T0, permanent=False, retry_after=7, max_attempts=8
-    ) == ("pending", 7)
+    )
+    assert (verdict.state, verdict.delay) == ("pending", 7)
     claimed = claim_head(store, now=T0 + timedelta(seconds=7))
     assert claimed is not None and claimed.attempts == 2
-    assert outbox.mark_error(store, claimed, "403", T0, permanent=True, max_attempts=8) == (
-        "failed",
-        None,
-    )
+    verdict = settle_failure(store, claimed, "403", T0, permanent=True, max_attempts=8)
+    assert (verdict.state, verdict.delay) == ("failed", None)
 
 
 def test_the_head_waiting_for_its_retry_holds_back_the_next_part(store: Store) -> None:
@@ -275,7 +266,7 @@ def test_the_head_waiting_for_its_retry_holds_back_the_next_part(store: Store) -
     )
     claimed = claim_head(store)
     assert claimed is not None
-    outbox.mark_error(store, claimed, "500", T0, permanent=False, max_attempts=8)
+    settle_failure(store, claimed, "500", T0, permanent=False, max_attempts=8)
     head = outbox.next_head(store, "telegram")
     assert head is not None and head.key == "telegram:a#part1" and not head.due(T0)
 
@@ -290,8 +281,8 @@ def test_reconcile_settles_stale_sending_rows_by_channel(store: Store) -> None:
     for channel in ("telegram", "email", "file-telegram"):
         assert claim_head(store, channel) is not None
     # a live request (claimed a minute ago) is left alone
-    assert outbox.reconcile(store, T0 + timedelta(minutes=1), resend={"email"}) == []
-    done = outbox.reconcile(store, T0 + timedelta(minutes=20), resend={"email", "file-telegram"})
+    assert reconcile(store, T0 + timedelta(minutes=1), resend={"email"}) == []
+    done = reconcile(store, T0 + timedelta(minutes=20), resend={"email", "file-telegram"})
     assert {(r.key, r.state) for r in done} == {
         ("telegram:a#part1", "unknown"),
         ("email:2026-W47", "pending"),
@@ -300,14 +291,14 @@ def test_reconcile_settles_stale_sending_rows_by_channel(store: Store) -> None:
     [problem] = outbox.outbox_problems(store)
     assert problem.key == "telegram:a#part1"
     assert "may or may not have been posted" in (problem.last_error or "")
-    assert "unknown telegram:a#part1" in problem.line()
+    assert "unknown telegram:a#part1" in problem_line(problem)
 
 
 def test_a_late_answer_beats_the_reconciled_guess(store: Store) -> None:
     outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
     claimed = claim_head(store)
     assert claimed is not None
-    outbox.reconcile(store, T0 + timedelta(hours=1), resend=())
+    reconcile(store, T0 + timedelta(hours=1), resend=())
     assert state_of(store, "telegram:a#part1") == "unknown"
     assert outbox.mark_sent(store, claimed, "m7", T0 + timedelta(hours=1))
     assert state_of(store, "telegram:a#part1") == "sent"
@@ -344,7 +335,7 @@ def test_failed_releases_its_articles_and_retry_refuses_when_they_moved_on(store
     [failed_id] = queue_all(store, "telegram:10:00#part1")
     claimed = claim_head(store)
     assert claimed is not None
-    outbox.mark_error(store, claimed, "403", T0, permanent=True, max_attempts=8)
+    settle_failure(store, claimed, "403", T0, permanent=True, max_attempts=8)
     assert queue_all(store, "telegram:12:00#part1")  # released into the next digest
     assert not outbox.retry_failed(store, failed_id, T0, audience=("telegram", "telegram-instant"))
 
@@ -353,7 +344,7 @@ def test_retry_failed_puts_it_back_in_line(store: Store) -> None:
     outbox.record(store, "email", [Outgoing("email:2026-W47", b"p")], T0)
     claimed = claim_head(store, "email")
     assert claimed is not None
-    outbox.mark_error(store, claimed, "535 auth", T0, permanent=True, max_attempts=8)
+    settle_failure(store, claimed, "535 auth", T0, permanent=True, max_attempts=8)
     assert outbox.outbox_counts(store) == {"email": {"failed": 1}}
     assert outbox.retry_failed(store, claimed.id, T0)
     again = claim_head(store, "email")
@@ -363,7 +354,7 @@ def test_retry_failed_puts_it_back_in_line(store: Store) -> None:
 
 @pytest.mark.parametrize("attempts", [1, 2, 3])
 def test_backoff_doubles(attempts: int) -> None:
-    assert outbox.backoff(attempts) == 30.0 * 2 ** (attempts - 1)
+    assert outbox_policy.backoff(attempts) == 30.0 * 2 ** (attempts - 1)
 
 
 def test_a_payload_that_kills_the_sender_each_time_fails_in_the_end(store: Store) -> None:
@@ -372,20 +363,7 @@ def test_a_payload_that_kills_the_sender_each_time_fails_in_the_end(store: Store
     for attempt in range(1, 4):
         assert claim_head(store, "email", now=now) is not None  # ... and the process dies
         now += timedelta(hours=1)
-        [done] = outbox.reconcile(store, now, resend={"email"}, max_attempts=3)
+        [done] = reconcile(store, now, resend={"email"}, max_attempts=3)
         assert done.state == ("failed" if attempt == 3 else "pending")
     [problem] = outbox.outbox_problems(store)
     assert "3 attempts" in (problem.last_error or "")
-
-
-def test_status_lines(store: Store) -> None:
-    assert outbox.status_lines(store) == ["outbox: empty"]
-    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
-    outbox.record(store, "telegram", [Outgoing("telegram:b#part1", b"p")], T0)
-    claimed = claim_head(store)
-    assert claimed is not None
-    outbox.mark_error(store, claimed, "403 blocked", T0, permanent=True, max_attempts=8)
-    header, problem = outbox.status_lines(store)
-    assert header == "outbox: telegram 1 failed, 1 pending"
-    assert problem.startswith("  #") and "failed telegram:a#part1" in problem
-    assert problem.endswith("403 blocked")

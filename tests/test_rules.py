@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.config.rules import NameRule, Rules, RulesFileError, compile_name, fold, load_rules
+from monitor.config.rules import NameRule, Rules, RulesFileError, compile_name, load_rules
 from monitor.core.errors import ConfigError
+from monitor.text.inflection import fold
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "topics.yaml"

@@ -11,7 +11,8 @@ from conftest import ROOT, make_settings
 
 from monitor.config.sources import Source, load_sources
 from monitor.core.errors import ConfigError
-from monitor.service.runner import MAX_BACKOFF, MAX_FRESH, Runner, fresh_for, next_check_at
+from monitor.service.due import MAX_BACKOFF, MAX_FRESH, fresh_for, next_check_at
+from monitor.service.runner import Runner
 from monitor.service.wiring import open_deps
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -321,7 +322,7 @@ def test_a_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(store) -> 
     import subprocess
     import sys
 
-    from monitor.service.runner import is_dead_worker, worker_name
+    from monitor.service.lease import is_dead_worker, worker_name
 
     me = worker_name()
     gone = subprocess.run(

@@ -21,22 +21,16 @@ from sqlmodel import Session
 from monitor.config.sources import load_sources
 from monitor.core.errors import QueryError
 from monitor.demo.server import SiteServer, rewrite_sources
-from monitor.search.service import (
-    Query,
-    SearchFilters,
-    analyse,
-    parse_query,
-    search,
-    search_terms,
-    snippet,
-    stems,
-)
+from monitor.search.highlight import snippet
+from monitor.search.query import Query, SearchFilters, parse_query
+from monitor.search.service import search
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
+from monitor.text.stems import analyse, search_terms, stems
 
 QUERIES = yaml.safe_load(
     (ROOT / "tests" / "fixtures" / "search" / "queries.yaml").read_text(encoding="utf-8")

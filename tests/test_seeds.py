@@ -22,14 +22,8 @@ import pytest
 import yaml
 
 from monitor.core.errors import ConfigError
-from monitor.extract.seeds import (
-    SeedDocument,
-    clean_seed,
-    continues,
-    join_broken,
-    load_seeds,
-    rejoin_page_breaks,
-)
+from monitor.extract.seed_cleaning import clean_seed, continues, join_broken, rejoin_page_breaks
+from monitor.extract.seeds import SeedDocument, load_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

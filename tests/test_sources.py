@@ -136,9 +136,12 @@ def test_rules_reject_pages_that_are_not_articles(
         "Demokrat.az saytından alınan məlumatlara görə, Icma.az xəbər verir.",  # sites.md §4
         "Modern.az saytından verilən məlumata görə, Icma.az xəbər verir.",  # sites.md §4
         "Ses qazeti saytından verilən məlumata görə, Icma.az xəbər verir.",
+        "Ses qazeti saytından verilən məlumata görə, Icma.az xəbər verir",
         "Icma.az bildirir, 525.az portalına istinadən.",  # seed 003
+        "Icma.az bildirir, Report.az saytına istinadən.",
         "Sonrakı hadisələr barədə daha çox məlumat almaq üçün Icma.az saytını izləyin.",
         "seeBaxış sayı:121",
+        "Mənbə: https://525.az",
         "embedMənbə:https://525.az",
         "archiveBu xəbər 20 Oktyabr 2025 12:24 mənbədən arxivləşdirilmişdir",
         "0 Şərh",
@@ -156,6 +159,8 @@ def test_icma_drop_lines_remove_its_chrome(by_name: dict[str, Source], line: str
         "Modern.az-ın məlumatına görə, dekabrın 1-dən etibarən reyslərin sayı artırılacaq.",
         "Azərbaycan ilə Qazaxıstan arasında münasibətlər yeni mərhələyə yüksəlir.",
         "Rəşad Quliyev",
+        "Prezident Icma.az bildirir ki, deyə yazılmayıb.",
+        "Bu xəbər Astanadan gəlib.",
     ],
 )
 def test_icma_drop_lines_keep_the_text(by_name: dict[str, Source], line: str) -> None:
@@ -186,6 +191,11 @@ BAD_SOURCES = [
         example(article={"drop_lines": ["(["]}),
         ("example-az", "'article.drop_lines.0'", "regular expression"),
         id="drop-lines-regex",
+    ),
+    pytest.param(
+        example(article={"datelines": ["^(KAZINFORM"]}),
+        ("example-az", "'article.datelines.0'", "regular expression"),
+        id="datelines-regex",
     ),
     pytest.param(
         example(feeds=DROP, listings=[{"url": "https://example.az/", "selector": "a["}]),

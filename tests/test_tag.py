@@ -12,7 +12,8 @@ import yaml
 
 from monitor.config.rules import Rules, load_rules
 from monitor.extract.seeds import load_seeds
-from monitor.tag.tagger import TAGGER_VERSION, Tagging, find_mentions, read_article, tag
+from monitor.tag.mentions import find_mentions, read_text
+from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "topics.yaml"
@@ -29,7 +30,7 @@ def words(text: str) -> list[str]:
 
 def found(rules: Rules, text: str) -> list[tuple[str, str]]:
     """(surface, entity or not-match id) of every name found in `text`."""
-    article = read_article(text, "", rules.scoring)
+    article = read_text(text, "", rules.scoring)
     return [
         (m.surface, m.target.id)
         for m in find_mentions(article, rules.matcher)
@@ -331,7 +332,7 @@ def test_the_seeds_are_relevant(rules: Rules) -> None:
 
 # ----------------------------------------------------------------------------- zones and matches
 def test_lead_is_the_first_paragraph_up_to_two_sentences(rules: Rules) -> None:
-    article = read_article(
+    article = read_text(
         "Title",
         "First sentence. Second sentence. Third sentence.\nSecond paragraph.",
         rules.scoring,
@@ -343,7 +344,7 @@ def test_lead_is_the_first_paragraph_up_to_two_sentences(rules: Rules) -> None:
 
 
 def test_a_short_first_paragraph_takes_the_next_one(rules: Rules) -> None:
-    article = read_article("T", "Bakı, 21 fevral.\nPrezident Astanada görüşüb.", rules.scoring)
+    article = read_text("T", "Bakı, 21 fevral.\nPrezident Astanada görüşüb.", rules.scoring)
     assert article.zone(article.joined.index("Astanada")) == "lead"
 
 
@@ -506,7 +507,7 @@ def _add_relationship_cue(cue: str) -> Any:
 
 def cue_hits(rules: Rules, title: str, text: str) -> set[tuple[str, str, str]]:
     """(surface, role, set id) of every cue matched in the article."""
-    article = read_article(title, text, rules.scoring)
+    article = read_text(title, text, rules.scoring)
     return {
         (m.surface, m.target.role, m.target.id)
         for m in find_mentions(article, rules.matcher)

@@ -258,6 +258,11 @@ def test_updated_azertac_story_keeps_its_key_and_other_stories_do_not_share_it()
         ("https://president.gov.az/", "https://www.mfa.gov.az/", False),
         ("https://AZERTAG.AZ/x", "https://azertag.az", True),
         ("/ru/x", "https://www.inform.kz/", False),
+        ("https://www.akorda.kz/ru/x", "https://akorda.kz/", True),
+        ("https://www.gov.kz/memleket/entities/mfa", "https://www.gov.kz/", True),
+        ("https://www.gov.kz/memleket/entities/mfa", "https://mfa.gov.kz/", False),
+        ("https://primeminister.gov.kz/ru", "https://www.gov.kz/", False),
+        ("https://www.gov.kz/", "https://gov.kz/", False),  # gov.kz is a suffix, not a site
     ],
 )
 def test_same_site(url: str, homepage: str, expected: bool) -> None:
@@ -267,12 +272,26 @@ def test_same_site(url: str, homepage: str, expected: bool) -> None:
 @pytest.mark.parametrize(
     ("host", "expected"),
     [
-        ("www.inform.kz", "inform.kz"),
-        ("kaz.inform.kz", "inform.kz"),
-        ("azertag.az", "azertag.az"),
-        ("astana.mfa.gov.az", "mfa.gov.az"),
-        ("news.bbc.co.uk", "bbc.co.uk"),
-        ("127.0.0.1", "127.0.0.1"),
+        pytest.param("www.inform.kz", "inform.kz", id="www"),
+        pytest.param("kaz.inform.kz", "inform.kz", id="language-subdomain"),
+        pytest.param("en.inform.kz", "inform.kz", id="english-subdomain"),
+        pytest.param("azertag.az", "azertag.az", id="bare-az"),
+        pytest.param("special.azertag.az", "azertag.az", id="az-subdomain"),
+        pytest.param("akorda.kz", "akorda.kz", id="bare-kz"),
+        pytest.param("www.akorda.kz", "akorda.kz", id="kz-www"),
+        pytest.param("www.gov.kz", "www.gov.kz", id="gov-kz-portal"),
+        pytest.param("mfa.gov.kz", "mfa.gov.kz", id="gov-kz-ministry"),
+        pytest.param("astana.mfa.gov.kz", "mfa.gov.kz", id="gov-kz-ministry-subdomain"),
+        pytest.param("gov.kz", "gov.kz", id="bare-suffix-is-itself"),
+        pytest.param("astana.mfa.gov.az", "mfa.gov.az", id="gov-az"),
+        pytest.param("www.news.pro.az", "news.pro.az", id="pro-az-suffix"),
+        pytest.param("news.bbc.co.uk", "bbc.co.uk", id="co-uk"),
+        pytest.param("www.stmarys.herts.sch.uk", "stmarys.herts.sch.uk", id="three-part-suffix"),
+        pytest.param("WWW.Inform.KZ.", "inform.kz", id="case-and-root-dot"),
+        pytest.param("127.0.0.1", "127.0.0.1", id="ipv4"),
+        pytest.param("::1", "::1", id="ipv6"),
+        pytest.param("localhost", "localhost", id="no-suffix"),
+        pytest.param("site.example.test", "example.test", id="unlisted-suffix"),
     ],
 )
 def test_registrable_domain(host: str, expected: str) -> None:

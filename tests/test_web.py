@@ -31,8 +31,8 @@ from monitor.config.rules import load_rules
 from monitor.config.sources import load_sources
 from monitor.core.errors import ConfigError
 from monitor.core.records import SourceReport
-from monitor.deliver.jobs import labels_for
-from monitor.search.service import Marked
+from monitor.deliver.routing import labels_for
+from monitor.search.highlight import Marked
 from monitor.store import Article, ArticleRecord, EntityRow, Store
 from monitor.store.tables import ArticleTopic
 from monitor.store.warc import WarcArchive, WarcRef
@@ -342,7 +342,7 @@ def test_chart_counts_relevant_originals_per_week_by_topic(
 ) -> None:
     from zoneinfo import ZoneInfo
 
-    from monitor.store.fingerprints import SEED_SOURCE
+    from monitor.extract.seeds import SEED_SOURCE
 
     zone = ZoneInfo("Asia/Baku")  # weeks as the weekly email counts them: the digest time zone
     newest = newest_published(archive).astimezone(zone)

@@ -101,7 +101,15 @@ class Backfill(Strict):
 
 
 class ArticleRules(Strict):
-    """CSS selectors for article pages. Any left out falls back to generic extraction."""
+    """How to read the source's article pages: CSS selectors (any left out falls back to generic
+    extraction), then the site's own lines to clean off the text, whichever path found it.
+
+    `drop_lines` are searched in each line and drop the whole line (an aggregator's attribution,
+    a footer). `datelines` are matched at the start of the first paragraphs and cut only the
+    matched text, since the story's first sentence follows the agency's dateline in the same
+    paragraph ('ASTANA. KAZINFORM – The sides…'). Both are site knowledge, so they live here and
+    in sources.yaml, not in the extractor.
+    """
 
     title: Selector | None = None
     body: Selector | None = None
@@ -109,6 +117,7 @@ class ArticleRules(Strict):
     author: Selector | None = None
     remove: list[Selector] = Field(default_factory=list)
     drop_lines: list[Regex] = Field(default_factory=list)
+    datelines: list[Regex] = Field(default_factory=list)
 
 
 class Source(Strict):

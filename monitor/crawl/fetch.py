@@ -2,10 +2,12 @@
 httpx.
 
 One `Fetcher` owns one connection pool and enforces, for every logical fetch: robots.txt, a limit
-on requests in flight per host and a pause between request starts to one host, refusal of hosts
-that resolve to private addresses (on every redirect hop, since a public page can redirect
-inward), retries with backoff for failures that may pass (timeouts, resets, 5xx, 429, Cloudflare
-challenges), and a body cap that counts decompressed bytes so a gzip bomb cannot exhaust memory.
+on requests in flight per host and a pause between request starts to one host
+(`monitor.crawl.politeness`), refusal of hosts that resolve to private addresses (on every
+redirect hop, since a public page can redirect inward; `monitor.crawl.addresses`), retries with
+backoff for failures that may pass (timeouts, resets, 5xx, 429, Cloudflare challenges;
+`monitor.crawl.retry` decides), and a body cap that counts decompressed bytes so a gzip bomb cannot
+exhaust memory.
 It returns a `Page` whose body is already decoded from its content-encoding (`monitor.crawl.bodies`,
 which also enforces the cap) and whose text is decoded with a charset we verified
 (`monitor.crawl.charset`), because the sites we follow often mislabel theirs. Failures
@@ -16,41 +18,33 @@ Each logical fetch, robots.txt included, is reported once through `on_outcome` f
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Protocol, Self
+from datetime import datetime
+from typing import Self
 
 import httpx
 
 from monitor.config.settings import Settings
+from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import (
     ChallengePage,
     ConnectionFailed,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
-    PrivateAddressRefused,
     RobotsDisallowed,
     TooManyRedirects,
 )
 from monitor.core.records import FetchOutcome, Page, Validators
+from monitor.crawl.addresses import refuse_private_host
 from monitor.crawl.bodies import ACCEPT_ENCODING, decoded_headers, read_capped_body
 from monitor.crawl.charset import decode_text, parse_content_type
-from monitor.crawl.robots import (
-    RobotsPolicy,
-    origin_of,
-    parse_robots,
-    policy_for_failure,
-    robots_url,
-)
+from monitor.crawl.politeness import HostGate, RobotsCache, RobotsGate
+from monitor.crawl.retry import retry_after_header_seconds, retry_delay
+from monitor.crawl.robots import origin_of
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Enough of an error body to recognise a challenge page; the rest of an error page is never used.
@@ -68,18 +62,6 @@ _REQUEST_HEADERS = {
 }
 
 
-class RobotsCache(Protocol):
-    """Where robots.txt bodies outlive one Fetcher (the store implements it)."""
-
-    def load_robots(self, origin: str) -> tuple[str, datetime] | None: ...
-
-    def save_robots(self, origin: str, body: str, fetched_at: datetime) -> None: ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class _Exchange:
     """One request/response on the wire, body already decoded and capped."""
@@ -93,34 +75,6 @@ class _Exchange:
     location: str | None  # set only when the response is a redirect we may follow
 
 
-class _HostGate:
-    """At most `concurrency` requests in flight to one host, and starts at least `interval` apart.
-
-    Spacing is measured between request starts, not ends, because that is what a site's rate
-    limiter sees; AZERTAC's Cloudflare needs ≥1.2 s between page fetches.
-    """
-
-    def __init__(
-        self, concurrency: int, interval: float, sleep: Callable[[float], Awaitable[None]]
-    ) -> None:
-        self._in_flight = asyncio.Semaphore(max(1, concurrency))
-        self._spacing = asyncio.Lock()
-        self._interval = interval
-        self._sleep = sleep
-        self._last_start: float | None = None
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._in_flight:
-            async with self._spacing:
-                if self._last_start is not None:
-                    wait = self._last_start + self._interval - time.monotonic()
-                    if wait > 0:
-                        await self._sleep(wait)
-                self._last_start = time.monotonic()
-            yield
-
-
 class Fetcher:
     """The monitor's HTTP client: one per process (or per test), closed with `aclose()`."""
 
@@ -132,10 +86,9 @@ class Fetcher:
         on_outcome: Callable[[FetchOutcome], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        now: Callable[[], datetime] = _utc_now,
+        now: Clock = utc_now,
     ) -> None:
         self._settings = settings
-        self._robots_cache = robots_cache
         self._on_outcome = on_outcome
         self._sleep = sleep
         self._now = now
@@ -155,20 +108,19 @@ class Fetcher:
         )
         # The read timeout restarts with every byte; this caps a server that trickles them.
         self._attempt_deadline = settings.connect_timeout + 2 * settings.read_timeout
-        self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, tuple[RobotsPolicy, datetime]] = {}
-        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._gates: dict[str, HostGate] = {}
+        self._robots = RobotsGate(
+            settings.robots_ttl,
+            robots_cache,
+            lambda url, source: self.get(url, source=source, purpose="robots", check_robots=False),
+            now,
+        )
         self._random = random.Random()
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -189,9 +141,9 @@ class Fetcher:
             page = await self._get(url, source, validators, check_robots, started)
         except FetchError as error:
             error.elapsed = time.monotonic() - started
-            self._report(source, url, purpose, started_at, error.elapsed, error=error)
+            self._report(source, url, purpose, started_at, error)
             raise
-        self._report(source, url, purpose, started_at, page.elapsed, page=page)
+        self._report(source, url, purpose, started_at, page)
         return page
 
     async def _get(
@@ -205,7 +157,7 @@ class Fetcher:
         _checked_url(url)
         await self._refuse_private(url)
         if check_robots:
-            policy = await self._robots_policy(origin_of(url), source)
+            policy = await self._robots.policy(origin_of(url), source)
             if not policy.allows(url):
                 raise RobotsDisallowed(url, policy.reason, attempts=0)
         return await self._fetch_with_retries(url, validators, started)
@@ -222,24 +174,12 @@ class Fetcher:
                 exchange = await self._follow_redirects(url, validators)
             except FetchError as error:
                 error.attempts = attempt
-                delay = self._retry_delay(error, attempt)
+                delay = retry_delay(error, attempt, self._settings, self._random.random)
                 if delay is None:
                     raise
                 await self._sleep(delay)
                 continue
             return self._page(url, exchange, validators, attempt, time.monotonic() - started)
-
-    def _retry_delay(self, error: FetchError, attempt: int) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up now."""
-        if not _is_retryable(error) or attempt > self._settings.retries:
-            return None
-        retry_after = error.retry_after
-        if retry_after is not None:
-            # A wait longer than we are willing to spend is the scheduler's business.
-            return retry_after if retry_after <= self._settings.retry_max_delay else None
-        nominal = self._settings.retry_base_delay * 2 ** (attempt - 1)
-        # Jitter only upwards: AZERTAC's Cloudflare let retries through only after several seconds.
-        return min(self._settings.retry_max_delay, nominal * self._random.uniform(1.0, 1.5))
 
     async def _follow_redirects(self, url: str, validators: Validators | None) -> _Exchange:
         seen = {_without_fragment(url)}
@@ -265,7 +205,7 @@ class Fetcher:
         settings = self._settings
         gate = self._gates.setdefault(
             origin_of(url),
-            _HostGate(settings.per_host_concurrency, settings.per_host_delay, self._sleep),
+            HostGate(settings.per_host_concurrency, settings.per_host_delay, self._sleep),
         )
         async with gate.slot():
             try:
@@ -345,95 +285,32 @@ class Fetcher:
     # -- private addresses -----------------------------------------------------------------------
 
     async def _refuse_private(self, url: str) -> None:
-        """Raise PrivateAddressRefused if the host resolves to any non-public address.
-
-        httpx resolves the name again when it connects, so a hostile DNS server could still answer
-        differently then; this guards against redirects and misconfigured sources, not rebinding.
-        """
+        """Raise PrivateAddressRefused if the URL's host resolves inward, unless allowed."""
         if self._settings.allow_private_hosts:
             return
         parsed = _checked_url(url)
-        host = parsed.host
-        try:
-            addresses = [str(ipaddress.ip_address(host))]
-        except ValueError:
-            port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
-                )
-            except OSError as exc:
-                raise ConnectionFailed(url, f"cannot resolve {host}: {exc}", attempts=0) from exc
-            addresses = [str(info[4][0]) for info in infos]
-        for address in addresses:
-            if not is_public_address(address):
-                message = f"{host} resolves to non-public address {address}"
-                raise PrivateAddressRefused(url, message, attempts=0)
-
-    # -- robots.txt ------------------------------------------------------------------------------
-
-    async def _robots_policy(self, origin: str, source: str) -> RobotsPolicy:
-        """From memory, else the RobotsCache, else the site; one download per origin at a time."""
-        async with self._robots_locks.setdefault(origin, asyncio.Lock()):
-            now = self._now()
-            remembered = self._robots.get(origin)
-            if remembered is not None and self._robots_fresh(remembered[1], now):
-                return remembered[0]
-            cached = self._robots_cache.load_robots(origin) if self._robots_cache else None
-            if cached is not None and self._robots_fresh(cached[1], now):
-                policy, fetched_at = parse_robots(cached[0]), cached[1]
-            else:
-                policy, fetched_at = await self._download_robots(origin, source), now
-            self._robots[origin] = (policy, fetched_at)
-            return policy
-
-    def _robots_fresh(self, fetched_at: datetime, now: datetime) -> bool:
-        return (now - fetched_at).total_seconds() < self._settings.robots_ttl
-
-    async def _download_robots(self, origin: str, source: str) -> RobotsPolicy:
-        fetched_at = self._now()
-        try:
-            page = await self.get(
-                robots_url(origin), source=source, purpose="robots", check_robots=False
-            )
-        except TooManyRedirects:
-            body = ""  # RFC 9309 §2.3.1.2: too many redirects may count as "unavailable"
-        except FetchError as error:
-            policy = policy_for_failure(error.status, str(error))
-            if not policy.allow_everything:
-                return policy  # not cached: the next Fetcher should try again
-            body = ""
-        else:
-            body = page.body.decode("utf-8", errors="replace")  # RFC 9309: robots.txt is UTF-8
-        if self._robots_cache is not None:
-            self._robots_cache.save_robots(origin, body, fetched_at)
-        return parse_robots(body)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        await refuse_private_host(url, parsed.host, port)
 
     # -- fetch log -------------------------------------------------------------------------------
 
     def _report(
-        self,
-        source: str,
-        url: str,
-        purpose: str,
-        at: datetime,
-        duration: float,
-        *,
-        page: Page | None = None,
-        error: FetchError | None = None,
+        self, source: str, url: str, purpose: str, at: datetime, result: Page | FetchError
     ) -> None:
+        """One line of the fetch log: the page got, or the error the fetch ended with."""
         if self._on_outcome is None:
             return
+        error = result if isinstance(result, FetchError) else None
         self._on_outcome(
             FetchOutcome(
                 source=source,
                 url=url,
                 purpose=purpose,
                 at=at,
-                status=page.status if page else error.status if error else None,
-                bytes=len(page.body) if page else 0,
-                duration=duration,
-                attempts=page.attempts if page else error.attempts if error else 0,
+                status=result.status,
+                bytes=0 if isinstance(result, FetchError) else len(result.body),
+                duration=result.elapsed,
+                attempts=result.attempts,
                 error_kind=error.kind if error else None,
                 error=str(error) if error else None,
             )
@@ -458,23 +335,6 @@ async def _read_body(
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
-
-
-def is_public_address(address: str) -> bool:
-    """True for globally routable unicast addresses; IPv4-mapped and 6to4 ones are unwrapped."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is not None:
-            ip = embedded
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
 
 
 def _checked_url(url: str) -> httpx.URL:
@@ -530,16 +390,9 @@ def _describe(exc: Exception) -> str:
     )
 
 
-def _is_retryable(error: FetchError) -> bool:
-    if isinstance(error, FetchTimeout | ConnectionFailed | ChallengePage):
-        return True
-    status = error.status if isinstance(error, HTTPStatusError) else None
-    return status is not None and (status == 429 or status >= 500)
-
-
 def _status_error(url: str, response: httpx.Response, body: bytes, now: datetime) -> FetchError:
     status = response.status_code
-    retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
+    retry_after = retry_after_header_seconds(response.headers.get("retry-after"), now)
     message = f"HTTP {status} {response.reason_phrase}".rstrip()
     if status in (403, 503) and _is_challenge(response.headers, body):
         return ChallengePage(
@@ -553,19 +406,3 @@ def _is_challenge(headers: httpx.Headers, body: bytes) -> bool:
         return True
     lowered = body.lower()
     return any(marker in lowered for marker in _CHALLENGE_MARKERS)
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds from `now`; it may be a number of seconds or an HTTP-date."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():  # RFC 9110: delay-seconds = 1*DIGIT
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())

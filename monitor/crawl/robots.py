@@ -1,9 +1,9 @@
 """What robots.txt lets us fetch, per origin (RFC 9309); the one module that imports protego.
 
-The fetcher downloads robots.txt and keeps the resulting `RobotsPolicy`; this module only decides.
-The status of the robots.txt answer matters as much as its body: a 4xx means the site has no rules
-for us (allow all), while a 5xx or no answer at all means we cannot know them, and RFC 9309 asks
-crawlers to stay away entirely until it can be read.
+The fetcher downloads robots.txt and `monitor.crawl.politeness` keeps the resulting
+`RobotsPolicy`; this module only decides. The status of the robots.txt answer matters as much as
+its body: a 4xx means the site has no rules for us (allow all), while a 5xx or no answer at all
+means we cannot know them, and RFC 9309 asks crawlers to stay away entirely until it can be read.
 """
 
 from __future__ import annotations

@@ -22,9 +22,12 @@ Decisions, each made so that the canonical URL can still be fetched as it is:
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import tldextract
 
 from monitor.config.sources import Source
 
@@ -64,12 +67,6 @@ ASSET_EXTENSIONS = frozenset(
     }
 )
 
-# A hand-kept list of second-level labels under which each name is a separate site
-# (gov.az, com.kz, co.uk). Not the Public Suffix List: enough for the news sites we follow.
-_SHARED_SECOND_LEVEL = frozenset(
-    {"com", "net", "org", "gov", "edu", "mil", "int", "ac", "co", "info", "biz", "pp", "mm"}
-)
-
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters that may stay literal in a path or query: unreserved, sub-delims, ':' and '@',
 # plus '/' and '?'. Everything else is percent-encoded as UTF-8.
@@ -94,6 +91,16 @@ def canonical_url(url: str, base: str | None = None) -> str:
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def http_link(href: str, base: str) -> str | None:
+    """The canonical http(s) URL a link found on the page at `base` points to; None when it
+    points nowhere we could fetch (a mailto: or javascript: link, a malformed address)."""
+    try:
+        link = canonical_url(href, base=base)
+    except ValueError:
+        return None
+    return link if link.startswith(("http://", "https://")) else None
 
 
 def article_key(url: str, id_pattern: str | None) -> str:
@@ -128,14 +135,27 @@ def same_site(url: str, homepage: str) -> bool:
 
 
 def registrable_domain(host: str) -> str:
-    """The part of a host name that one owner registers: inform.kz, mfa.gov.az, 525.az."""
+    """The part of a host name that one owner registers: inform.kz, mfa.gov.kz, 525.az.
+
+    Read from the Public Suffix List (ICANN section) that tldextract ships, so `gov.kz`, `com.az`
+    or `co.uk` count as suffixes under which each name is another site. An IP address is its own
+    domain; a host under no listed suffix (a test host, `localhost`) keeps its last two labels,
+    and a bare suffix (`gov.kz`) is itself, so that it matches no site under it.
+    """
     host = host.lower().rstrip(".")
     if _is_ip_address(host):
         return host
-    labels = host.split(".")
-    if len(labels) >= 3 and labels[-2] in _SHARED_SECOND_LEVEL and len(labels[-1]) == 2:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    parts = _public_suffixes()(host)
+    if not parts.suffix:
+        return ".".join(host.split(".")[-2:])
+    return parts.top_domain_under_public_suffix or host
+
+
+@functools.cache
+def _public_suffixes() -> tldextract.TLDExtract:
+    """tldextract with the suffix list it was released with: never a download (a poll must not
+    wait on, or fail for, publicsuffix.org) and no cache file. A new list comes with an upgrade."""
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 def is_article_url(url: str, source: Source) -> bool:

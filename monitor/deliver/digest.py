@@ -3,53 +3,46 @@ how they read in Telegram (HTML parse mode, split below the message limit, with 
 in the file sink (Markdown) and in the weekly summary.
 
 Every function here is pure over small records and takes `now` and the time zone as arguments; the
-store reads the rows (`monitor.store.outbox.digest_rows`), `monitor.deliver.jobs` records and sends the
-result.
+store reads the rows (`monitor.store.queries.digest_rows`, whose rule of what may be shown this
+module applies too), `monitor.deliver.queuing` records the result and `monitor.deliver.sending`
+sends it.
 
-Telegram counts a message's length after entity parsing, in UTF-16 code units, and refuses more
-than 4,096. The raw HTML is never shorter than the text it renders to (tags vanish, `&amp;` becomes
-one character), so the simplest rule that is always safe is to keep the raw HTML, measured in UTF-16
-code units, at most `TELEGRAM_LIMIT` (4,000: a margin for the header). Messages are cut between
-items only; a single item too long for a message has its snippet, then its title, shortened.
+Telegram messages are escaped, measured and split by `monitor.deliver.telegram_text`, as the
+bot's answers are; what is the digest's own is how an item reads, the numbered header each message
+opens with, and that a single item too long for a message has its snippet, then its title,
+shortened.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from monitor.core.records import DigestItem, WeeklySummary
+from monitor.deliver.telegram_text import (
+    BLOCK_SEPARATOR,
+    TELEGRAM_LIMIT,
+    Block,
+    Section,
+    escape,
+    link,
+    one_line,
+    shorten,
+    split_into_messages,
+    web_url,
+)
+from monitor.store.queries import DigestRow
 from monitor.text.leads import lead_paragraph
 
-TELEGRAM_LIMIT = 4000  # UTF-16 code units of raw HTML (Telegram's limit is 4,096 after parsing)
-TELEGRAM_MAX_ENTITIES = 90  # Telegram drops formatting past about 100 entities in one message
 SNIPPET_CHARS = 280
 OTHER_TOPIC = "other"
 DIGEST_TITLE = "Azerbaijan–Kazakhstan news"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-@dataclass(frozen=True)
-class DigestRow:
-    """An archived article as the digest queries read it (text cut to its first paragraphs)."""
-
-    article_id: int
-    source: str
-    title: str
-    url: str
-    published_at: datetime | None  # aware, in the site's offset; None: date unknown
-    lang: str | None
-    first_seen_at: datetime  # aware
-    relevant: bool | None
-    duplicate_of: str | None
-    score: float | None
-    topics: tuple[str, ...]
-    lead: str  # the start of the text, paragraphs separated by a blank line
 
 
 @dataclass(frozen=True)
@@ -99,13 +92,13 @@ def select_items(
     min_score: float | None = None,
     limit: int | None = None,
 ) -> list[DigestItem]:
-    """Relevant, original (not duplicate) articles first seen since `since` and not yet delivered
-    on the channel, newest first; at most `limit` (the rest wait for the next digest)."""
+    """Articles that may be shown (relevant, original, not seeds) first seen since `since` and not
+    yet delivered on the channel, newest first; at most `limit` (the rest wait for the next
+    digest)."""
     chosen = [
         row
         for row in rows
-        if row.relevant
-        and row.duplicate_of is None
+        if row.shown
         and row.first_seen_at >= since
         and row.article_id not in delivered
         and (min_score is None or (row.score or 0.0) >= min_score)
@@ -142,24 +135,6 @@ def snippet_of(text: str, limit: int = SNIPPET_CHARS) -> str:
     return shorten(one_line(lead_paragraph(text)), limit)
 
 
-def one_line(text: str) -> str:
-    """Whitespace (newlines, tabs, no-break spaces) collapsed; control characters dropped."""
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
-    return " ".join(text.split())
-
-
-def shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return "…"[:limit]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:–-") + "…"
-
-
 def group_by_topic(
     items: Sequence[DigestItem], labels: Labels
 ) -> list[tuple[str, list[DigestItem]]]:
@@ -171,11 +146,6 @@ def group_by_topic(
 
 
 # --- Telegram ----------------------------------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts two)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -198,27 +168,9 @@ def _zone(zone: ZoneInfo | str) -> ZoneInfo:
     return zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _safe_url(url: str) -> str | None:
-    return url if re.match(r"(?i)https?://", url) else None
-
-
-@dataclass(frozen=True)
-class _Block:
-    html: str
-    plain: str
-    entities: int
-
-    def size(self) -> int:
-        return max(utf16_len(self.html), utf16_len(self.plain))
-
-
-def _heading(label: str, continued: bool) -> _Block:
+def _heading(label: str, continued: bool) -> Block:
     suffix = " (continued)" if continued else ""
-    return _Block(f"<b>{_esc(label)}</b>{_esc(suffix)}", f"■ {label}{suffix}", 1)
+    return Block(f"<b>{escape(label)}</b>{escape(suffix)}", f"■ {label}{suffix}", 1)
 
 
 def _item_block(
@@ -229,38 +181,38 @@ def _item_block(
     *,
     title_chars: int | None = None,
     snippet_chars: int | None = None,
-    link: bool = True,
-) -> _Block:
+    linked: bool = True,
+) -> Block:
     title = item.title if title_chars is None else shorten(item.title, title_chars)
     snippet = item.snippet if snippet_chars is None else shorten(item.snippet, snippet_chars)
-    url = _safe_url(item.url) if link else None
+    url = web_url(item.url) if linked else None
     others = [labels.topic(t) for t in item.topics if t != group]
     meta = " · ".join(
         [item.source_title, local_time(item.published_at, zone)]
         + (["also: " + ", ".join(others)] if others else [])
     )
-    head_html = f'• <a href="{_esc(url)}">{_esc(title)}</a>' if url else f"• {_esc(title)}"
-    lines_html = [head_html, f"<i>{_esc(meta)}</i>"]
+    head_html = "• " + (link(url, escape(title)) if url else escape(title))
+    lines_html = [head_html, f"<i>{escape(meta)}</i>"]
     lines_plain = [f"• {title}", meta]
     if snippet:
-        lines_html.append(_esc(snippet))
+        lines_html.append(escape(snippet))
         lines_plain.append(snippet)
     if url:
         lines_plain.append(url)
-    return _Block("\n".join(lines_html), "\n".join(lines_plain), 2 if url else 1)
+    return Block("\n".join(lines_html), "\n".join(lines_plain), 2 if url else 1)
 
 
-def _fitted_item(item: DigestItem, group: str, labels: Labels, zone: ZoneInfo, room: int) -> _Block:
+def _fitted_item(item: DigestItem, group: str, labels: Labels, zone: ZoneInfo, room: int) -> Block:
     """The item's block, its snippet then its title shortened until it fits in `room`."""
 
-    def block(title: int | None = None, snippet: int | None = None, link: bool = True) -> _Block:
+    def block(title: int | None = None, snippet: int | None = None, linked: bool = True) -> Block:
         return _item_block(
-            item, group, labels, zone, title_chars=title, snippet_chars=snippet, link=link
+            item, group, labels, zone, title_chars=title, snippet_chars=snippet, linked=linked
         )
 
     if block().size() <= room:
         return block()
-    for link in (True, False):  # a URL too long for any message is shown without its link
+    for linked in (True, False):  # a URL too long for any message is shown without its link
         for title in (None, 200, 80, 20):
             if title is not None and title >= len(item.title):
                 continue
@@ -268,18 +220,18 @@ def _fitted_item(item: DigestItem, group: str, labels: Labels, zone: ZoneInfo, r
             low, high = -1, len(item.snippet)
             while low < high:
                 middle = (low + high + 1) // 2
-                fits = block(title, middle, link).size() <= room
+                fits = block(title, middle, linked).size() <= room
                 low, high = (middle, high) if fits else (low, middle - 1)
             if low >= 0:
-                return block(title, low, link)
+                return block(title, low, linked)
     raise ValueError(f"item {item.article_id} cannot fit a Telegram message")  # pragma: no cover
 
 
-def _header(now: datetime, zone: ZoneInfo, title: str, part: int, parts: int) -> _Block:
+def _header(now: datetime, zone: ZoneInfo, title: str, part: int, parts: int) -> Block:
     stamp = local_stamp(now, zone)
     counter = f" · {part}/{parts}" if parts > 1 else ""
-    return _Block(
-        f"<b>{_esc(title)}</b>\n{_esc(stamp + counter)}",
+    return Block(
+        f"<b>{escape(title)}</b>\n{escape(stamp + counter)}",
         f"{title}\n{stamp}{counter}",
         1,
     )
@@ -294,45 +246,31 @@ def render_telegram(
     title: str = DIGEST_TITLE,
     limit: int = TELEGRAM_LIMIT,
 ) -> list[TelegramMessage]:
-    """The digest as Telegram messages in HTML parse mode, each under `limit` (see the module
-    docstring), cut between items; a group cut in two repeats its heading, "(continued)"."""
+    """The digest as Telegram messages in HTML parse mode, each under `limit` UTF-16 code units
+    of raw HTML (`monitor.deliver.telegram_text`), cut between items; a group cut in two repeats its
+    heading, "(continued)"."""
     zone = _zone(zone)
     reserve = _header(now, zone, title, 999, 999).size() + 2
     room = limit - reserve
-    pages: list[list[tuple[_Block, int | None]]] = []  # blocks with the item id they carry
-    page: list[tuple[_Block, int | None]] = []
-    size = entities = 0
+    sections = []
     for topic_id, group in group_by_topic(items, labels):
         label = labels.topic(topic_id)
         item_room = room - _heading(label, continued=True).size() - 4
-        for shown, item in enumerate(group):
-            block = _fitted_item(item, topic_id, labels, zone, item_room)
-            # a group's heading opens it, and is repeated at the top of a new message
-            heading = None if page and shown else _heading(label, continued=shown > 0)
-            cost = block.size() + 2 + (heading.size() + 2 if heading else 0)
-            crowded = entities + block.entities + 1 > TELEGRAM_MAX_ENTITIES
-            if page and (size + cost > room or crowded):
-                pages.append(page)
-                page, size, entities = [], 0, 0
-                heading = _heading(label, continued=shown > 0)
-                cost = block.size() + 2 + heading.size() + 2
-            if heading:
-                page.append((heading, None))
-                entities += heading.entities
-            page.append((block, item.article_id))
-            size += cost
-            entities += block.entities
-    if page:
-        pages.append(page)
+        blocks = [
+            (_fitted_item(item, topic_id, labels, zone, item_room), item.article_id)
+            for item in group
+        ]
+        sections.append(Section(partial(_heading, label), blocks))
+    pages = split_into_messages(sections, room)
     messages = []
-    for number, blocks in enumerate(pages, 1):
+    for number, page in enumerate(pages, 1):
         header = _header(now, zone, title, number, len(pages))
-        parts = [header, *(b for b, _ in blocks)]
+        parts = [header, *(block for block, _ in page)]
         messages.append(
             TelegramMessage(
-                html="\n\n".join(p.html for p in parts),
-                plain="\n\n".join(p.plain for p in parts),
-                item_ids=tuple(i for _, i in blocks if i is not None),
+                html=BLOCK_SEPARATOR.join(p.html for p in parts),
+                plain=BLOCK_SEPARATOR.join(p.plain for p in parts),
+                item_ids=tuple(i for _, i in page if i is not None),
             )
         )
     return messages
@@ -370,8 +308,8 @@ def render_markdown(
             others = [labels.topic(t) for t in item.topics if t != topic_id]
             meta = ", ".join([item.source_title, local_time(item.published_at, zone)])
             also = f" · also: {', '.join(others)}" if others else ""
-            link = _safe_url(item.url)
-            shown = f"[{md_escape(item.title)}]({md_url(link)})" if link else md_escape(item.title)
+            url = web_url(item.url)
+            shown = f"[{md_escape(item.title)}]({md_url(url)})" if url else md_escape(item.title)
             lines.append(f"- {shown} — *{md_escape(meta)}*{md_escape(also)}")
             if item.snippet:
                 lines.append(f"  {md_escape(item.snippet)}")
@@ -424,7 +362,7 @@ def build_weekly_summary(
     zone = _zone(zone)
     first, last = week_bounds(week_start, zone)
     in_week = [r for r in rows if first <= r.first_seen_at < last]
-    relevant = [r for r in in_week if r.relevant and r.duplicate_of is None]
+    relevant = [r for r in in_week if r.shown]
     items = [digest_item(r, labels) for r in relevant]
     per_day = Counter(r.first_seen_at.astimezone(zone).date() for r in relevant)
     grouped = group_by_topic(sorted(items, key=lambda i: (-i.score, i.article_id)), labels)

@@ -13,6 +13,18 @@ the Bot API may accept a message and the answer be lost; that is a temporary err
 The bot token is a path segment of every Bot API URL, so httpx logs it on each request and PTB
 puts it in some messages: while started, a filter on those loggers masks it, and errors raised
 from here never carry it.
+
+The rate limit is our own `SlidingWindow`, not python-telegram-bot's `AIORateLimiter` (weighed
+with PTB 22.8 and aiolimiter 1.2.1, against the fake Bot API): its per-chat limit is a leaky
+bucket that lets 20 messages out at once and then one every 3 s, so one minute can hold about 40,
+twice what Telegram allows a group, where the window never holds more than `rate_per_minute` in
+any 60 s; it limits groups and channels only (negative ids and @names), not private chats; it
+waits on the event loop's own clock, so tests could not inject time and would really wait; and on
+flood control it either logs an ERROR with a traceback and re-raises, or sleeps out the whole
+`retry_after`, however long, while holding every other request, where `_post` waits out at most
+`max_flood_waits` waits of up to `max_flood_wait` s and leaves a longer one to the outbox
+(`DeliveryError.retry_after`). Its global limit (30 messages a second) is never near for one
+notifier posting to one chat.
 """
 
 from __future__ import annotations
@@ -47,7 +59,9 @@ from monitor.deliver.channel import TELEGRAM
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[object]]
-Clock = Callable[[], float]
+# Seconds from time.monotonic: the sending window measures spacing, which a wall-clock change must
+# not move (the wall clock is monitor.core.clock's).
+MonotonicClock = Callable[[], float]
 
 WINDOW_SECONDS = 60.0
 MASK = "***"
@@ -117,7 +131,7 @@ class TokenScrubber(logging.Filter):
 class SlidingWindow:
     """At most `limit` acquisitions in any `period` seconds of `clock`, waiting with `sleep`."""
 
-    def __init__(self, limit: int, period: float, clock: Clock, sleep: Sleep) -> None:
+    def __init__(self, limit: int, period: float, clock: MonotonicClock, sleep: Sleep) -> None:
         self.limit, self.period = limit, period
         self.clock, self.sleep = clock, sleep
         self.stamps: deque[float] = deque()
@@ -134,8 +148,9 @@ class SlidingWindow:
             await self.sleep(self.stamps[0] + self.period - now)
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """`RetryAfter.retry_after` is an int or a timedelta in v22 (PTB_TIMEDELTA) and warns."""
+def flood_wait_seconds(exc: RetryAfter) -> float:
+    """The wait Telegram's flood control asks for, in seconds: `RetryAfter.retry_after` is an int
+    or a timedelta in v22 (PTB_TIMEDELTA) and warns."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         value = exc.retry_after
@@ -163,7 +178,7 @@ class TelegramNotifier:
         *,
         rate_per_minute: int = 20,
         sleep: Sleep = asyncio.sleep,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         request_timeout: float = 30,
         max_flood_waits: int = 3,
         max_flood_wait: float = 60.0,
@@ -283,7 +298,7 @@ class TelegramNotifier:
                     link_preview_options=NO_PREVIEW,
                 )
             except RetryAfter as exc:
-                seconds = retry_after_seconds(exc)
+                seconds = flood_wait_seconds(exc)
                 if waits >= self._max_flood_waits or seconds > self._max_flood_wait:
                     self._flood_error(exc)
                 waits += 1
@@ -306,7 +321,7 @@ class TelegramNotifier:
             logging.getLogger(name).removeFilter(self._scrubber)
 
     def _flood_error(self, exc: RetryAfter) -> NoReturn:
-        seconds = retry_after_seconds(exc)
+        seconds = flood_wait_seconds(exc)
         error = DeliveryError(
             TELEGRAM,
             f"flood control on chat {self.chat_id}: Telegram asks to wait {seconds:g} s",

@@ -16,23 +16,24 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.config.rules import load_rules
 from monitor.config.settings import Settings
 from monitor.config.sources import enabled, load_sources
+from monitor.core.clock import Clock, utc_now
 from monitor.deliver.digest import week_containing
-from monitor.deliver.jobs import labels_for, preview_weekly
+from monitor.deliver.dry_run import preview_weekly
+from monitor.deliver.routing import labels_for
 from monitor.demo.server import SiteServer, rewrite_sources
+from monitor.extract.seeds import SEED_SOURCE
 from monitor.search.export import export_rows
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import Store
-from monitor.store.fingerprints import SEED_SOURCE
 
-Clock = Callable[[], datetime]
 DEMO_POLITENESS = {"allow_private_hosts": True, "per_host_delay": 0.05, "retry_base_delay": 0.1}
 
 
@@ -42,7 +43,7 @@ def run_demo(
     explicit_dir: bool,
     keep: bool,
     echo: Callable[[str], None] = print,
-    clock: Clock = lambda: datetime.now(UTC),
+    clock: Clock = utc_now,
 ) -> Path:
     settings = with_shipped_files(settings, echo)
     sources = enabled(load_sources(settings.sources))

@@ -4,9 +4,10 @@
 (1) the source's CSS selectors, when the source has them and they find text; (2) trafilatura's
 generic extraction; (3) nothing, reported as method "empty" rather than raised, because a page
 without readable text (a Cloudflare page, a JSON error, a truncated body) is an expected outcome.
-Both paths then go through the same cleaning: the source's `drop_lines`, the syndication and
-attribution lines the aggregators add (`… Icma.az xəbər verir.`, `Mənbə: …`), the Kazinform
-dateline token, a closing "earlier we reported" cross-link and paragraphs repeating the title.
+Both paths then go through the same cleaning: the source's `drop_lines` (an aggregator's
+attribution and footer lines, `… Icma.az xəbər verir.`, `Mənbə: …`) and `datelines` (the Kazinform
+token), both from sources.yaml, then a closing "earlier we reported" cross-link and paragraphs
+repeating the title.
 Metadata comes only from places meant to carry it (the source's selectors, meta tags, JSON-LD,
 `<time datetime>` inside the article), never from free text elsewhere on the page, nor from
 trafilatura's date guess, which can take a copyright footer's year for the publication date.
@@ -33,7 +34,7 @@ from monitor.config.sources import ArticleRules
 from monitor.core.records import ExtractedArticle
 from monitor.text.dates import parse_datetime
 from monitor.text.lang import detect_language
-from monitor.text.paragraphs import SYNDICATION_LINES, clean_paragraphs, comparable, tidy
+from monitor.text.paragraphs import clean_paragraphs, comparable, tidy
 
 # Elements that are never article text, removed from the body the source's selector picks.
 # Figures go too: their captions are photo credits ("Foto: AZƏRTAC"), not prose, and they would
@@ -97,15 +98,19 @@ def extract_article(
     published_at = find_published_at(tree, rules, zone)
     author = find_author(tree, rules, url)
     canonical_url = find_canonical_url(tree, url)
-    drop_lines = [*(re.compile(pattern) for pattern in rules.drop_lines), *SYNDICATION_LINES]
+    drop_lines = [re.compile(pattern) for pattern in rules.drop_lines]
+    datelines = [re.compile(pattern) for pattern in rules.datelines]
+
+    def cleaned(paragraphs: list[str]) -> list[str]:
+        return clean_paragraphs(paragraphs, title, drop_lines, datelines)
 
     # 1. The source's own selectors.
     method = "selectors"
-    paragraphs = clean_paragraphs(paragraphs_by_selectors(tree, rules), title, drop_lines)
+    paragraphs = cleaned(paragraphs_by_selectors(tree, rules))
     # 2. Generic extraction.
     if not paragraphs:
         method = "trafilatura"
-        paragraphs = clean_paragraphs(paragraphs_by_trafilatura(html, url), title, drop_lines)
+        paragraphs = cleaned(paragraphs_by_trafilatura(html, url))
     # 3. Nothing readable.
     if not paragraphs:
         method = "empty"

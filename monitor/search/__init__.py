@@ -1,1 +1,2 @@
-"""Full-text search over the archive: word analysis, the query language, snippets; export."""
+"""Full-text search over the archive: filters and the query language, asking the index, marking
+matched words, the search service; export."""

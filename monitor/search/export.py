@@ -10,9 +10,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
-from monitor.search.service import SearchFilters
+from monitor.search.backend import filter_conditions
+from monitor.search.query import SearchFilters
 from monitor.store import Article, Store
-from monitor.store.fulltext import filter_conditions
 
 FIELDS = (
     "id",

@@ -25,27 +25,30 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-
 from monitor.config.sources import Source
+from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ConfigError, FetchError, HTTPStatusError, ParseError
 from monitor.core.records import Candidate, SourceReport
 from monitor.crawl.discover import discover
 from monitor.crawl.urls import article_key
-from monitor.service.pipeline import Deps, archive_candidates, ensure_seeds, source_lease
+from monitor.service.lease import Lease
+from monitor.service.pipeline import Deps, archive_candidates, ensure_seeds
 from monitor.store import Store
+from monitor.store.backfill_rows import (
+    advance_backfill_row,
+    backfill_row,
+    insert_backfill_row,
+    note_backfill_error,
+    note_backfill_wait,
+    replace_backfill_row,
+)
 from monitor.store.tables import BackfillState
 
 log = logging.getLogger(__name__)
 LEASE_WAIT = 5.0  # seconds between looks at a lease a regular poll holds
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_since(value: str, source: Source) -> datetime:
@@ -144,11 +147,6 @@ class BackfillRun:
 # --- 1. the walk's row ----------------------------------------------------------------------
 
 
-def backfill_state(store: Store, source: str) -> BackfillState | None:
-    with store.session() as s:
-        return s.get(BackfillState, source)
-
-
 def _fresh_row(source: Source, since: datetime, now: datetime) -> BackfillState:
     assert source.backfill is not None
     return BackfillState(
@@ -167,67 +165,22 @@ def begin(
     left out or the same; a different `since` is refused (ConfigError) unless `restart`, so a
     typo cannot throw away a long walk. A finished walk with a different `since` starts anew."""
     require_backfill(source)
-    row = backfill_state(store, source.name)
+    row = backfill_row(store, source.name)
     if row is not None and restart:
-        return _replace(store, _fresh_row(source, since or row.since, now)), "restarted"
+        return replace_backfill_row(store, _fresh_row(source, since or row.since, now)), "restarted"
     if row is None:
         if since is None:
             raise ConfigError(f"--since is needed: {source.name} has no backfill to resume")
-        return _insert(store, _fresh_row(source, since, now)), "new"
+        return insert_backfill_row(store, _fresh_row(source, since, now)), "new"
     if since is None or since == row.since:
         return row, "finished before" if row.finished_at else "resumed"
     if row.finished_at is not None:
-        return _replace(store, _fresh_row(source, since, now)), "new"
+        return replace_backfill_row(store, _fresh_row(source, since, now)), "new"
     raise ConfigError(
         f"{source.name}: an unfinished backfill back to {row.since.isoformat()} is at "
         f"{row.next_url} ({row.pages} pages read); run it again with that --since (or none) to "
         f"resume it, or add --restart to start over back to {since.isoformat()}"
     )
-
-
-def _insert(store: Store, row: BackfillState) -> BackfillState:
-    try:
-        with store.session() as s:
-            s.add(row)
-            s.commit()
-    except IntegrityError:  # another worker started the same walk a moment ago: join it
-        existing = backfill_state(store, row.source)
-        assert existing is not None
-        return existing
-    return row
-
-
-def _replace(store: Store, row: BackfillState) -> BackfillState:
-    with store.session() as s:
-        merged = s.merge(row)
-        # merge keeps fields the fresh row leaves at their defaults; reset them explicitly
-        for name in ("pages", "found", "archived"):
-            setattr(merged, name, 0)
-        for name in ("oldest_seen", "finished_at", "last_error", "retry_after_until"):
-            setattr(merged, name, None)
-        s.commit()
-    return row
-
-
-def _advance(store: Store, row: BackfillState, read_url: str, **changes: Any) -> bool:
-    """Record progress only if the row is still where this run read it (compare-and-set)."""
-    with store.session() as s:
-        result = s.execute(
-            update(BackfillState)
-            .where(
-                BackfillState.source == row.source,  # type: ignore[arg-type]
-                BackfillState.started_at == row.started_at,  # type: ignore[arg-type]
-                BackfillState.pages == row.pages,  # type: ignore[arg-type]
-                BackfillState.next_url == read_url,  # type: ignore[arg-type]
-            )
-            .values(**changes)
-        )
-        s.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    for name, value in changes.items():
-        setattr(row, name, value)
-    return True
 
 
 # --- 2-7. the walk --------------------------------------------------------------------------
@@ -240,7 +193,7 @@ async def run_backfill(
     *,
     restart: bool = False,
     on_page: Callable[[PageResult], None] | None = None,
-    now: Callable[[], datetime] = _utc_now,
+    now: Clock = utc_now,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> BackfillRun:
@@ -274,7 +227,7 @@ async def _walk_one_page(
     row: BackfillState,
     deps: Deps,
     run: BackfillRun,
-    now: Callable[[], datetime],
+    now: Clock,
     on_page: Callable[[PageResult], None] | None,
 ) -> None:
     """Read the page at `row.next_url`, archive what is in range, record it; sets `run.reason`
@@ -288,7 +241,7 @@ async def _walk_one_page(
     chosen, oldest, beyond = _choose(candidates, row.since, source.id_pattern)
     report = SourceReport(source=source.name, started_at=now())
     while True:  # the source's lease, so that a regular poll never runs beside this page
-        async with source_lease(source.name, deps) as holder:
+        async with Lease(deps.store, source.name, deps.worker).held() as holder:
             if holder is None:
                 await archive_candidates(source, chosen, deps, report, now(), cap=len(chosen))
                 break
@@ -312,7 +265,7 @@ async def _walk_one_page(
         run.reason = f"rate limited on an article of page {number}; resume later"
         return
     done = _end_reason(candidates, beyond, row.pages + 1, source.backfill.max_pages)
-    moved = _advance(
+    moved = advance_backfill_row(
         deps.store,
         row,
         url,
@@ -400,25 +353,13 @@ def _record_wait(
     until = now + timedelta(seconds=seconds) if seconds else None
     wait = f"; the site asked to wait {seconds:g} s" if seconds else ""
     message = f"rate limited at {url}: {what}{wait}"
-    with store.session() as s:
-        s.execute(
-            update(BackfillState)
-            .where(BackfillState.source == row.source)  # type: ignore[arg-type]
-            .values(last_error=message, retry_after_until=until, updated_at=now)
-        )
-        s.commit()
+    note_backfill_wait(store, row.source, now, message, until)
     row.retry_after_until = until
     return f"{message}; run again later to resume"
 
 
 def _record_error(store: Store, row: BackfillState, url: str, message: str, now: datetime) -> None:
-    with store.session() as s:
-        s.execute(
-            update(BackfillState)
-            .where(BackfillState.source == row.source)  # type: ignore[arg-type]
-            .values(last_error=message, updated_at=now)
-        )
-        s.commit()
+    note_backfill_error(store, row.source, now, message)
 
 
 def _with_totals(run: BackfillRun, row: BackfillState) -> BackfillRun:

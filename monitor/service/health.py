@@ -28,15 +28,20 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal
 
-from sqlmodel import col, select
-
 from monitor.core.errors import DeliveryError
+from monitor.core.lazy import lazy_import
+from monitor.store import queries
 from monitor.store.tables import PollLog, SourceAlert
 
 if TYPE_CHECKING:
     from monitor.config.settings import Settings
     from monitor.core.records import SourceReport
-    from monitor.store import SourceStatus, Store
+    from monitor.deliver import email as email_channel
+    from monitor.deliver import telegram as telegram_channel
+    from monitor.store import Store
+else:  # python-telegram-bot and the SMTP client load only when an alert goes out that way
+    email_channel = lazy_import("monitor.deliver.email")
+    telegram_channel = lazy_import("monitor.deliver.telegram")
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +75,6 @@ CAUSES = {
     "private-address": "private addresses refused",
 }
 _ERROR_KIND = re.compile(r"^\S+ \S+: ([a-z-]+): ")
-
-
-def health_of(row: SourceStatus) -> tuple[int, str]:
-    """(rank, label) of one source as `monitor status`, the web page and the bot say it; the
-    rank sorts the worst first (0 failing, 1 extraction failing, 2 never polled, 3 ok)."""
-    if row.consecutive_failures:
-        return 0, f"FAILING ({row.consecutive_failures} in a row)"
-    if row.fetched_7d and row.empty_share >= 0.5:
-        return 1, "EXTRACTION FAILING"
-    if row.last_attempt_at is None:
-        return 2, "never polled"
-    return 3, "ok"
 
 
 @dataclass(frozen=True)
@@ -254,34 +247,19 @@ def _duration(span: timedelta) -> str:
 
 
 def recent_polls(store: Store, name: str, limit: int = HISTORY) -> list[Poll]:
-    with store.session() as s:
-        query = (
-            select(PollLog)
-            .where(PollLog.source == name)
-            .order_by(col(PollLog.started_at).desc(), col(PollLog.id).desc())
-            .limit(limit)
-        )
-        return [Poll.from_row(row) for row in s.exec(query)]
-
-
-def alerted_states(store: Store, names: Iterable[str]) -> dict[str, SourceAlert]:
-    with store.session() as s:
-        query = select(SourceAlert).where(col(SourceAlert.source).in_(list(names)))
-        return {row.source: row for row in s.exec(query)}
+    return [Poll.from_row(row) for row in queries.poll_history(store, name, limit)]
 
 
 def record_alert(store: Store, alert: Alert) -> None:
-    with store.session() as s:
-        s.merge(
-            SourceAlert(
-                source=alert.source,
-                state=alert.state,
-                reason=alert.reason if alert.state == "broken" else None,
-                changed_at=alert.changed_at,
-                message=alert.plain,
-            )
+    store.save_source_alert(
+        SourceAlert(
+            source=alert.source,
+            state=alert.state,
+            reason=alert.reason if alert.state == "broken" else None,
+            changed_at=alert.changed_at,
+            message=alert.plain,
         )
-        s.commit()
+    )
 
 
 async def check_sources(
@@ -295,7 +273,7 @@ async def check_sources(
     logged). A send that fails with DeliveryError is logged and left for the next check."""
     names = list(names)
     threshold = max(settings.alert_after_failures, 1)
-    alerted = alerted_states(store, names)
+    alerted = queries.source_alerts(store, names)
     sent = []
     for name in names:
         alert = alert_for(name, recent_polls(store, name), alerted.get(name), threshold)
@@ -329,19 +307,17 @@ def admin_sender(settings: Settings) -> Send | None:
 
 
 def _telegram_sender(token: str, chat_id: str, api_url: str) -> Send:
-    from monitor.deliver.telegram import TelegramNotifier  # loads PTB only when alerts go there
-
     async def send(html_text: str, plain: str) -> None:
-        async with TelegramNotifier(token, chat_id, api_url) as telegram:
+        async with telegram_channel.TelegramNotifier(token, chat_id, api_url) as telegram:
             await telegram.send(html_text, plain)
 
     return send
 
 
 def _email_sender(settings: Settings, to: str, sender: str) -> Send | None:
-    from monitor.deliver.email import EmailNotifier
-
-    notifier = EmailNotifier.from_settings(settings.model_copy(update={"email_to": to}))
+    notifier = email_channel.EmailNotifier.from_settings(
+        settings.model_copy(update={"email_to": to})
+    )
     if notifier is None:
         return None
 

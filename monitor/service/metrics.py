@@ -9,6 +9,7 @@ outcome of each delivery.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
@@ -46,41 +47,32 @@ class MetricsServer:
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.polls = Counter(
-            "monitor_polls", "Polls of a source by outcome.", ["source", "outcome"], registry=r
+        counter = functools.partial(Counter, registry=self.registry)
+        histogram = functools.partial(Histogram, registry=self.registry)
+        self.polls = counter(
+            "monitor_polls", "Polls of a source by outcome.", ["source", "outcome"]
         )
-        self.fetches = Counter(
+        self.fetches = counter(
             "monitor_fetches",
             "HTTP requests by purpose and status (HTTP code or error kind).",
             ["purpose", "status"],
-            registry=r,
         )
-        self.articles = Counter(
+        self.articles = counter(
             "monitor_articles",
             "Article pages by source and kind (new, updated, duplicate, relevant, empty).",
             ["source", "kind"],
-            registry=r,
         )
-        self.deliveries = Counter(
-            "monitor_deliveries",
-            "Deliveries by channel and outcome.",
-            ["channel", "outcome"],
-            registry=r,
+        self.deliveries = counter(
+            "monitor_deliveries", "Deliveries by channel and outcome.", ["channel", "outcome"]
         )
-        self.poll_seconds = Histogram(
-            "monitor_poll_seconds",
-            "Duration of a poll.",
-            ["source"],
-            buckets=POLL_BUCKETS,
-            registry=r,
+        self.poll_seconds = histogram(
+            "monitor_poll_seconds", "Duration of a poll.", ["source"], buckets=POLL_BUCKETS
         )
-        self.fetch_seconds = Histogram(
+        self.fetch_seconds = histogram(
             "monitor_fetch_seconds",
             "Duration of a request, retries included.",
             ["purpose"],
             buckets=FETCH_BUCKETS,
-            registry=r,
         )
 
     def observe_report(self, report: SourceReport) -> None:

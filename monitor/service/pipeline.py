@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic
@@ -29,6 +28,7 @@ from time import monotonic
 from monitor.config.rules import Rules
 from monitor.config.settings import Settings
 from monitor.config.sources import Source
+from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ArchiveUnwritable, FetchError, MonitorError, ParseError
 from monitor.core.records import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.crawl.discover import discover
@@ -36,11 +36,13 @@ from monitor.crawl.fetch import Fetcher
 from monitor.crawl.urls import article_key, canonical_url, same_site
 from monitor.dedupe.sketch import Match
 from monitor.extract.article import extract_article
-from monitor.extract.seeds import SeedDocument, load_seeds
+from monitor.extract.seeds import SEED_SOURCE, SeedDocument, load_seeds
+from monitor.service.dedupe import dedupe_article
+from monitor.service.due import fresh_for, next_check_at
+from monitor.service.lease import Lease, worker_name
 from monitor.service.metrics import Metrics
-from monitor.service.runner import LEASE_TTL, fresh_for, is_dead_worker, next_check_at, worker_name
 from monitor.store import ArticleRecord, EntityRow, KnownArticle, Store
-from monitor.store.fingerprints import SEED_SOURCE, adopt_original, dedupe_article
+from monitor.store.fingerprints import relink_copies
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
 from monitor.text.normalise import content_hash
@@ -76,7 +78,7 @@ class Plan:
 async def poll_sources(
     sources: list[Source],
     deps: Deps,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Clock = utc_now,
     on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
     ensure_seeds(deps, now())
@@ -100,44 +102,10 @@ async def poll_sources(
 async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
     """Poll one source once and record the outcome (report, state, next check), holding its
     lease so that no other worker polls it meanwhile; if one is, say so and do nothing."""
-    async with source_lease(source.name, deps) as holder:
+    async with Lease(deps.store, source.name, deps.worker).held() as holder:
         if holder is not None:
             return SourceReport(source=source.name, started_at=now, finished_at=now, busy=holder)
         return await _poll_source(source, deps, now)
-
-
-@asynccontextmanager
-async def source_lease(name: str, deps: Deps) -> AsyncIterator[str | None]:
-    """Hold the source's lease for the block, extended while it runs: yields None, or the worker
-    holding it already (then the block must leave the source alone)."""
-    holder = deps.store.take_lease(name, deps.worker, datetime.now(UTC), LEASE_TTL)
-    if holder is not None and is_dead_worker(holder, deps.worker):
-        log.info("%s: %s died holding its lease; taking it over", name, holder)
-        holder = deps.store.take_lease(
-            name, deps.worker, datetime.now(UTC), LEASE_TTL, replacing=holder
-        )
-    if holder is not None:
-        yield holder
-        return
-    keeper = asyncio.create_task(_keep_lease(name, deps))
-    try:
-        yield None
-    finally:
-        keeper.cancel()
-        deps.store.drop_lease(name, deps.worker)
-
-
-async def _keep_lease(name: str, deps: Deps) -> None:
-    """Extend the lease while the poll runs; a worker that dies lets it lapse in LEASE_TTL."""
-    while True:
-        await asyncio.sleep(LEASE_TTL.total_seconds() / 3)
-        try:
-            holder = deps.store.take_lease(name, deps.worker, datetime.now(UTC), LEASE_TTL)
-        except Exception:  # the database hiccuped: the next try, or the lapse, settles it
-            log.warning("could not extend the poll lease of %s", name, exc_info=True)
-            continue
-        if holder is not None:  # this process stalled past the lease and another took it
-            log.warning("lost the poll lease of %s to %s; this poll finishes anyway", name, holder)
 
 
 async def _poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
@@ -302,7 +270,7 @@ def dedupe(deps: Deps, source: Source, article_id: int) -> Match | None:
         return match
     first = deps.store.article(match.article_id)
     if first and first.source in deps.aggregators and first.duplicate_of is None:
-        adopt_original(deps.store, article_id, match.article_id, match.similarity)
+        relink_copies(deps.store, article_id, match.article_id, match.similarity)
         return None
     return match
 

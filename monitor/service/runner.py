@@ -1,9 +1,10 @@
-"""When each source is polled next, and the long-running loop that polls them (`monitor run`).
+"""The long-running loop of `monitor run`: polls every source when it is due, runs the digest
+jobs on their schedule, and keeps the chat bot going beside them.
 
-The scheduler only ticks; the database decides which sources are due (`SourceState.next_check_at`),
-so a restart, or several workers, pick up where the last left off. `next_check_at` is the pure
-decider: the source's interval with jitter, longer after failures (capped exponential backoff) and
-never sooner than a site's Retry-After.
+The scheduler only ticks; the database decides which sources are due (`SourceState.next_check_at`,
+computed by `monitor.service.due`), so a restart, or several workers, pick up where the last left
+off. The bot is handed in by the command line (`ChatBot`), which sits above the bot; the runner
+only starts it and stops it.
 """
 
 from __future__ import annotations
@@ -11,125 +12,59 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import random
-import re
 import signal
-import socket
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.config.rules import Rules, load_rules
 from monitor.config.sources import Source, enabled, load_sources
+from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ConfigError
 from monitor.core.records import SourceReport
+from monitor.deliver.jobs import run_digest
+from monitor.deliver.routing import Kind, labels_for
+from monitor.service.health import (
+    Send,
+    admin_sender,
+    check_sources,
+    common_failure,
+    failed_poll_line,
+)
+from monitor.service.pipeline import Deps, ensure_seeds, poll_source
 
-if TYPE_CHECKING:
-    from monitor.deliver.jobs import Kind
-    from monitor.service.health import Send
-    from monitor.service.pipeline import Deps
+# The Telegram bot as the runner keeps it: started with the runner's archive and the rules and
+# sources of the moment (both change on SIGHUP), ended by cancelling it.
+ChatBot = Callable[
+    [Deps, Callable[[], Rules], Callable[[], list[Source]]], Coroutine[Any, Any, None]
+]
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 20
-MAX_BACKOFF = timedelta(hours=6)
-JITTER = 0.1
-# A poll holds its source's lease this long and extends it while it runs, so a worker that dies
-# blocks the source for at most this long.
-LEASE_TTL = timedelta(minutes=2)
-# A feed's Cache-Control max-age delays its next check by at most this much: a busy feed rolls
-# its items over in hours, so obeying a CDN's day-long max-age would lose articles for good.
-MAX_FRESH = timedelta(hours=1)
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)
-
-
-def next_check_at(
-    source: Source,
-    failures: int,
-    retry_after: float | None,
-    now: datetime,
-    rng: Callable[[], float] = random.random,
-    fresh_for: float | None = None,
-) -> datetime:
-    """The source's next check: its interval with jitter; after failures the interval doubles
-    each time up to MAX_BACKOFF; never before a Retry-After, nor (while healthy) before the
-    feeds' Cache-Control max-age runs out, which counts up to MAX_FRESH."""
-    interval = source.interval
-    if failures:
-        interval = min(interval * (2 ** min(failures, 10)), max(MAX_BACKOFF, source.interval))
-    elif fresh_for:
-        interval = max(interval, min(timedelta(seconds=fresh_for), MAX_FRESH))
-    if retry_after:
-        interval = max(interval, timedelta(seconds=retry_after))
-    jitter = interval * JITTER * (2 * rng() - 1)
-    return now + interval + jitter
-
-
-def fresh_for(cache_control: str | None) -> float | None:
-    """Seconds a response may be reused, from its Cache-Control header (None: no promise)."""
-    if not cache_control or _NO_CACHE.search(cache_control):
-        return None
-    found = _MAX_AGE.search(cache_control)
-    return float(found.group(1)) if found else None
-
-
-def worker_name() -> str:
-    """This process, as named in the leases it holds: host, pid, the pid's start time (so a
-    reused pid is told apart) and a random tag (so two workers in one process are too)."""
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_started(pid) or 0}:{uuid.uuid4().hex[:6]}"
-
-
-def is_dead_worker(holder: str, me: str) -> bool:
-    """Whether the lease holder is a process of this host that no longer runs (killed, crashed,
-    or its pid now another process's): its lease need not lapse first. Another host's workers
-    are never judged from here."""
-    parts = holder.rsplit(":", 3)  # host, pid, start time, tag
-    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid_text, started = parts[1], parts[2]
-    if holder == me:
-        return False
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, under another user
-        pass
-    now_started = _started(pid)
-    return started != "0" and now_started is not None and now_started != started
-
-
-def _started(pid: int) -> str | None:
-    """When the process started, in clock ticks since boot (Linux /proc); None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); 3 is the first here
 
 
 class Runner:
     """Polls every enabled source when it is due, until stopped; SIGHUP reloads sources.yaml."""
 
     def __init__(
-        self, deps: Deps, sources: list[Source], clock: Callable[[], datetime] | None = None
+        self,
+        deps: Deps,
+        sources: list[Source],
+        clock: Clock = utc_now,
+        chat_bot: ChatBot | None = None,
     ):
         self.deps = deps
+        self.chat_bot = chat_bot
         self.configured = list(sources)
         self.sources = enabled(sources)
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
         self.running: dict[str, asyncio.Task[SourceReport]] = {}
         self.checks: set[asyncio.Future[None]] = set()
         self.health_lock = asyncio.Lock()
@@ -142,8 +77,6 @@ class Runner:
         self.scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> None:
-        from monitor.service.pipeline import poll_source
-
         by_name = {source.name: source for source in self.sources}
         for name in self.deps.store.due_sources(by_name, self.clock()):
             if name in self.running:
@@ -165,8 +98,6 @@ class Runner:
 
     async def after_poll(self, report: SourceReport) -> None:
         """Log the poll, count it and tell the operator when its source breaks or recovers."""
-        from monitor.service.health import check_sources
-
         try:
             self.log_outcome(report)
         except Exception:  # the log line reads the archive: a hiccup there must not stop alerts
@@ -184,8 +115,6 @@ class Runner:
     def log_outcome(self, report: SourceReport) -> None:
         """INFO for a good poll; WARNING with the next try for a failed one; and one WARNING
         more once a round of polls has shown every enabled source failing for the same cause."""
-        from monitor.service.health import common_failure, failed_poll_line
-
         now = self.clock()
         if report.ok:
             log.info("polled %s: %s", report.source, report.summary())
@@ -213,8 +142,6 @@ class Runner:
 
     async def digest(self, kind: Kind) -> None:
         """A digest job: queue what is due in the outbox and send it (once, across restarts)."""
-        from monitor.deliver.jobs import labels_for, run_digest
-
         labels = labels_for(self.configured, self.deps.rules)
         try:
             run = await run_digest(
@@ -257,8 +184,6 @@ class Runner:
     def reload(self) -> None:
         """SIGHUP: read sources.yaml and topics.yaml again; if either is invalid, keep both old
         ones (a half-applied configuration would be worse than the old one)."""
-        from monitor.config.rules import load_rules
-
         settings = self.deps.settings
         try:
             configured = load_sources(settings.sources)
@@ -276,31 +201,17 @@ class Runner:
             settings.topics,
         )
         if self.scheduler is not None:  # a source just added is due now, not at the next tick
-            self.scheduler.modify_job("tick", next_run_time=datetime.now(UTC))
+            self.scheduler.modify_job("tick", next_run_time=utc_now())
 
     async def run(self) -> None:
-        from monitor.bot.commands import bot_disabled_reason, keep_bot, parse_admins, parse_chats
-        from monitor.service.health import admin_sender
-        from monitor.service.pipeline import ensure_seeds
-
         ensure_seeds(self.deps, self.clock())
         self.alert = admin_sender(self.deps.settings)
         bot = None
-        if bot_disabled_reason(self.deps.settings) is None:
-            parse_chats(self.deps.settings)  # bad ids stop the run here (exit 2)
-            parse_admins(self.deps.settings)
+        if self.chat_bot is not None:
             bot = asyncio.create_task(
-                keep_bot(
-                    self.deps.settings,
-                    self.deps.store,
-                    self.deps.worker,
-                    lambda: self.deps.rules,
-                    lambda: self.configured,
-                )
+                self.chat_bot(self.deps, lambda: self.deps.rules, lambda: self.configured)
             )
             bot.add_done_callback(_bot_ended)
-        else:
-            log.info("bot not started: %s", bot_disabled_reason(self.deps.settings))
         stop_metrics = None
         port = self.deps.settings.metrics_port
         if port is not None and self.deps.metrics:
@@ -315,7 +226,7 @@ class Runner:
             self.tick,
             "interval",
             seconds=TICK_SECONDS,
-            next_run_time=datetime.now(UTC),
+            next_run_time=utc_now(),
             max_instances=1,
             coalesce=True,
             id="tick",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlmodel import Session
 
 from monitor.core.errors import (
     ArchiveFull,
@@ -268,3 +269,14 @@ def migrate(engine: Engine) -> None:
         raise StoreError(
             f"cannot migrate the archive at {archive_name(engine.url)}: {exc}"
         ) from exc
+
+
+class Sessions:
+    """The engine under a `Store`, and the one way its table groups open a session: short, one per
+    call, its rows still readable after the commit since callers use them once it is closed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)

@@ -1,4 +1,4 @@
-"""The archive's side of dedupe: sketches stored with the articles, and indexed lookups of them.
+"""The archive's side of dedupe: sketches stored with the articles, and indexed look-ups of them.
 
 State lives in the database only, so several workers can dedupe at once and a restart needs no
 warm-up: there is no in-memory index to rebuild (an in-memory datasketch `MinHashLSH` would hold
@@ -12,78 +12,122 @@ at every start). A lookup costs a fixed number of indexed queries whatever the a
 Each probe reads at most `POSTINGS_LIMIT + 1` rows: a band or fingerprint that many articles
 share is boilerplate ("Prezident İlham Əliyev", a site's standing footer) and is ignored, so the
 rows read per lookup are bounded however large the archive grows. The few best candidates'
-sketches are then read by primary key and `monitor.dedupe.sketch.best_match` decides.
+sketches are then read by primary key.
 
-Only articles archived before the one being deduped are candidates: a copy links to whichever
-copy arrived first, and deduping an article again (a re-run poll) gives the same answer.
+This module holds rows and look-ups only: which candidate a text copies is decided by
+`monitor.dedupe.sketch.best_match`, and `monitor.service.dedupe` puts the two together.
 """
 
 from __future__ import annotations
 
 import struct
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy import delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitor.dedupe.sketch import (
     SKETCH_VERSION,
     Archived,
-    Match,
     Sketch,
     band_hashes,
-    best_match,
     is_candidate,
-    sketch,
 )
+from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Store
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
-SEED_SOURCE = "seed"
 POSTINGS_LIMIT = 100  # rows read per band or fingerprint; more holders means boilerplate
 MAX_CANDIDATES = 20  # sketches read per lookup, the strongest first
 _PROBES_PER_QUERY = 200  # SQLite allows 500 terms in one compound SELECT
 _NO_LIMIT = 2**31 - 1  # "before" for a text not in the archive: every article is earlier
-# Stored for a text too short to sketch, so that `dedupe_archive` knows it was seen; indexes nothing.
+# Stored for a text too short to sketch, so that `without_current_sketch` counts it as seen;
+# it indexes nothing.
 UNSKETCHABLE = Sketch(body_hash="", words=0, minhash=b"", bands=(), fingerprints=frozenset())
 
 
-def find_duplicate(store: Store, text: str, lang: str | None = None) -> Match | None:
-    """The archived text that `text` copies, if any (for a text not archived yet)."""
-    new = sketch(text, lang)
-    return None if new is None else find_match(store, new)
-
-
-def find_match(store: Store, new: Sketch, before: int | None = None) -> Match | None:
-    """The best match for a sketch among the articles archived before article `before`."""
-    with store.session() as session:
-        return best_match(new, candidates(session, new, before))
-
-
-def dedupe_article(store: Store, article_id: int) -> Match | None:
-    """Decide whether an archived article copies an earlier one, record the answer on it
-    (`duplicate_of`, `similarity`) and index its sketch. Idempotent: call it right after the
-    article is stored, and again after any change of its text."""
+def article_to_sketch(store: Store, article_id: int) -> tuple[str, str | None, str] | None:
+    """An archived article's text, language and the reference a copy of it would link to; None
+    when there is no such article."""
     with store.session() as session:
         article = session.get(Article, article_id)
         if article is None:
             return None
-        new = sketch(article.text, article.lang)
-        match = best_match(new, candidates(session, new, article_id)) if new else None
-        duplicate_of, similarity = (match.duplicate_of, match.similarity) if match else (None, None)
-        if (article.duplicate_of, article.similarity) != (duplicate_of, similarity):
-            article.duplicate_of, article.similarity = duplicate_of, similarity
-            session.add(article)
-            session.commit()
-        # A page that contains an archived text is not a copy of it: the rest of the page is its
-        # own, so a text found in that rest must link to the page, not to the text it contained.
-        copies_it = match is not None and match.kind != "contains"
-        reference = match.duplicate_of if match and copies_it else reference_of(article)
-    remember(store, article_id, reference, new or UNSKETCHABLE)
-    return match
+        return article.text, article.lang, reference_of(article)
+
+
+def candidates_before(store: Store, new: Sketch, before: int | None = None) -> list[Archived]:
+    """The archived sketches that may match `new`, among articles archived before `before`."""
+    with store.session() as session:
+        return candidates(session, new, before)
+
+
+def mark_copy(
+    store: Store, article_id: int, duplicate_of: str | None, similarity: float | None
+) -> None:
+    """Record on an article what it copies (None: an original), writing only on a change."""
+    with store.session() as session:
+        article = session.get(Article, article_id)
+        if article is None or (article.duplicate_of, article.similarity) == (
+            duplicate_of,
+            similarity,
+        ):
+            return
+        article.duplicate_of, article.similarity = duplicate_of, similarity
+        session.add(article)
+        session.commit()
+
+
+def relink_copies(store: Store, original_id: int, copy_id: int, similarity: float) -> None:
+    """Make `original_id` stand alone and link `copy_id`, and everything that linked to it, to
+    the original, in one transaction. Which is the original is the caller's decision."""
+    with store.session() as session:
+        original = session.get(Article, original_id)
+        copy = session.get(Article, copy_id)
+        if original is None or copy is None:
+            return
+        old, new = reference_of(copy), reference_of(original)
+        session.execute(
+            update(Article).where(col(Article.duplicate_of) == old).values(duplicate_of=new)
+        )
+        session.execute(
+            update(DedupeSketch).where(col(DedupeSketch.reference) == old).values(reference=new)
+        )
+        session.execute(
+            update(DedupeSketch)
+            .where(col(DedupeSketch.article_id).in_([original_id, copy_id]))
+            .values(reference=new)
+        )
+        session.execute(
+            update(Article)
+            .where(col(Article.id) == original_id)
+            .values(duplicate_of=None, similarity=None)
+        )
+        session.execute(
+            update(Article)
+            .where(col(Article.id) == copy_id)
+            .values(duplicate_of=new, similarity=similarity)
+        )
+        session.commit()
+
+
+def without_current_sketch(store: Store, after: int, batch: int) -> list[int]:
+    """Ids of articles with no sketch, or one of an older SKETCH_VERSION, oldest first."""
+    with store.session() as session:
+        ids = session.exec(
+            select(Article.id)
+            .outerjoin(DedupeSketch, col(DedupeSketch.article_id) == Article.id)
+            .where(col(Article.id) > after)
+            .where(
+                col(DedupeSketch.article_id).is_(None)
+                | (col(DedupeSketch.version) != SKETCH_VERSION)
+            )
+            .order_by(col(Article.id))
+            .limit(batch)
+        )
+        return [i for i in ids if i is not None]
 
 
 def reference_of(article: Article) -> str:
@@ -266,87 +310,6 @@ def rebuild(store: Store, batch: int = 1000) -> int:
             return done
         done += len(rows)
         last = rows[-1].article_id
-
-
-def adopt_original(store: Store, original_id: int, copy_id: int, similarity: float) -> None:
-    """`original_id` is the outlet's article that the earlier archived `copy_id` republished (an
-    aggregator's copy that arrived first): the original stands alone, and the copy, with
-    everything that was linked to it, links to the original from now on."""
-    with store.session() as session:
-        original = session.get(Article, original_id)
-        copy = session.get(Article, copy_id)
-        if original is None or copy is None:
-            return
-        old, new = reference_of(copy), reference_of(original)
-        session.execute(
-            update(Article).where(col(Article.duplicate_of) == old).values(duplicate_of=new)
-        )
-        session.execute(
-            update(DedupeSketch).where(col(DedupeSketch.reference) == old).values(reference=new)
-        )
-        session.execute(
-            update(DedupeSketch)
-            .where(col(DedupeSketch.article_id).in_([original_id, copy_id]))
-            .values(reference=new)
-        )
-        session.execute(
-            update(Article)
-            .where(col(Article.id) == original_id)
-            .values(duplicate_of=None, similarity=None)
-        )
-        session.execute(
-            update(Article)
-            .where(col(Article.id) == copy_id)
-            .values(duplicate_of=new, similarity=similarity)
-        )
-        session.commit()
-
-
-def dedupe_archive(
-    store: Store, batch: int = 200, progress: Callable[[int], None] | None = None
-) -> int:
-    """Dedupe, oldest first, every article without a current sketch: an archive made before
-    dedupe existed, or sketches of an older SKETCH_VERSION. Reads each such text once."""
-    done, last = 0, 0
-    while True:
-        with store.session() as session:
-            ids = list(
-                session.exec(
-                    select(Article.id)
-                    .outerjoin(DedupeSketch, col(DedupeSketch.article_id) == Article.id)
-                    .where(col(Article.id) > last)
-                    .where(
-                        col(DedupeSketch.article_id).is_(None)
-                        | (col(DedupeSketch.version) != SKETCH_VERSION)
-                    )
-                    .order_by(col(Article.id))
-                    .limit(batch)
-                )
-            )
-        if not ids:
-            return done
-        for article_id in ids:
-            assert article_id is not None
-            dedupe_article(store, article_id)
-            done += 1
-            if progress and done % 100 == 0:
-                progress(done)
-        last = ids[-1] or last
-
-
-def duplicates_by_source(store: Store, since: datetime) -> dict[str, tuple[int, int]]:
-    """{source: (articles first seen since `since`, how many of them were duplicates)}."""
-    with store.session() as session:
-        rows = session.exec(
-            select(
-                Article.source,
-                func.count(),
-                func.count(col(Article.duplicate_of)),
-            )
-            .where(col(Article.first_seen_at) >= since)
-            .group_by(col(Article.source))
-        )
-        return {source: (int(new), int(copies)) for source, new, copies in rows}
 
 
 def pack_fingerprints(prints: Iterable[int]) -> bytes:

@@ -16,8 +16,12 @@ articles it covers, before it is sent, so that a crash at any point neither lose
 2. `claim` marks one row `sending` with a claim token and the time, by a conditional UPDATE
    (`WHERE state = 'pending' AND no delivery of the channel is sending`): of two workers, one
    wins; the other sends nothing. Deliveries of one channel go out one at a time, in order.
-3. The sender makes one request, then `mark_sent` stores the remote id, or `mark_error` decides
-   retry (capped exponential backoff, or the server's retry_after) or `failed`.
+3. The sender makes one request, then `mark_sent` stores the remote id, or `mark_retry` /
+   `mark_failed` record what the delivery stage decided (`monitor.deliver.outbox_policy`: capped
+   exponential backoff or the server's retry_after while attempts are left, else `failed`).
+
+This module holds the rows and narrow operations on them; it decides nothing about retrying,
+resending or what a digest shows: the delivery stage decides, and the outbox records.
 
 What no client can close is the time between the `sending` mark and the `sent` mark: one request.
 If the reply is lost there (the connection dropped after Telegram accepted the message, or the
@@ -30,7 +34,8 @@ item is still in the archive and the weekly email, and once the operator has loo
 closes it). The same window is the common case of a crash after the reply, where the message *was*
 posted, so skipping there keeps "each item once". Channels that can take a repeat (email: the same
 bytes with the same Message-ID, which mail systems deduplicate; the file sink: the same file
-rewritten) are listed by the sender as at-least-once and are resent instead (`reconcile(resend=)`).
+rewritten) are listed by the sender as at-least-once and are resent instead (the delivery stage's
+`reconcile` reads `stale_sending` rows and settles each with `settle_stale`).
 
 Only `pending`, `sending`, `sent` and `unknown` deliveries hold their articles; a `failed` one lets
 them go, so the next digest takes them up again (nothing is lost to a long outage), while the
@@ -39,32 +44,23 @@ failed row stays listed until the operator retries or leaves it.
 
 from __future__ import annotations
 
-import logging
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from sqlalchemy import case, exists, false, func, text, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import exists, false, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from monitor.deliver.digest import DigestRow
 from monitor.store import Store
-from monitor.store.fingerprints import SEED_SOURCE
-from monitor.store.tables import Article, ArticleTopic, Delivery, DeliveryItem
-
-log = logging.getLogger(__name__)
+from monitor.store.queries import DigestRow, digest_rows_in
+from monitor.store.tables import Article, Delivery, DeliveryItem
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
 HOLDING = (PENDING, SENDING, SENT, UNKNOWN)  # states whose articles count as delivered
 PROBLEMS = (FAILED, UNKNOWN)
-BACKOFF_BASE = 30.0  # seconds before the first retry; doubles with each attempt
-BACKOFF_CAP = 3600.0
-STALE_AFTER = timedelta(minutes=15)  # a `sending` row older than this belongs to a dead process
-LEAD_CHARS = 1500
 
 
 @dataclass(frozen=True)
@@ -103,17 +99,17 @@ class Problem:
     claimed_at: datetime | None
     items: int
 
-    def line(self) -> str:
-        when = f"{self.claimed_at or self.created_at:%Y-%m-%d %H:%M}Z"
-        return (
-            f"#{self.id} {self.state} {self.key} ({self.items} items, {self.attempts} attempts,"
-            f" {when}): {self.last_error or '-'}"
-        )
 
+@dataclass(frozen=True)
+class Stale:
+    """A delivery left `sending` since `claimed_at`: its sender may have died mid-request."""
 
-def backoff(attempts: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
-    """Seconds to wait after the `attempts`-th failed attempt: base, 2·base, 4·base ... cap."""
-    return min(cap, base * 2 ** max(0, attempts - 1))
+    id: int
+    channel: str
+    key: str
+    attempts: int
+    claimed_at: datetime
+    token: str | None
 
 
 # --- recording ---------------------------------------------------------------------------------
@@ -146,7 +142,7 @@ def record_digest(
     deliveries, and insert those. Two workers queuing at once cannot both take an article."""
     with store.session() as s:
         _lock(s, audience)
-        rows = _digest_rows(s, since=since, until=None, relevant_only=True)
+        rows = digest_rows_in(s, since=since, until=None, relevant_only=True)
         held = _held(s, audience, since)
         outgoing = plan(rows, held)
         if not outgoing:
@@ -210,87 +206,6 @@ def delivered_items(
             .where(col(Delivery.channel).in_(list(channels)), col(Delivery.state).in_(list(states)))
         )
         return set(s.exec(query))
-
-
-# --- the rows digests are made of --------------------------------------------------------------
-
-
-def digest_rows(
-    store: Store, *, since: datetime, until: datetime | None = None, relevant_only: bool = True
-) -> list[DigestRow]:
-    """Articles first seen in [since, until), with their topics and the start of their text
-    (only for relevant ones: the weekly summary counts the others but never shows them). The
-    seed corpus is the dedupe baseline, not news: it is never in a digest."""
-    with store.session() as s:
-        return _digest_rows(s, since=since, until=until, relevant_only=relevant_only)
-
-
-def _digest_rows(
-    s: Session, *, since: datetime, until: datetime | None, relevant_only: bool
-) -> list[DigestRow]:
-    shown = (col(Article.relevant).is_(True)) & (col(Article.duplicate_of).is_(None))
-    lead = case((shown, func.substr(Article.text, 1, LEAD_CHARS)), else_="")
-    query = sa_select(
-        col(Article.id),
-        col(Article.source),
-        col(Article.title),
-        col(Article.url),
-        col(Article.published_at),
-        col(Article.published_offset_min),
-        col(Article.lang),
-        col(Article.first_seen_at),
-        col(Article.relevant),
-        col(Article.duplicate_of),
-        col(Article.score),
-        lead,
-    ).where(col(Article.first_seen_at) >= since, col(Article.source) != SEED_SOURCE)
-    if until is not None:
-        query = query.where(col(Article.first_seen_at) < until)
-    if relevant_only:
-        query = query.where(shown)
-    found = list(s.execute(query.order_by(col(Article.id))))
-    topics: dict[int, list[str]] = {}
-    ids = [row[0] for row in found]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for topic in s.exec(select(ArticleTopic).where(col(ArticleTopic.article_id).in_(chunk))):
-            topics.setdefault(topic.article_id, []).append(topic.topic)
-    rows = []
-    for (
-        article_id,
-        source,
-        title,
-        url,
-        published,
-        offset,
-        lang,
-        seen,
-        rel,
-        dup,
-        score,
-        head,
-    ) in found:
-        rows.append(
-            DigestRow(
-                article_id=article_id,
-                source=source,
-                title=title,
-                url=url,
-                published_at=published.astimezone(_offset(offset)) if published else None,
-                lang=lang,
-                first_seen_at=seen,
-                relevant=rel,
-                duplicate_of=dup,
-                score=score,
-                topics=tuple(sorted(topics.get(article_id, []))),
-                lead=head or "",
-            )
-        )
-    return rows
-
-
-def _offset(minutes: int) -> timezone:
-    return timezone(timedelta(minutes=minutes))
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -386,32 +301,21 @@ def mark_sent(store: Store, claimed: Claimed, remote_id: str, now: datetime) -> 
     return _mark(store, claimed, state=SENT, remote_id=remote_id, sent_at=now, last_error=None)
 
 
-def mark_error(
-    store: Store,
-    claimed: Claimed,
-    error: str,
-    now: datetime,
-    *,
-    permanent: bool,
-    retry_after: float | None = None,
-    max_attempts: int,
-) -> tuple[str, float | None]:
-    """Record a failed attempt: back to pending after a backoff (or the server's retry_after),
-    or `failed` when the error is permanent or the attempts are spent. Returns the new state
-    and, when retried, the delay in seconds."""
-    if permanent or claimed.attempts >= max_attempts:
-        _mark(store, claimed, state=FAILED, last_error=error, claim_token=None)
-        return FAILED, None
-    delay = retry_after if retry_after is not None else backoff(claimed.attempts)
-    _mark(
+def mark_retry(store: Store, claimed: Claimed, error: str, not_before: datetime) -> bool:
+    """Back to pending after a failed attempt: the channel's head again, sent from `not_before`."""
+    return _mark(
         store,
         claimed,
         state=PENDING,
         last_error=error,
         claim_token=None,
-        next_attempt_at=now + timedelta(seconds=delay),
+        next_attempt_at=not_before,
     )
-    return PENDING, delay
+
+
+def mark_failed(store: Store, claimed: Claimed, error: str) -> bool:
+    """Given up: the row stays listed and lets its articles go into the next digest."""
+    return _mark(store, claimed, state=FAILED, last_error=error, claim_token=None)
 
 
 def mark_unknown(store: Store, claimed: Claimed, error: str) -> bool:
@@ -419,66 +323,40 @@ def mark_unknown(store: Store, claimed: Claimed, error: str) -> bool:
     return _mark(store, claimed, state=UNKNOWN, last_error=error)
 
 
-@dataclass(frozen=True)
-class Reconciled:
-    id: int
-    channel: str
-    key: str
-    state: str  # what it became: pending (to be resent), unknown or failed
-
-
-def reconcile(
-    store: Store,
-    now: datetime,
-    *,
-    resend: Collection[str],
-    stale_after: timedelta = STALE_AFTER,
-    max_attempts: int | None = None,
-) -> list[Reconciled]:
-    """Settle deliveries left `sending` by a process that died: claimed before
-    `now - stale_after`, so no live request can still answer. Those of `resend` channels go back
-    to pending (or to failed once `max_attempts` are spent: a payload that kills the sender every
-    time must not loop); the others become `unknown` (see the module docstring for why)."""
-    done = []
+def stale_sending(store: Store, claimed_before: datetime) -> list[Stale]:
+    """Deliveries still `sending` that were claimed before `claimed_before`."""
     with store.session() as s:
-        stale = list(
-            s.exec(
-                select(Delivery).where(
-                    Delivery.state == SENDING, col(Delivery.claimed_at) <= now - stale_after
-                )
+        rows = s.exec(
+            select(Delivery).where(
+                Delivery.state == SENDING, col(Delivery.claimed_at) <= claimed_before
             )
         )
-    for row in stale:
-        assert row.id is not None
-        when = f"{row.claimed_at:%Y-%m-%d %H:%M:%S}Z"
-        if row.channel not in resend:
-            state, note = UNKNOWN, "may or may not have been posted; not resent"
-        elif max_attempts is not None and row.attempts >= max_attempts:
-            state, note = FAILED, f"{row.attempts} attempts"
-        else:
-            state, note = PENDING, "resent: this channel takes a repeat"
-        note = f"interrupted during the request at {when} ({note})"
-        with store.session() as s:
-            result = s.execute(
-                update(Delivery)
-                .where(
-                    col(Delivery.id) == row.id,
-                    col(Delivery.state) == SENDING,
-                    col(Delivery.claim_token) == row.claim_token,
-                )
-                .values(
-                    state=state,
-                    last_error=note,
-                    # an unknown row keeps its token: a late answer from that worker still counts
-                    claim_token=row.claim_token if state == UNKNOWN else None,
-                )
+        return [
+            Stale(row.id or 0, row.channel, row.key, row.attempts, row.claimed_at, row.claim_token)
+            for row in rows
+            if row.claimed_at is not None
+        ]
+
+
+def settle_stale(store: Store, stale: Stale, state: str, note: str) -> bool:
+    """Move a stale delivery to `state` (pending, unknown or failed), unless it was answered or
+    reclaimed meanwhile. An unknown row keeps its token: a late answer from that worker counts."""
+    with store.session() as s:
+        result = s.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.id) == stale.id,
+                col(Delivery.state) == SENDING,
+                col(Delivery.claim_token) == stale.token,
             )
-            s.commit()
-        if result.rowcount:  # type: ignore[attr-defined]
-            level = logging.WARNING if state == PENDING else logging.ERROR
-            log.log(level, "outbox: %s %s: %s", row.key, state, note)
-            done.append(Reconciled(row.id, row.channel, row.key, state))
-    return done
+            .values(
+                state=state,
+                last_error=note,
+                claim_token=stale.token if state == UNKNOWN else None,
+            )
+        )
+        s.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # --- the operator's view and hands -------------------------------------------------------------
@@ -525,18 +403,6 @@ def outbox_counts(store: Store) -> dict[str, dict[str, int]]:
         for channel, state, count in s.exec(query):
             counts.setdefault(channel, {})[state] = int(count)
         return counts
-
-
-def status_lines(store: Store, *, limit: int = 20) -> list[str]:
-    """For `monitor status`: deliveries per channel and state, then each problem on its line."""
-    counts = outbox_counts(store)
-    summary = "; ".join(
-        f"{channel} " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-        for channel, states in sorted(counts.items())
-    )
-    return [f"outbox: {summary or 'empty'}"] + [
-        "  " + problem.line() for problem in outbox_problems(store, limit=limit)
-    ]
 
 
 def resolve_unknown(store: Store, delivery_id: int, *, posted: bool, now: datetime) -> bool:

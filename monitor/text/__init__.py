@@ -1,1 +1,1 @@
-"""Text without I/O: normal forms, languages, local dates, paragraphs, datelines."""
+"""Text without I/O: normal forms, languages, local dates, paragraphs, datelines, word stems."""

@@ -1,33 +1,25 @@
 """Paragraph cleaning shared by extraction and the seed corpus.
 
-What an aggregator, an archive or an agency adds around a story (attribution lines, datelines,
-"earlier we reported" links, repeated titles and paragraphs) is dropped here, on plain
-paragraphs, so that every path to an article's text (site selectors, trafilatura, a seed file)
-cleans it the same way, without loading an HTML extractor to do it.
+What a site adds around a story (attribution lines, an agency dateline, "earlier we reported"
+links, repeated titles and paragraphs) is dropped here, on plain paragraphs, so that every path to
+an article's text (site selectors, trafilatura, a seed file) cleans it the same way, without
+loading an HTML extractor to do it. Which lines and datelines are a site's own is the caller's to
+say (a source's `drop_lines` and `datelines` in sources.yaml, a seed cleaner's patterns): this
+module knows only what holds for any site, such as the closing cross-link's wording per language.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-# Lines the aggregators and archives add around a copied story. A short lower-case word before
-# 'Mənbə:' or 'Baxış sayı' is the name of an icon-font glyph ('embed', 'see') glued to the text.
-SYNDICATION_LINES = tuple(
-    re.compile(pattern, re.IGNORECASE)
-    for pattern in (
-        r"^.+ saytından (?:alınan|verilən) məlumat(?:lar)?a görə,? Icma\.az xəbər verir\.?$",
-        r"^Icma\.az bildirir,? .{1,120}? istinadən\.?$",
-        r"^(?:[a-z_]{1,12}\s*)?Mənbə\s*:",
-        r"Bu xəbər .* arxivləşdirilmişdir",
-        r"^Sonrakı hadisələr barədə .*Icma\.az saytını izləyin\.?$",
-        r"^(?:[a-z_]{1,12}\s*)?Baxış sayı\s*:?\s*\d+$",
-    )
-)
-# 'ASTANA. KAZINFORM –', 'TAShKENT. KAZINFORM —', 'АСТАНА. KAZINFORM -', 'ASTANA.KAZINFORM -'.
-KAZINFORM_DATELINE = re.compile(
-    r"^(?:[^\W\d_][^\W\d_’'-]*(?:[ -][^\W\d_’'-]+){0,2}\s*[.,]\s*)?(?:KAZINFORM|КАЗИНФОРМ)"
-    r"\s*[-–—−]+\s*"
-)
+
+def any_case(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    """Line patterns compiled to match in any letter case: the sites capitalise their boilerplate
+    lines as they please ('Mənbə:', 'MƏNBƏ:'), and one list of them must catch every spelling."""
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
 DATELINE_SEARCH_DEPTH = 3  # the dateline opens the body text, which may follow a lead paragraph
 # A closing "earlier we reported …" paragraph links to another story. It is dropped only when it
 # is the last paragraph, opens with one of these phrases and is short, so a long paragraph of
@@ -51,19 +43,23 @@ def tidy(text: str) -> str:
 
 
 def clean_paragraphs(
-    paragraphs: list[str], title: str, drop_lines: list[re.Pattern[str]]
+    paragraphs: list[str],
+    title: str,
+    drop_lines: Sequence[re.Pattern[str]],
+    datelines: Sequence[re.Pattern[str]] = (),
 ) -> list[str]:
     """Paragraphs without dropped lines, dateline, title repeats, repeats, closing cross-link.
 
     A line is dropped when a `drop_lines` pattern is found in it (`re.search`), so a source's
-    rule anchors with ^…$ when it means the whole line.
+    rule anchors with ^…$ when it means the whole line. A dateline is cut, not dropped: the
+    story's first sentence often follows it in the same paragraph.
     """
     kept = []
     for paragraph in paragraphs:
         lines = [line for line in paragraph.split("\n") if not _matches_any(line, drop_lines)]
         if lines:
             kept.append("\n".join(lines))
-    kept = strip_kazinform_dateline(kept)
+    kept = strip_dateline(kept, datelines)
     kept = [paragraph for paragraph in kept if not _same_text(paragraph, title)]
     kept = _without_repeats(kept)
     while len(kept) > 1 and _is_cross_link(kept[-1]):
@@ -71,14 +67,18 @@ def clean_paragraphs(
     return kept
 
 
-def _matches_any(line: str, patterns: list[re.Pattern[str]]) -> bool:
+def _matches_any(line: str, patterns: Sequence[re.Pattern[str]]) -> bool:
     return any(pattern.search(line) for pattern in patterns)
 
 
-def strip_kazinform_dateline(paragraphs: list[str]) -> list[str]:
-    """Without the 'ASTANA. KAZINFORM –' token opening one of the first paragraphs."""
+def strip_dateline(paragraphs: list[str], datelines: Sequence[re.Pattern[str]]) -> list[str]:
+    """Without the dateline ('ASTANA. KAZINFORM –') opening one of the first paragraphs.
+
+    Only the first paragraph a pattern matches (`re.match`, at its start) loses the matched text;
+    the search stops after a few paragraphs, so a quote deep in the story is left alone.
+    """
     for index, paragraph in enumerate(paragraphs[:DATELINE_SEARCH_DEPTH]):
-        match = KAZINFORM_DATELINE.match(paragraph)
+        match = next(filter(None, (pattern.match(paragraph) for pattern in datelines)), None)
         if match:
             rest = paragraph[match.end() :].strip()
             return [*paragraphs[:index], *([rest] if rest else []), *paragraphs[index + 1 :]]

@@ -11,8 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -27,8 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config.settings import Settings
 from monitor.config.sources import Source
+from monitor.core.clock import Clock, utc_now
 from monitor.deliver.digest import Labels
-from monitor.search.service import Marked
+from monitor.search.highlight import Marked
 from monitor.store import Store
 from monitor.store.warc import WarcArchive
 from monitor.web.pages import Pages
@@ -46,7 +46,7 @@ def create_app(
     *,
     sources: Sequence[Source] = (),
     labels: Labels | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock = utc_now,
 ) -> ASGIApp:
     """The web page over `store`; `sources` feed the filters and the health view, `labels` the
     display names of sources and topics."""

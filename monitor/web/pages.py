@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from email.message import Message
@@ -23,14 +23,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from monitor.config.sources import Source
+from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import QueryError, StoreError
 from monitor.deliver.digest import Labels
-from monitor.search.service import SearchFilters, check_choices, clean_query, search
-from monitor.store import Article, Store
-from monitor.store.fingerprints import SEED_SOURCE
+from monitor.extract.seeds import SEED_SOURCE
+from monitor.search.query import SearchFilters, check_choices, clean_query
+from monitor.search.service import search
+from monitor.service.status import outbox_lines, status_report
+from monitor.store import Article, Store, queries
 from monitor.store.warc import Capture, WarcArchive, WarcRef
-from monitor.web.queries import article_view, weekly_topics
-from monitor.web.weekchart import layout, week_name
+from monitor.web.weekchart import chart_weeks, layout, week_name, weekly_topics
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class Pages:
     templates: Environment
     labels: Labels
     sources: Sequence[Source] = ()
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default=utc_now)
     zone: tzinfo = UTC  # of the weekly chart's weeks: the digest time zone
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -163,7 +165,7 @@ class Pages:
         )
 
     def article(self, request: Request) -> Response:
-        view = article_view(self.store, request.path_params["article_id"])
+        view = queries.article_view(self.store, request.path_params["article_id"])
         if view is None:
             raise HTTPException(404, f"no article {request.path_params['article_id']}")
         offset = timezone(timedelta(minutes=view.article.published_offset_min))
@@ -211,29 +213,17 @@ class Pages:
             ) from exc
 
     def source_health(self, request: Request) -> Response:
-        from monitor.service.health import health_of
-        from monitor.store.fingerprints import duplicates_by_source
-        from monitor.store.outbox import status_lines
-
-        now = self.clock()
-        rows = self.store.status([s.name for s in self.sources], now)
-        copies = duplicates_by_source(self.store, now - timedelta(days=1))
-        entries = [
-            {
-                "source": source,
-                "row": row,
-                "health": health_of(row)[1],
-                "duplicates_24h": copies.get(row.name, (0, 0))[1],
-            }
-            for source, row in zip(self.sources, rows, strict=True)
-        ]
-        return self.render("sources.html.j2", entries=entries, outbox=status_lines(self.store))
+        report = status_report(self.store, self.sources, self.clock())
+        return self.render("sources.html.j2", entries=report.sources, outbox=outbox_lines(report))
 
     def chart(self, request: Request) -> Response:
         weeks = request.query_params.get("weeks", str(CHART_WEEKS))
         if not weeks.isdigit() or not 1 <= int(weeks) <= 520:
             raise HTTPException(400, f"weeks: {weeks!r} is not a number of weeks from 1 to 520")
-        data = weekly_topics(self.store, self.clock(), int(weeks), self.zone)
+        mondays = chart_weeks(self.clock(), int(weeks), self.zone)
+        start = datetime.combine(mondays[0], time(), self.zone)
+        rows = queries.shown_topics_since(self.store, start)
+        data = weekly_topics(rows, mondays, self.zone)
         topic_label = {t: self.labels.topic(t) for t in data.topics}
         return self.render(
             "chart.html.j2",

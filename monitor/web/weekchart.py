@@ -1,17 +1,18 @@
 """The web page's chart: relevant items per ISO week, stacked by topic, laid out for inline SVG.
 
-Pure: counts in, shapes out; the template writes the shapes as SVG elements (autoescaped), so the
-page needs neither JavaScript nor images and reads the same in a text browser (each bar carries a
-<title>, and a table with the same numbers follows the chart).
+Pure: rows in, counts out (`weekly_topics`, over the rows `monitor.store.queries.shown_topics_since`
+reads), then counts in, shapes out (`layout`); the template writes the shapes as SVG elements
+(autoescaped), so the page needs neither JavaScript nor images and reads the same in a text browser
+(each bar carries a <title>, and a table with the same numbers follows the chart).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
-
-from monitor.web.queries import WeeklyTopics
+from datetime import date, datetime, timedelta, tzinfo
 
 PALETTE = (
     "#2563eb",
@@ -26,6 +27,51 @@ PALETTE = (
 )
 WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 36, 8, 16, 40  # margins: counts on the left, week labels below
+UNTAGGED = "other"  # relevant items tagging gave no topic
+
+
+@dataclass(frozen=True)
+class WeeklyTopics:
+    """Items that may be shown (duplicates left out, as in the weekly email) per ISO week and
+    topic. An item with several topics counts once under each; `totals` counts each item once."""
+
+    weeks: tuple[date, ...]  # the Monday of each week shown, oldest first
+    counts: dict[tuple[date, str], int]
+    totals: dict[date, int]
+    topics: tuple[str, ...]  # those with any count, most frequent first
+
+
+def chart_weeks(now: datetime, weeks: int, zone: tzinfo) -> tuple[date, ...]:
+    """The Mondays of the last `weeks` ISO weeks in `zone` (the digest time zone, as in the
+    weekly email), oldest first, the current week last."""
+    today = now.astimezone(zone).date()
+    this_monday = today - timedelta(days=today.weekday())
+    return tuple(this_monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1))
+
+
+def weekly_topics(
+    rows: Iterable[tuple[int, datetime, str | None]], mondays: tuple[date, ...], zone: tzinfo
+) -> WeeklyTopics:
+    """Count (article id, published at, topic) rows into the weeks `mondays`; an item dated
+    after the last week (in the future, by its site) is left out."""
+    counts: Counter[tuple[date, str]] = Counter()
+    items: dict[date, set[int]] = {}
+    for article_id, published_at, topic in rows:
+        day = published_at.astimezone(zone).date()
+        monday = day - timedelta(days=day.weekday())
+        if monday > mondays[-1]:
+            continue
+        counts[monday, topic or UNTAGGED] += 1
+        items.setdefault(monday, set()).add(article_id)
+    by_topic: Counter[str] = Counter()
+    for (_, topic), count in counts.items():
+        by_topic[topic] += count
+    return WeeklyTopics(
+        weeks=mondays,
+        counts=dict(counts),
+        totals={monday: len(ids) for monday, ids in items.items()},
+        topics=tuple(t for t, _ in sorted(by_topic.items(), key=lambda p: (-p[1], p[0]))),
+    )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import feedparser
 
 from monitor.core.errors import ParseError
 from monitor.core.records import Candidate
-from monitor.crawl.urls import canonical_url
+from monitor.crawl.urls import http_link
 
 # Enough of the start of a body to get past a BOM, an XML declaration and a comment or two.
 _SNIFF_BYTES = 2048
@@ -103,11 +103,7 @@ def _entry_link(entry: Any, feed_url: str) -> str | None:
     from_guid = entry.get("guidislink") and link == (entry.get("id") or "").strip()
     if from_guid and not re.match(r"(?i)https?://", link):
         return None
-    try:
-        canonical = canonical_url(link, base=feed_url)
-    except ValueError:
-        return None
-    return canonical if canonical.startswith(("http://", "https://")) else None
+    return http_link(link, feed_url)
 
 
 def _entry_date(entry: Any, zone: ZoneInfo) -> datetime | None:

@@ -27,7 +27,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.core.errors import ParseError
 from monitor.core.records import Candidate
-from monitor.crawl.urls import canonical_url
+from monitor.crawl.urls import http_link
 
 # Most specific first: a card's heading is a better title than any element called "*title*".
 _TITLE_SELECTORS = ("h1, h2, h3, h4, .card-title", "[class*=title]")
@@ -110,11 +110,7 @@ def _article_link(href: str | None, base: str) -> str | None:
     href = (href or "").strip()
     if not href or href.startswith("#") or href.lower().startswith(_NOT_LINKS):
         return None
-    try:
-        link = canonical_url(href, base=base)
-    except ValueError:
-        return None
-    return link if link.startswith(("http://", "https://")) else None
+    return http_link(href, base)
 
 
 def _card(start: LexborNode, link: str, selector: str, link_of: _LinkOf) -> LexborNode:

@@ -24,7 +24,7 @@ from lxml import etree
 
 from monitor.core.errors import ParseError
 from monitor.core.records import Candidate
-from monitor.crawl.urls import canonical_url
+from monitor.crawl.urls import http_link
 
 MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -121,11 +121,8 @@ def _candidate(entry: etree._Element, base: str, zone: ZoneInfo) -> Candidate | 
     loc = _child_text(entry, "loc")
     if not loc:
         return None
-    try:
-        link = canonical_url(loc, base=base)
-    except ValueError:
-        return None
-    if not link.startswith(("http://", "https://")):
+    link = http_link(loc, base)
+    if link is None:
         return None
     news = next(_children(entry, "news"), None)
     title = language = published = None

@@ -1,0 +1,189 @@
+"""The `monitor` command's frame: the Typer app, the global options, logging, and what every
+command shares (its settings, the sources, one way to open the archive, JSON lines).
+
+The commands live beside it, one module per audience: `operate` (the operator's: run, poll,
+status, backfill, the archive's upkeep), `research` (search, export, classify, the web page) and
+`delivery` (digests and the bot); `main` puts them together and turns every expected failure into
+one line. The modules behind the commands are imported on first use (`monitor.core.lazy`):
+`monitor --help` needs none of them, and each command pays only for the ones it uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from monitor.core.errors import ConfigError
+from monitor.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from monitor import store as archive
+    from monitor.config import settings as configuration
+    from monitor.config import sources as sources_file
+    from monitor.config.settings import Settings
+    from monitor.config.sources import Source
+    from monitor.store import Store
+    from monitor.store import db as archive_db
+    from monitor.store.db import Access
+else:
+    archive = lazy_import("monitor.store")
+    archive_db = lazy_import("monitor.store.db")
+    configuration = lazy_import("monitor.config.settings")
+    sources_file = lazy_import("monitor.config.sources")
+
+# Options shared by several commands (the search filters are search's and export's alike).
+Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source.")]
+Langs = Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")]
+Topics = Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")]
+Since = Annotated[str | None, typer.Option("--since", help="Published on/after (ISO date).")]
+Until = Annotated[
+    str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
+]
+RelevantOnly = Annotated[
+    bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
+]
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # click's own help layout: rich's boxes alone would make `monitor --help` take 2.5 times as
+    # long as `import typer` (bench/startup_bench.py), for the same text
+    rich_markup_mode=None,
+    help="Monitor and archive news on Azerbaijan–Kazakhstan relations.",
+)
+log = logging.getLogger("monitor")
+
+
+@contextmanager
+def open_archive(settings: Settings, access: Access = "create") -> Iterator[Store]:
+    """The archive for one command, closed however the command ends: the one way a command
+    opens the store. `access` is Store.open's: "create" (a writing command may make a new
+    archive), "write" or "read" (neither ever creates one)."""
+    store = archive.Store.open(settings.archive_url, access)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj.settings
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    sources: Annotated[
+        Path | None, typer.Option("--sources", help="sources.yaml [env MONITOR_SOURCES]")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="SQLAlchemy URL [env MONITOR_DATABASE_URL]")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="data folder [env MONITOR_DATA_DIR]")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text or json [env MONITOR_LOG_FORMAT]")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "sources": sources,
+            "database_url": db,
+            "data_dir": data_dir,
+            "log_format": log_format,
+        }.items()
+        if value is not None
+    }
+    if verbose:
+        overrides["log_level"] = "DEBUG"
+    try:
+        settings = configuration.Settings(**overrides)
+    except ValueError as exc:
+        raise ConfigError(f"settings: {exc}") from None
+    _configure_logging(settings)
+    ctx.obj = Context(settings)
+
+
+def _configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def sources_of(settings: Settings) -> list[Source]:
+    return sources_file.load_sources(settings.sources)
+
+
+def require_writable_data_dir(settings: Settings) -> None:
+    """A command that stores captures and digests stops here, before any fetch, when the data
+    folder is read-only or full (the database is tried when the store opens)."""
+    archive_db.require_writable_folder(settings.data_dir, str(settings.data_dir))
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One line of `--json` output: times in ISO 8601 with a `T`, as `monitor export` writes them
+    (str() of a datetime would put a space there)."""
+
+    def encode(value: Any) -> str:
+        return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+    return json.dumps(row, default=encode, ensure_ascii=False)
+
+
+def when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "never"
+
+
+def date_option(name: str, value: str | None, *, day_included: bool = False) -> datetime | None:
+    """An ISO date or time; a bare date is midnight UTC (for --until: the end of that day)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a date like 2026-11-01") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if day_included and len(value) == 10:
+        parsed += timedelta(days=1)
+    return parsed

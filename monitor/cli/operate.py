@@ -1,0 +1,298 @@
+"""The operator's commands: run and poll the sources, see their status, walk a source back
+through its listings, and keep the archive up to date (seeds, dedupe, re-extraction, retagging),
+and the offline demo.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from monitor.cli.app import (
+    Sources,
+    app,
+    json_line,
+    log,
+    open_archive,
+    require_writable_data_dir,
+    settings_of,
+    sources_of,
+    when,
+)
+from monitor.core.clock import utc_now
+from monitor.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from monitor.bot import commands as bot_commands
+    from monitor.bot import telegram_app as chat_bot
+    from monitor.config import rules as topic_rules
+    from monitor.config import sources as sources_file
+    from monitor.config.rules import Rules
+    from monitor.config.settings import Settings
+    from monitor.config.sources import Source
+    from monitor.demo import run as demo_run
+    from monitor.extract import seeds as seed_corpus
+    from monitor.service import backfill as backfills
+    from monitor.service import dedupe as dedupe_stage
+    from monitor.service import health, maintenance, pipeline
+    from monitor.service import runner as schedule
+    from monitor.service import status as status_reports
+    from monitor.service import wiring as runtime
+    from monitor.service.pipeline import Deps
+    from monitor.store import fingerprints, warc
+else:
+    asyncio = lazy_import("asyncio")
+    backfills = lazy_import("monitor.service.backfill")
+    bot_commands = lazy_import("monitor.bot.commands")
+    chat_bot = lazy_import("monitor.bot.telegram_app")
+    dedupe_stage = lazy_import("monitor.service.dedupe")
+    demo_run = lazy_import("monitor.demo.run")
+    fingerprints = lazy_import("monitor.store.fingerprints")
+    health = lazy_import("monitor.service.health")
+    maintenance = lazy_import("monitor.service.maintenance")
+    pipeline = lazy_import("monitor.service.pipeline")
+    runtime = lazy_import("monitor.service.wiring")
+    schedule = lazy_import("monitor.service.runner")
+    seed_corpus = lazy_import("monitor.extract.seeds")
+    sources_file = lazy_import("monitor.config.sources")
+    status_reports = lazy_import("monitor.service.status")
+    topic_rules = lazy_import("monitor.config.rules")
+    warc = lazy_import("monitor.store.warc")
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Poll every enabled source on its schedule until SIGTERM or Ctrl-C."""
+    settings = settings_of(ctx)
+    sources = sources_of(settings)
+    require_writable_data_dir(settings)
+
+    bot = _chat_bot(settings)
+
+    async def main() -> None:
+        async with runtime.open_deps(settings, sources) as deps:
+            if bot is None:
+                log.info("bot not started: %s", bot_commands.bot_disabled_reason(settings))
+            await schedule.Runner(deps, sources, chat_bot=bot).run()
+
+    asyncio.run(main())
+
+
+def _chat_bot(settings: Settings) -> schedule.ChatBot | None:
+    """The bot `monitor run` keeps beside its polls, when one is configured. Bad chat ids stop
+    the run here, before anything starts (exit 2)."""
+    if bot_commands.bot_disabled_reason(settings) is not None:
+        return None
+    bot_commands.parse_chats(settings)
+    bot_commands.parse_admins(settings)
+
+    def keep(
+        deps: Deps, rules: Callable[[], Rules], sources: Callable[[], list[Source]]
+    ) -> Coroutine[Any, Any, None]:
+        return chat_bot.keep_bot(deps.settings, deps.store, deps.worker, rules, sources)
+
+    return keep
+
+
+@app.command()
+def poll(
+    ctx: typer.Context,
+    source: Sources = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per source.")] = False,
+) -> None:
+    """Run one polling cycle now and print what it found."""
+    settings = settings_of(ctx)
+    sources = sources_of(settings)
+    chosen = sources_file.enabled(sources, source)
+    require_writable_data_dir(settings)
+
+    async def main() -> list[Any]:
+        async with runtime.open_deps(settings, sources) as deps:
+            return await pipeline.poll_sources(
+                chosen, deps, on_report=lambda r: _print_report(r, as_json)
+            )
+
+    reports = asyncio.run(main())
+    if reports and all(not r.ok for r in reports):
+        common = health.common_failure({r.source: r for r in reports}, [r.source for r in reports])
+        if common:  # "network unreachable: all 8 sources failed", said once
+            typer.echo(common, err=True)
+        raise typer.Exit(1)
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        row = asdict(report)
+        row["ok"] = report.ok
+        typer.echo(json_line(row))
+        return
+    status = "ok" if report.ok else f"{len(report.errors)} error(s)"
+    typer.echo(f"{report.source}: {report.summary().split('; ')[0]} — {status}")
+    for title in report.new_titles:
+        typer.echo(f"  + {title}")
+    for error in report.errors:
+        typer.echo(f"  ! {error}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per source: last success, failures in a row, articles, empty extractions, recent errors."""
+    settings = settings_of(ctx)
+    sources = sources_of(settings)
+    with open_archive(settings, "read") as store:
+        report = status_reports.status_report(store, sources, utc_now())
+    if as_json:
+        for entry in report.sources:
+            data = asdict(entry.row) | {
+                "empty_share": round(entry.row.empty_share, 3),
+                "duplicates_24h": entry.duplicates_24h,
+            }
+            typer.echo(json_line(data))
+        return
+    for entry in report.sources:
+        row = entry.row
+        typer.echo(f"{entry.name}{'' if entry.enabled else ' [disabled]'}: {entry.health}")
+        typer.echo(
+            f"  last success {when(row.last_success_at)}, next check {when(row.next_check_at)}, "
+            f"{row.articles} articles, {row.new_24h} new in 24 h "
+            f"({entry.duplicates_24h} of them duplicates), "
+            f"empty extractions {row.empty_7d}/{row.fetched_7d} in 7 days"
+        )
+        if row.last_error:
+            typer.echo(f"  last error: {row.last_error}")
+        for error in row.recent_errors:
+            typer.echo(f"  ! {error}")
+    for line in status_reports.outbox_lines(report):
+        typer.echo(line)
+
+
+@app.command()
+def seeds(ctx: typer.Context) -> None:
+    """Archive the seed corpus (seeds/ and its seeds.yaml) again: new or changed seeds are stored
+    and indexed for dedupe. The first poll of an empty archive does this by itself."""
+    settings = settings_of(ctx)
+    documents = seed_corpus.load_seeds(settings.seeds_dir)
+    rules = topic_rules.load_rules(settings.topics)
+    with open_archive(settings) as store:
+        counts = pipeline.archive_seeds(store, documents, utc_now(), rules)
+    typer.echo(
+        f"{len(documents)} seeds from {settings.seeds_dir}: {counts['new']} new, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+    )
+
+
+@app.command()
+def dedupe(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the index from stored sketches only.")
+    ] = False,
+) -> None:
+    """Dedupe archived articles that have no current sketch (an archive from before dedupe, or
+    after a change of the matching method); --rebuild refills the index without reading texts."""
+    settings = settings_of(ctx)
+    with open_archive(settings) as store:
+        if rebuild:
+            typer.echo(f"index rebuilt from {fingerprints.rebuild(store)} stored sketches")
+        else:
+            deduped = dedupe_stage.dedupe_archive(store, progress=_progress())
+            typer.echo(f"deduped {deduped} articles")
+
+
+@app.command()
+def reextract(
+    ctx: typer.Context,
+    source: Sources = None,
+) -> None:
+    """Run extraction again over the raw captures (after changing selectors or upgrading)."""
+    settings = settings_of(ctx)
+    sources = {s.name: s for s in sources_of(settings)}
+    rules = topic_rules.load_rules(settings.topics)
+    with open_archive(settings) as store:
+        counts = maintenance.reextract_archive(
+            store, warc.WarcArchive(settings.warc_dir), sources, rules, source, progress=_progress()
+        )
+    typer.echo(
+        f"re-extracted {counts['seen']} articles: {counts['changed']} changed, "
+        f"{counts['missing']} without capture, {counts['skipped']} of unknown sources"
+    )
+
+
+@app.command()
+def retag(
+    ctx: typer.Context,
+    source: Sources = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also articles the current rules already tagged.")
+    ] = False,
+) -> None:
+    """Apply the current topics.yaml to the archive (after editing the rules)."""
+    settings = settings_of(ctx)
+    rules = topic_rules.load_rules(settings.topics)
+    with open_archive(settings) as store:
+        counts = maintenance.retag_archive(store, rules, source, everything, progress=_progress())
+    typer.echo(
+        f"retagged {counts['retagged']} of {counts['seen']} articles: "
+        f"{counts['now_relevant']} now relevant, {counts['no_longer_relevant']} no longer relevant"
+    )
+
+
+def _progress() -> Any:
+    if not sys.stderr.isatty():
+        return None
+    return lambda done: print(f"\r{done} articles", end="", file=sys.stderr, flush=True)
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--source", help="The source to walk back through.")],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Back to this date (ISO; the site's local midnight)."),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start over from the newest page.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per page.")] = False,
+) -> None:
+    """Walk a source's listing pages back to a date and archive what they list; resumable
+    (run it again to continue), with its progress kept in the archive database."""
+    settings = settings_of(ctx)
+    sources = sources_of(settings)
+    chosen = sources_file.enabled(sources, [source])[0]
+    backfills.require_backfill(chosen)
+    start = backfills.parse_since(since, chosen) if since is not None else None
+    require_writable_data_dir(settings)
+
+    def show(page: Any) -> None:
+        typer.echo(json_line(asdict(page)) if as_json else page.line())
+
+    async def main() -> Any:
+        async with runtime.open_deps(settings, sources) as deps:
+            return await backfills.run_backfill(chosen, start, deps, restart=restart, on_page=show)
+
+    run = asyncio.run(main())
+    typer.echo(json_line(run.as_dict()) if as_json else run.summary())
+    if not run.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    keep: Annotated[bool, typer.Option(help="Keep the temporary data folder.")] = False,
+) -> None:
+    """Serve recorded copies of the real sites on 127.0.0.1 and run a full cycle offline."""
+    settings = settings_of(ctx)
+    explicit_dir = "data_dir" in settings.model_fields_set
+    demo_run.run_demo(settings, explicit_dir=explicit_dir, keep=keep, echo=typer.echo)

@@ -1,0 +1,185 @@
+"""Recording what is due in the outbox: each digest is chosen and rendered
+(monitor.deliver.digest), then recorded in its own transaction under a key that makes a rerun, a
+restart or a second worker record nothing more. Telegram: the digest of new relevant items, one
+delivery per message (key: the slot, "telegram:<local time>#partN"); instant: one post per item
+scoring at least telegram_instant_score; email: the weekly summary of the last full ISO week
+(key: "email:2026-W47"). The file sink's channels are queued the same way, as Markdown and HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.config.settings import Settings
+from monitor.core.records import WeeklySummary
+from monitor.deliver.digest import (
+    Labels,
+    build_weekly_summary,
+    render_markdown,
+    render_telegram,
+    select_items,
+    week_bounds,
+    week_key,
+    week_of,
+)
+from monitor.deliver.routing import (
+    AUDIENCES,
+    EMAIL,
+    FILE_TELEGRAM,
+    INSTANT,
+    TELEGRAM,
+    email_channel,
+    telegram_channel,
+)
+from monitor.deliver.sinks import encode_telegram
+from monitor.store import Store, outbox, queries
+from monitor.store.outbox import Outgoing
+from monitor.store.queries import DigestRow
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(days=7)  # the digest takes articles first seen this recently, at most
+INSTANT_LOOKBACK = timedelta(hours=6)
+MAX_DIGEST_ITEMS = 100  # more wait for the next digest
+INSTANT_TITLE = "Azerbaijan–Kazakhstan: just in"
+
+
+def digest_slot(now: datetime, zone: ZoneInfo) -> str:
+    """The digest's time in the digest zone, to the minute: "2026-11-21T10:00+04:00"."""
+    return now.astimezone(zone).replace(second=0, microsecond=0).isoformat(timespec="minutes")
+
+
+def telegram_plan(
+    channel: str,
+    settings: Settings,
+    now: datetime,
+    *,
+    since: datetime,
+    labels: Labels,
+    max_items: int | None = MAX_DIGEST_ITEMS,
+) -> Callable[[list[DigestRow], frozenset[int]], list[Outgoing]]:
+    """The pure half of queuing: candidate rows and the articles already held → deliveries.
+    A digest is one delivery per message; instant posts are one delivery per article."""
+    zone = ZoneInfo(settings.digest_timezone)
+    slot = digest_slot(now, zone)
+    instant = channel == INSTANT
+    min_score = settings.telegram_instant_score if instant else None
+
+    def plan(rows: list[DigestRow], held: frozenset[int]) -> list[Outgoing]:
+        items = select_items(
+            rows, since, delivered=held, labels=labels, min_score=min_score, limit=max_items
+        )
+        if not items:
+            return []
+        if channel == FILE_TELEGRAM:
+            document = render_markdown(items, zone=zone, now=now, labels=labels)
+            ids = tuple(item.article_id for item in items)
+            return [Outgoing(f"{channel}:{slot}", document.encode(), ids)]
+        if instant:  # oldest first: the chat reads them in the order they came
+            posts = [
+                (
+                    f"{channel}:{item.article_id}",
+                    render_telegram([item], zone=zone, now=now, labels=labels, title=INSTANT_TITLE)[
+                        0
+                    ],
+                )
+                for item in reversed(items)
+            ]
+        else:
+            messages = render_telegram(items, zone=zone, now=now, labels=labels)
+            posts = [(f"{channel}:{slot}#part{n}", m) for n, m in enumerate(messages, 1)]
+        return [Outgoing(key, encode_telegram(m), m.item_ids) for key, m in posts]
+
+    return plan
+
+
+def queue_telegram_digest(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    labels: Labels = Labels(),
+    since: datetime | None = None,
+    max_items: int | None = MAX_DIGEST_ITEMS,
+) -> list[int]:
+    """Record the digest of relevant, original articles first seen since `since` (default: the
+    last 7 days) that no live delivery to the same readers holds. Returns the new delivery ids:
+    [] when there is nothing new, or this slot's digest was recorded before."""
+    channel = telegram_channel(settings)
+    since = since or now - LOOKBACK
+    plan = telegram_plan(channel, settings, now, since=since, labels=labels, max_items=max_items)
+    ids = outbox.record_digest(
+        store, channel, now, since=since, audience=AUDIENCES[channel], plan=plan
+    )
+    if ids:
+        log.info("outbox: queued %d %s message(s) at %s", len(ids), channel, now.isoformat())
+    return ids
+
+
+def queue_instant_posts(
+    store: Store, settings: Settings, now: datetime, *, labels: Labels = Labels()
+) -> list[int]:
+    """Record one post per article first seen in the last hours scoring at least
+    `telegram_instant_score` (when set, and Telegram is configured). The digest leaves them out."""
+    if settings.telegram_instant_score is None or telegram_channel(settings) != TELEGRAM:
+        return []
+    since = now - INSTANT_LOOKBACK
+    plan = telegram_plan(INSTANT, settings, now, since=since, labels=labels, max_items=None)
+    ids = outbox.record_digest(
+        store, INSTANT, now, since=since, audience=AUDIENCES[INSTANT], plan=plan
+    )
+    if ids:
+        log.info("outbox: queued %d instant post(s)", len(ids))
+    return ids
+
+
+def weekly_summary(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    labels: Labels = Labels(),
+    week_start: date | None = None,
+) -> WeeklySummary:
+    """The summary of the week starting on Monday `week_start`, by default the last full ISO week
+    before `now`, in the digest zone."""
+    zone = ZoneInfo(settings.digest_timezone)
+    start = week_start or week_of(now, zone)[0]
+    first, last = week_bounds(start, zone)
+    rows = queries.digest_rows(store, since=first, until=last, relevant_only=False)
+    return build_weekly_summary(rows, week_start=start, zone=zone, labels=labels)
+
+
+def queue_weekly_email(
+    store: Store, settings: Settings, now: datetime, *, labels: Labels = Labels()
+) -> list[int]:
+    """Record the weekly email of the last full ISO week, once per week: the key is the week, so
+    a rerun, a restart or a second worker records nothing more."""
+    from monitor.deliver.weekly import (  # Jinja2 and Pillow: on demand
+        render_weekly,
+        render_weekly_page,
+    )
+
+    channel = email_channel(settings)
+    zone = ZoneInfo(settings.digest_timezone)
+    key = f"{channel}:{week_key(week_of(now, zone)[0])}"
+    if outbox.recorded(store, key):
+        return []
+    summary = weekly_summary(store, settings, now, labels=labels)
+    if channel == EMAIL:
+        message = render_weekly(
+            summary,
+            sender=settings.email_from or "",
+            recipients=settings.email_recipients,
+            now=now,
+        )
+        payload = bytes(message)
+    else:
+        payload = render_weekly_page(summary).encode()
+    ids = outbox.record(store, channel, [Outgoing(key, payload)], now)
+    if ids:
+        log.info("outbox: queued %s", key)
+    return ids

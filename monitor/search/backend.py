@@ -1,0 +1,164 @@
+"""Asking the full-text index: a `Query` and `SearchFilters` made into SQL over the tables that
+`monitor.store.fulltext` keeps, an FTS5 MATCH ranked by bm25 on SQLite (the title counting four
+times the body), a tsquery ranked by ts_rank_cd on PostgreSQL (title words weighted A at index
+time), each rank scaled by the same boosts: relevant articles up, copies down. The text reaching
+the database is built here from analysed terms, every stem quoted, so no user input is ever
+parsed as FTS5 or tsquery syntax. This sits above the store because it is search's reading of
+the index: the store only keeps the index current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, case, cast, column, func, literal, literal_column, table, text
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlmodel import col, select
+
+from monitor.search.query import Query, SearchFilters, Term
+from monitor.store.fulltext import FTS_TABLE, PG_TABLE, is_sqlite, quoted_lexeme
+from monitor.store.tables import Article, ArticleTopic
+
+if TYPE_CHECKING:
+    from monitor.store import Store
+
+TITLE_WEIGHT = 4.0
+RELEVANT_BOOST = 1.25  # a relevant article ranks a quarter higher than an equal other one
+COPY_FACTOR = 0.8  # a copy (an aggregator's, a re-publication) ranks below its original
+MAX_PHRASE_VARIANTS = 32
+
+
+@dataclass(frozen=True)
+class Found:
+    """One matching article and its rank (higher is better; 0 when the query has no terms)."""
+
+    article: Article
+    rank: float
+
+
+def filter_conditions(filters: SearchFilters) -> list[Any]:
+    """The filters as conditions on `article` (shared by search and export)."""
+    conditions: list[Any] = []
+    if filters.sources:
+        conditions.append(col(Article.source).in_(filters.sources))
+    if filters.langs:
+        conditions.append(col(Article.lang).in_(filters.langs))
+    if filters.since:
+        conditions.append(col(Article.published_at) >= filters.since)
+    if filters.until:
+        conditions.append(col(Article.published_at) < filters.until)
+    if filters.relevant_only:
+        conditions.append(col(Article.relevant).is_(True))
+    if filters.topics:
+        tagged = select(ArticleTopic.article_id).where(col(ArticleTopic.topic).in_(filters.topics))
+        conditions.append(col(Article.id).in_(tagged))
+    return conditions
+
+
+def find(
+    store: Store, query: Query, filters: SearchFilters, *, limit: int, offset: int
+) -> tuple[int, list[Found]]:
+    """How many articles match, and the page of them asked for, best first (newest first for
+    a query without terms). The ranking reads ids and ranks only; the page's articles are
+    loaded after, so matching thousands of long texts never drags their texts through a sort."""
+    conditions = filter_conditions(filters)
+    with store.session() as s:
+        ranked, counted = _statements(query, conditions, is_sqlite(s))
+        total = int(s.exec(counted).one())
+        order: list[Any] = [literal_column("rank").desc()] if query.terms else []
+        order += [col(Article.published_at).desc().nulls_last(), col(Article.id).desc()]
+        page = list(s.exec(ranked.order_by(*order).offset(offset).limit(limit)))
+        found = s.exec(select(Article).where(col(Article.id).in_([i for i, _ in page])))
+        articles = {article.id: article for article in found}
+    return total, [Found(articles[i], float(rank or 0.0)) for i, rank in page if i in articles]
+
+
+def _statements(query: Query, conditions: list[Any], sqlite: bool) -> tuple[Any, Any]:
+    """The ranked (id, rank) statement and the statement counting all matches."""
+    if not query.terms:
+        newest: Any = select(col(Article.id), literal_column("0.0").label("rank"))
+        newest = newest.where(*conditions)
+        return newest, select(func.count()).select_from(Article).where(*conditions)
+    if sqlite:
+        index = table(FTS_TABLE, column("rowid"))
+        key = index.c.rowid
+        matches: Any = text(f"{FTS_TABLE} MATCH :match").bindparams(match=fts5_match(query))
+        bm25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0, 0.0)"
+        score: Any = -literal_column(bm25)
+    else:
+        index = table(PG_TABLE, column("article_id"), column("vector"))
+        key = index.c.article_id
+        tsq = cast(literal(tsquery(query), String), TSQUERY)
+        matches = index.c.vector.op("@@")(tsq)
+        score = func.ts_rank_cd(index.c.vector, tsq, 1)
+    ranked = (
+        select(col(Article.id), (score * _boost()).label("rank"))
+        .join_from(index, Article, col(Article.id) == key)
+        .where(matches, *conditions)
+    )
+    counted = select(func.count()).select_from(index).where(matches)
+    if conditions:
+        counted = counted.join(Article, col(Article.id) == key).where(*conditions)
+    return ranked, counted
+
+
+def _boost() -> Any:
+    relevant = case((col(Article.relevant).is_(True), RELEVANT_BOOST), else_=1.0)
+    copy = case((col(Article.duplicate_of).is_not(None), COPY_FACTOR), else_=1.0)
+    return relevant * copy
+
+
+def fts5_match(query: Query) -> str:
+    """The query as an FTS5 expression; every stem is a quoted string."""
+    wanted = [_fts5_term(t) for t in query.terms if not t.excluded]
+    expression = " AND ".join(wanted)
+    for term in query.terms:
+        if term.excluded:
+            expression += " NOT " + _fts5_term(term)
+    return expression
+
+
+def _fts5_term(term: Term) -> str:
+    if term.phrase:
+        phrases = [_fts5_string(" ".join(v)) for v in _variants(term.alternatives)]
+        return "{title body} : (" + " OR ".join(phrases) + ")"
+    [options] = term.alternatives
+    if term.prefix:
+        [prefix] = options
+        return "{title body title_more body_more} : (" + _fts5_string(prefix) + " *)"
+    inner = " OR ".join(_fts5_string(s) for s in sorted(options))
+    return "{title body title_more body_more} : (" + inner + ")"
+
+
+def _fts5_string(stem: str) -> str:
+    return '"' + stem.replace('"', '""') + '"'
+
+
+def _variants(alternatives: Sequence[frozenset[str]]) -> list[tuple[str, ...]]:
+    """Every way of picking one stem per word, capped (the first options are kept)."""
+    variants: list[tuple[str, ...]] = [()]
+    for options in alternatives:
+        variants = [(*v, s) for v in variants for s in sorted(options)][:MAX_PHRASE_VARIANTS]
+    return variants
+
+
+def tsquery(query: Query) -> str:
+    """The query as a tsquery literal; every stem quoted."""
+    parts = [_ts_term(t) for t in query.terms if not t.excluded]
+    parts += ["!" + _ts_term(t) for t in query.terms if t.excluded]
+    return " & ".join(parts)
+
+
+def _ts_term(term: Term) -> str:
+    if term.phrase:
+        words = [
+            "(" + " | ".join(quoted_lexeme(s) for s in sorted(o)) + ")" for o in term.alternatives
+        ]
+        return "(" + " <-> ".join(words) + ")"
+    [options] = term.alternatives
+    if term.prefix:
+        [prefix] = options
+        return f"{quoted_lexeme(prefix)}:*"
+    return "(" + " | ".join(quoted_lexeme(s) for s in sorted(options)) + ")"

@@ -1,0 +1,227 @@
+"""The articles in the archive: which listed keys it already knows, saving an article under every
+key it was found by (insert, update or unchanged, safe to repeat and to race), reading them back in
+batches, a re-extraction, and the tags (topics and entities) a tagging run gives them. The
+full-text index is updated in the same transaction as the article it indexes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from monitor.store.db import Sessions
+from monitor.store.fulltext import index_article
+from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved
+from monitor.store.tables import Article, ArticleAlias, ArticleEntity, ArticleTopic
+
+
+class ArticleRows(Sessions):
+    """The `Store`'s article, alias, topic and entity rows."""
+
+    def known_articles(self, source: str, keys: Iterable[str]) -> dict[str, KnownArticle]:
+        keys = list(set(keys))
+        found: dict[str, KnownArticle] = {}
+        with self.session() as s:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = (
+                    select(ArticleAlias.key, Article.id, Article.listed_at, Article.content_hash)
+                    .join(Article, col(Article.id) == ArticleAlias.article_id)
+                    .where(ArticleAlias.source == source, col(ArticleAlias.key).in_(chunk))
+                )
+                for key, article_id, listed_at, digest in s.exec(query):
+                    found[key] = KnownArticle(article_id or 0, listed_at, digest)
+        return found
+
+    def touch_articles(self, ids: Iterable[int], seen_at: datetime) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self.session() as s:
+            for article in s.exec(select(Article).where(col(Article.id).in_(ids))):
+                article.last_seen_at = max(article.last_seen_at, seen_at)
+                s.add(article)
+            s.commit()
+
+    def save_article(self, record: ArticleRecord) -> Saved:
+        """Insert or update; says which ("new", "updated", "unchanged") and the row's id.
+        Safe to repeat."""
+        for _ in range(2):
+            try:
+                return self._save_article_once(record)
+            except IntegrityError:
+                continue  # another writer inserted it first: the second pass updates it
+        return self._save_article_once(record)
+
+    def _save_article_once(self, record: ArticleRecord) -> Saved:
+        with self.session() as s:
+            existing = s.exec(
+                select(Article)
+                .join(ArticleAlias, col(Article.id) == ArticleAlias.article_id)
+                .where(
+                    ArticleAlias.source == record.source,
+                    col(ArticleAlias.key).in_(record.aliases),
+                )
+            ).first()
+            if existing is None:
+                article = Article(
+                    source=record.source,
+                    key=record.key,
+                    first_seen_at=record.fetched_at,
+                    last_seen_at=record.fetched_at,
+                    **_article_fields(record),
+                )
+                s.add(article)
+                s.flush()
+                outcome = "new"
+            else:
+                article = existing
+                article.last_seen_at = max(article.last_seen_at, record.fetched_at)
+                if record.listed_at and (
+                    article.listed_at is None or record.listed_at > article.listed_at
+                ):
+                    article.listed_at = record.listed_at
+                if article.content_hash != record.content_hash:
+                    fields = _article_fields(record)
+                    fields.pop("listed_at")
+                    if record.published_at is None:  # a date the source once gave stays
+                        for name in ("published_at", "published_offset_min", "date_source"):
+                            fields.pop(name)
+                    for name, value in fields.items():
+                        setattr(article, name, value)
+                    article.revisions += 1
+                    outcome = "updated"
+                else:
+                    outcome = "unchanged"
+                s.add(article)
+            assert article.id is not None
+            have = set(
+                s.exec(select(ArticleAlias.key).where(ArticleAlias.article_id == article.id))
+            )
+            for key in dict.fromkeys(record.aliases):
+                if key not in have:
+                    s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
+            if outcome != "unchanged":
+                index_article(s, article)  # the full-text index, in the same transaction
+            s.commit()
+            return Saved(outcome, article.id)
+
+    def articles(
+        self,
+        *,
+        since: datetime | None = None,
+        sources: list[str] | None = None,
+        where: Sequence[Any] = (),
+        batch: int = 500,
+    ) -> Iterator[Article]:
+        """Articles oldest first, read in batches so an export of years stays small in memory;
+        `where` adds conditions on `Article` (the search filters, for export)."""
+        last_id = 0
+        while True:
+            with self.session() as s:
+                query = select(Article).where(col(Article.id) > last_id, *where)
+                if since:
+                    query = query.where(col(Article.published_at) >= since)
+                if sources:
+                    query = query.where(col(Article.source).in_(sources))
+                rows = list(s.exec(query.order_by(col(Article.id)).limit(batch)))
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id or last_id
+
+    def article(self, article_id: int) -> Article | None:
+        with self.session() as s:
+            return s.get(Article, article_id)
+
+    def replace_extraction(self, article_id: int, **fields: object) -> None:
+        with self.session() as s:
+            article = s.get(Article, article_id)
+            if article is None:
+                return
+            for name, value in fields.items():
+                setattr(article, name, value)
+            s.add(article)
+            if {"title", "text", "lang"} & fields.keys():
+                index_article(s, article)  # the full-text index, in the same transaction
+            s.commit()
+
+    def save_tagging(
+        self,
+        article_id: int,
+        *,
+        relevant: bool,
+        score: float,
+        reasons: Sequence[str],
+        topics: Sequence[str],
+        entities: Sequence[EntityRow],
+        tagged_with: str,
+    ) -> None:
+        """Replace an article's tags in one transaction (a retag leaves no stale topic behind)."""
+        with self.session() as s:
+            article = s.get(Article, article_id)
+            if article is None:
+                return
+            article.relevant, article.score = relevant, score
+            article.reasons = json.dumps(list(reasons), ensure_ascii=False)
+            article.tagged_with = tagged_with
+            s.add(article)
+            s.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
+            s.execute(delete(ArticleEntity).where(col(ArticleEntity.article_id) == article_id))
+            s.add_all(ArticleTopic(article_id=article_id, topic=t) for t in dict.fromkeys(topics))
+            s.add_all(
+                ArticleEntity(
+                    article_id=article_id, kind=e.kind, entity=e.entity, name=e.name, count=e.count
+                )
+                for e in {(e.kind, e.entity): e for e in entities}.values()
+            )
+            s.commit()
+
+    def tags_for(self, ids: Sequence[int]) -> dict[int, tuple[list[str], list[EntityRow]]]:
+        """Topics and entities of the given articles, in two queries."""
+        found: dict[int, tuple[list[str], list[EntityRow]]] = {i: ([], []) for i in ids}
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                topics = select(ArticleTopic).where(col(ArticleTopic.article_id).in_(chunk))
+                for topic in s.exec(topics.order_by(col(ArticleTopic.topic))):
+                    found[topic.article_id][0].append(topic.topic)
+                entities = select(ArticleEntity).where(col(ArticleEntity.article_id).in_(chunk))
+                for e in s.exec(entities.order_by(col(ArticleEntity.count).desc())):
+                    found[e.article_id][1].append(EntityRow(e.kind, e.entity, e.name, e.count))
+        return found
+
+    def count_articles(self, source: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count()).select_from(Article)
+            if source:
+                query = query.where(Article.source == source)
+            return int(s.exec(query).one())
+
+
+def _article_fields(record: ArticleRecord) -> dict[str, Any]:
+    offset = record.published_at.utcoffset() if record.published_at else None
+    return {
+        "url": record.url,
+        "title": record.title,
+        "text": record.text,
+        "author": record.author,
+        "lang": record.lang,
+        "published_at": record.published_at,
+        "published_offset_min": int(offset.total_seconds() // 60) if offset else 0,
+        "date_source": record.date_source,
+        "listed_at": record.listed_at,
+        "fetched_at": record.fetched_at,
+        "content_hash": record.content_hash,
+        "extraction": record.extraction,
+        "http_status": record.http_status,
+        "warc_file": record.warc.file if record.warc else None,
+        "warc_offset": record.warc.offset if record.warc else None,
+        "warc_length": record.warc.length if record.warc else None,
+    }
