@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -182,3 +186,32 @@ def test_tags_are_replaced_whole_and_read_back_in_batches(store: Store) -> None:
     assert article is not None
     assert (article.relevant, article.score, article.tagged_with) == (False, 0.5, "1:def")
     assert article.reasons == '["failed: only Azerbaijan side"]'
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_workers_that_start_together_on_an_empty_archive_migrate_it_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Four processes' first start at the same moment: each opens the archive, none fails on
+    another's half-made schema (UniqueViolation on alembic_version, a table that already exists)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'archive.db'}"
+    else:
+        from conftest import _reset_postgres
+
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
+    script = "import sys\nfrom monitor.store import Store\nStore.open(sys.argv[1]).close()\n"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0, 0], errors
+    store = Store.open(url)
+    try:
+        assert "article" in inspect(store.engine).get_table_names()
+    finally:
+        store.close()

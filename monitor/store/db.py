@@ -15,11 +15,13 @@ so a disk that fills up in the middle of a poll stops it with the same one line.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import sqlite3
 import tempfile
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -260,15 +262,53 @@ def schema_revision(engine: Engine) -> str | None:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration; when it is current, that is one query and
-    alembic is not even imported."""
+    alembic is not even imported. Workers that start together migrate once: the first takes the
+    archive's migration lock, the others wait for it and then find the schema current."""
     if schema_revision(engine) == head_revision():
         return
     try:
-        alembic_command.upgrade(alembic_config(engine), "head")
+        with migration_lock(engine):
+            if schema_revision(engine) != head_revision():
+                alembic_command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot migrate the archive at {archive_name(engine.url)}: {exc}"
         ) from exc
+
+
+# pg_advisory_lock's key for "migrating this database": any constant the monitor alone uses
+MIGRATION_LOCK_KEY = 0x617A6B7A  # "azkz"
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held while one process upgrades the schema. PostgreSQL: a session-level advisory lock, on a
+    connection of its own (alembic migrates on another). SQLite: an exclusive lock on a file beside
+    the archive, since two processes creating the same tables would collide on the second. An
+    in-memory database has no other process to wait for."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    try:
+        lock = open(f"{database}.migrate-lock", "a+b")  # noqa: SIM115 (closed below)
+    except OSError:  # a read-only folder: the upgrade itself then says why it cannot write
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Sessions:
