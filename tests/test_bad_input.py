@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import ROOT, _reset_postgres, clean_env, make_settings, monitor
+from conftest import ROOT, _reset_postgres, clean_env, make_settings, missing, monitor
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
@@ -191,10 +191,10 @@ def read_only(*paths: Path) -> Iterator[None]:
         return
     names = [str(path) for path in paths]
     if shutil.which("chattr") is None:
-        pytest.skip("running as root without chattr: nothing can make a file read-only to root")
+        missing("chattr (e2fsprogs): as root, nothing else makes a file read-only")
     made = subprocess.run(["chattr", "+i", *names], capture_output=True, text=True)
     if made.returncode != 0:
-        pytest.skip(f"chattr +i refused here ({made.stderr.strip()}): root writes through modes")
+        missing(f"chattr +i refused here ({made.stderr.strip()}): root writes through modes")
     try:
         yield
     finally:
@@ -327,7 +327,7 @@ def capture(when: datetime) -> Page:
 
 def test_a_capture_written_to_a_full_disk_raises_archive_full(tmp_path: Path) -> None:
     if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full here: it is what makes a write fail with ENOSPC")
+        missing("/dev/full: it is what makes a write fail with ENOSPC")
     archive = WarcArchive(tmp_path / "warc")
     when = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
     target = archive.directory / archive._file_for(when)

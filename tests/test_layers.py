@@ -8,6 +8,7 @@ imports made inside functions included (grimp's graph counts those too), and mod
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -73,6 +74,23 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="a.c", imported="a.b", line_number=1, line_contents="import a.b")
     graph.add_import(importer="a.d", imported="a.b", line_number=1, line_contents="import a.b")
     assert _cycles(graph) == [["a.b", "a.c"]]
+
+
+def test_no_import_inside_a_function() -> None:
+    """Imports sit at the top of the module; a module needed late for start-up time is bound
+    there too, through `monitor.core.lazy.lazy_import`, never imported inside a function."""
+    inside = []
+    for path in PACKAGE.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                inside += [
+                    f"{path.relative_to(ROOT)}:{n.lineno}"
+                    for n in ast.walk(node)
+                    if isinstance(n, ast.Import | ast.ImportFrom)
+                ]
+    assert inside == []
 
 
 def test_no_module_is_over_500_lines() -> None:

@@ -29,6 +29,7 @@ from monitor.bot.commands import (
     parse_chats,
 )
 from monitor.bot.render import COMMANDS
+from monitor.config.sources import load_sources
 from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ConfigError, MonitorError
 from monitor.deliver.telegram import LIBRARY_LOGGERS, NO_PREVIEW, TokenScrubber
@@ -68,8 +69,6 @@ async def start_bot(
 
         return nothing
     if sources_provider is None:
-        from monitor.config.sources import load_sources
-
         loaded = load_sources(settings.sources)
         sources_provider = lambda: loaded  # noqa: E731
     commands = BotCommands(settings, store, rules_provider, sources_provider, clock)

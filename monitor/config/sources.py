@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config.validation import Regex, Strict, describe_errors, listed_item
 from monitor.core.errors import SourcesFileError
@@ -49,8 +50,6 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def _check_selector(value: str) -> str:
-    from selectolax.lexbor import LexborHTMLParser
-
     try:
         LexborHTMLParser("<p></p>").css(value)
     except Exception as exc:  # selectolax raises plain exceptions for bad selectors

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.config.settings import Settings
+from monitor.core.lazy import lazy_import
 from monitor.deliver.digest import Labels, week_key
 from monitor.deliver.queuing import INSTANT_LOOKBACK, LOOKBACK, telegram_plan, weekly_summary
 from monitor.deliver.routing import (
@@ -25,6 +27,11 @@ from monitor.deliver.routing import (
 )
 from monitor.deliver.sinks import decode_telegram, write_whole
 from monitor.store import Store, outbox, queries
+
+if TYPE_CHECKING:
+    from monitor.deliver import weekly
+else:  # Jinja2 and Pillow load only when a weekly email is rendered (start-up of the CLI, the bot)
+    weekly = lazy_import("monitor.deliver.weekly")
 
 DRY_RUN_DIR = "dry-run"  # under digests_dir: what `digest email --dry-run` renders
 
@@ -87,13 +94,13 @@ def preview_weekly(
     """The weekly email of the week starting `week_start` (default: the last full week before
     `now`), recording nothing in the outbox: its HTML page (chart embedded) is written under
     `digests_dir/dry-run/`, apart from the files the file sink delivers."""
-    from monitor.deliver.weekly import render_weekly_page, render_weekly_text, weekly_subject
-
     summary = weekly_summary(store, settings, now, labels=labels, week_start=week_start)
     path = settings.digests_dir / DRY_RUN_DIR / f"email-{week_key(summary.week_start)}.html"
-    write_whole(path, render_weekly_page(summary))
+    write_whole(path, weekly.render_weekly_page(summary))
     if email_channel(settings) == EMAIL:
         sends_to = f"by SMTP to {len(settings.email_recipients)} recipient(s)"
     else:
         sends_to = f"to {settings.digests_dir} (no SMTP settings)"
-    return WeeklyPreview(weekly_subject(summary), render_weekly_text(summary), path, sends_to)
+    return WeeklyPreview(
+        weekly.weekly_subject(summary), weekly.render_weekly_text(summary), path, sends_to
+    )

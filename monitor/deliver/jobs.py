@@ -16,10 +16,11 @@ import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from monitor.config.settings import Settings
 from monitor.core.clock import Clock, utc_now
+from monitor.core.lazy import lazy_import
 from monitor.deliver.digest import Labels
 from monitor.deliver.outbox_policy import STALE_AFTER
 from monitor.deliver.queuing import queue_instant_posts, queue_telegram_digest, queue_weekly_email
@@ -43,6 +44,13 @@ from monitor.deliver.sinks import (
     TelegramSender,
 )
 from monitor.store import Store, outbox
+
+if TYPE_CHECKING:
+    from monitor.deliver import email as smtp_notifier
+    from monitor.deliver import telegram as telegram_notifier
+else:  # python-telegram-bot and the SMTP client load only for the channel a job sends on
+    smtp_notifier = lazy_import("monitor.deliver.email")
+    telegram_notifier = lazy_import("monitor.deliver.telegram")
 
 
 @dataclass
@@ -135,10 +143,8 @@ class _Opener:
         settings = self.settings
         if name in (TELEGRAM, INSTANT):
             if self.telegram is None:
-                from monitor.deliver.telegram import TelegramNotifier  # PTB: only when needed
-
                 assert settings.telegram_token and settings.telegram_chat_id
-                notifier = TelegramNotifier(
+                notifier = telegram_notifier.TelegramNotifier(
                     settings.telegram_token.get_secret_value(),
                     settings.telegram_chat_id,
                     settings.telegram_api_url,
@@ -148,9 +154,7 @@ class _Opener:
                 self.telegram = await self.stack.enter_async_context(notifier)
             return TelegramChannel(self.telegram, name)
         if name == EMAIL:
-            from monitor.deliver.email import EmailNotifier
-
-            smtp = EmailNotifier.from_settings(settings)
+            smtp = smtp_notifier.EmailNotifier.from_settings(settings)
             assert smtp is not None
             return EmailChannel(smtp)
         return FileChannel(settings.digests_dir, name, self.out)

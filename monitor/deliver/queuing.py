@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor.config.settings import Settings
+from monitor.core.lazy import lazy_import
 from monitor.core.records import WeeklySummary
 from monitor.deliver.digest import (
     Labels,
@@ -38,6 +40,11 @@ from monitor.deliver.sinks import encode_telegram
 from monitor.store import Store, outbox, queries
 from monitor.store.outbox import Outgoing
 from monitor.store.queries import DigestRow
+
+if TYPE_CHECKING:
+    from monitor.deliver import weekly
+else:  # Jinja2 and Pillow load only when a weekly email is rendered (start-up of the CLI, the bot)
+    weekly = lazy_import("monitor.deliver.weekly")
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +165,6 @@ def queue_weekly_email(
 ) -> list[int]:
     """Record the weekly email of the last full ISO week, once per week: the key is the week, so
     a rerun, a restart or a second worker records nothing more."""
-    from monitor.deliver.weekly import (  # Jinja2 and Pillow: on demand
-        render_weekly,
-        render_weekly_page,
-    )
-
     channel = email_channel(settings)
     zone = ZoneInfo(settings.digest_timezone)
     key = f"{channel}:{week_key(week_of(now, zone)[0])}"
@@ -170,7 +172,7 @@ def queue_weekly_email(
         return []
     summary = weekly_summary(store, settings, now, labels=labels)
     if channel == EMAIL:
-        message = render_weekly(
+        message = weekly.render_weekly(
             summary,
             sender=settings.email_from or "",
             recipients=settings.email_recipients,
@@ -178,7 +180,7 @@ def queue_weekly_email(
         )
         payload = bytes(message)
     else:
-        payload = render_weekly_page(summary).encode()
+        payload = weekly.render_weekly_page(summary).encode()
     ids = outbox.record(store, channel, [Outgoing(key, payload)], now)
     if ids:
         log.info("outbox: queued %s", key)
