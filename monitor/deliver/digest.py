@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -328,10 +328,10 @@ def week_of(now: datetime, zone: ZoneInfo | str) -> tuple[date, date]:
     return start, start + timedelta(days=6)
 
 
-def week_containing(moment: datetime, zone: ZoneInfo | str) -> date:
+def week_containing(moment: datetime, zone: tzinfo | str) -> date:
     """The Monday (in `zone`) of the ISO week `moment` falls in: the week an article first seen
-    then is counted in, as the demo shows it."""
-    day = moment.astimezone(_zone(zone)).date()
+    then is counted in (the demo's weekly email), or published in (the web page's chart)."""
+    day = moment.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone).date()
     return day - timedelta(days=day.weekday())
 
 

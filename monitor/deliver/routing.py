@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from monitor.config.settings import Settings
+from monitor.deliver.channel import EMAIL, TELEGRAM
 from monitor.deliver.digest import Labels
 
 if TYPE_CHECKING:
     from monitor.config.rules import Rules
     from monitor.config.sources import Source
 
-TELEGRAM, INSTANT, EMAIL = "telegram", "telegram-instant", "email"
+INSTANT = "telegram-instant"
 FILE_TELEGRAM, FILE_EMAIL = "file-telegram", "file-email"
 # Channels whose lost answers are resent (a repeat is harmless or deduplicated); the chat
 # channels are not in it: their unknown deliveries are skipped and reported.

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from monitor.deliver.digest import week_containing
+
 PALETTE = (
     "#2563eb",
     "#16a34a",
@@ -44,8 +46,7 @@ class WeeklyTopics:
 def chart_weeks(now: datetime, weeks: int, zone: tzinfo) -> tuple[date, ...]:
     """The Mondays of the last `weeks` ISO weeks in `zone` (the digest time zone, as in the
     weekly email), oldest first, the current week last."""
-    today = now.astimezone(zone).date()
-    this_monday = today - timedelta(days=today.weekday())
+    this_monday = week_containing(now, zone)
     return tuple(this_monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1))
 
 
@@ -57,8 +58,7 @@ def weekly_topics(
     counts: Counter[tuple[date, str]] = Counter()
     items: dict[date, set[int]] = {}
     for article_id, published_at, topic in rows:
-        day = published_at.astimezone(zone).date()
-        monday = day - timedelta(days=day.weekday())
+        monday = week_containing(published_at, zone)
         if monday > mondays[-1]:
             continue
         counts[monday, topic or UNTAGGED] += 1
