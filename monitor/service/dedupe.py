@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from monitor.config.sources import Source
 from monitor.dedupe.sketch import Match, Sketch, best_match, sketch
 from monitor.store import Store
 from monitor.store.fingerprints import (
@@ -18,6 +19,7 @@ from monitor.store.fingerprints import (
     article_to_sketch,
     candidates_before,
     mark_copy,
+    relink_copies,
     remember,
     without_current_sketch,
 )
@@ -56,6 +58,24 @@ def dedupe_article(store: Store, article_id: int) -> Match | None:
         match.duplicate_of if match and copies_it else own_reference,
         new or UNSKETCHABLE,
     )
+    return match
+
+
+def dedupe_in_order(
+    store: Store, source: Source, aggregators: frozenset[str], article_id: int
+) -> Match | None:
+    """The pipeline's dedupe step: link the stored article to the archived text it copies, if any.
+
+    A copy links to whichever copy arrived first, except that an aggregator's copy never stands
+    as the original of the outlet it copied: when the outlet's article arrives second, the two
+    swap places."""
+    match = dedupe_article(store, article_id)
+    if match is None or source.aggregator or match.kind == "contains":
+        return match
+    first = store.article(match.article_id)
+    if first and first.source in aggregators and first.duplicate_of is None:
+        relink_copies(store, article_id, match.article_id, match.similarity)
+        return None
     return match
 
 

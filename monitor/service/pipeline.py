@@ -34,15 +34,13 @@ from monitor.core.records import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.crawl.discover import discover
 from monitor.crawl.fetch import Fetcher
 from monitor.crawl.urls import article_key, canonical_url, same_site
-from monitor.dedupe.sketch import Match
 from monitor.extract.article import extract_article
 from monitor.extract.seeds import SEED_SOURCE, SeedDocument, load_seeds
-from monitor.service.dedupe import dedupe_article
+from monitor.service.dedupe import dedupe_article, dedupe_in_order
 from monitor.service.due import fresh_for, next_check_at
 from monitor.service.lease import Lease, worker_name
 from monitor.service.metrics import Metrics
 from monitor.store import ArticleRecord, EntityRow, KnownArticle, Store
-from monitor.store.fingerprints import relink_copies
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
 from monitor.text.normalise import content_hash
@@ -244,7 +242,7 @@ async def _archive(
     if extracted.is_empty:
         report.empty += 1
     if outcome != "unchanged":
-        if dedupe(deps, source, saved.article_id):
+        if dedupe_in_order(deps.store, source, deps.aggregators, saved.article_id):
             report.duplicates += 1
         if tag_article(
             deps.store, deps.rules, saved.article_id, record.title, record.text
@@ -257,22 +255,6 @@ async def _archive(
         report.updated += 1
     else:
         report.unchanged += 1
-
-
-def dedupe(deps: Deps, source: Source, article_id: int) -> Match | None:
-    """Step 6: link the stored article to the archived text it copies, if any.
-
-    A copy links to whichever copy arrived first, except that an aggregator's copy never stands
-    as the original of the outlet it copied: when the outlet's article arrives second, the two
-    swap places."""
-    match = dedupe_article(deps.store, article_id)
-    if match is None or source.aggregator or match.kind == "contains":
-        return match
-    first = deps.store.article(match.article_id)
-    if first and first.source in deps.aggregators and first.duplicate_of is None:
-        relink_copies(deps.store, article_id, match.article_id, match.similarity)
-        return None
-    return match
 
 
 def tag_article(store: Store, rules: Rules, article_id: int, title: str, text: str) -> Tagging:
