@@ -41,7 +41,7 @@ from monitor.core.records import Page, Validators
 from monitor.deliver.routing import labels_for
 from monitor.extract.seeds import load_seeds
 from monitor.search.query import clean_query, parse_query
-from monitor.service.pipeline import archive_seeds
+from monitor.service.advance import archive_seeds
 from monitor.store import Store
 from monitor.store.db import alembic_config, head_revision, make_engine
 from monitor.store.warc import WarcArchive

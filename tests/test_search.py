@@ -15,8 +15,7 @@ import pytest
 import yaml
 from alembic import command
 from conftest import ROOT, _reset_postgres, make_settings, monitor
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import Column, MetaData, Table, inspect, text
 
 from monitor.config.sources import load_sources
 from monitor.core.errors import QueryError
@@ -314,23 +313,26 @@ def test_an_archive_from_before_search_is_indexed_by_the_migration(
         _reset_postgres(url)
     engine = make_engine(url)
     command.upgrade(alembic_config(engine), "0006")
-    with Session(engine) as s:
-        s.add(
-            Article(
-                source="icma",
-                key="id:1",
-                url="https://icma.az/1",
-                title="Qazaxıstanla əməkdaşlıq",
-                text="Mətn.",
-                lang="az",
-                published_at=T0,
-                fetched_at=T0,
-                first_seen_at=T0,
-                last_seen_at=T0,
-                content_hash="h",
-            )
-        )
-        s.commit()
+    old = Article(
+        source="icma",
+        key="id:1",
+        url="https://icma.az/1",
+        title="Qazaxıstanla əməkdaşlıq",
+        text="Mətn.",
+        lang="az",
+        published_at=T0,
+        fetched_at=T0,
+        first_seen_at=T0,
+        last_seen_at=T0,
+        content_hash="h",
+    )
+    # as stored at revision 0006: the columns a later revision adds are not there yet
+    columns = {column["name"] for column in inspect(engine).get_columns("article")} - {"id"}
+    as_then = Table(
+        "article", MetaData(), *(Column(name, Article.__table__.c[name].type) for name in columns)
+    )
+    with engine.begin() as conn:
+        conn.execute(as_then.insert().values({name: getattr(old, name) for name in columns}))
     migrate(engine)
     store = Store(engine)
     try:

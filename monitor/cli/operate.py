@@ -38,15 +38,16 @@ if TYPE_CHECKING:
     from monitor.config.sources import Source
     from monitor.demo import run as demo_run
     from monitor.extract import seeds as seed_corpus
+    from monitor.service import advance, health, maintenance, pipeline
     from monitor.service import backfill as backfills
     from monitor.service import dedupe as dedupe_stage
-    from monitor.service import health, maintenance, pipeline
     from monitor.service import runner as schedule
     from monitor.service import status as status_reports
     from monitor.service import wiring as runtime
     from monitor.service.pipeline import Deps
     from monitor.store import fingerprints, warc
 else:
+    advance = lazy_import("monitor.service.advance")
     asyncio = lazy_import("asyncio")
     backfills = lazy_import("monitor.service.backfill")
     bot_commands = lazy_import("monitor.bot.commands")
@@ -155,6 +156,10 @@ def status(
             data = asdict(entry.row) | {
                 "empty_share": round(entry.row.empty_share, 3),
                 "duplicates_24h": entry.duplicates_24h,
+                "frontier_waiting": entry.backlog.waiting,
+                "frontier_failed": entry.backlog.failed,
+                "frontier_oldest_at": entry.backlog.oldest_at,
+                "frontier_oldest_url": entry.backlog.oldest_url,
             }
             typer.echo(json_line(data))
         return
@@ -167,12 +172,41 @@ def status(
             f"({entry.duplicates_24h} of them duplicates), "
             f"empty extractions {row.empty_7d}/{row.fetched_7d} in 7 days"
         )
+        if backlog := status_reports.backlog_line(entry.backlog):
+            typer.echo(f"  {backlog}")
         if row.last_error:
             typer.echo(f"  last error: {row.last_error}")
         for error in row.recent_errors:
             typer.echo(f"  ! {error}")
+    typer.echo(status_reports.stages_line(report))
     for line in status_reports.outbox_lines(report):
         typer.echo(line)
+
+
+@app.command()
+def frontier(
+    ctx: typer.Context,
+    source: Sources = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="The URLs given up, with the reason.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="At most this many URLs.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per URL.")] = False,
+) -> None:
+    """The article URLs discovered and not archived yet, oldest first (or those given up)."""
+    settings = settings_of(ctx)
+    with open_archive(settings, "read") as store:
+        rows = store.frontier_rows(source, "failed" if failed else "waiting", limit)
+    for row in rows:
+        if as_json:
+            typer.echo(json_line(row.model_dump(exclude={"id"})))
+            continue
+        tried = f", {row.attempts} attempt(s)" if row.attempts else ""
+        typer.echo(f"{row.source}: {row.url} (found {when(row.discovered_at)}{tried})")
+        if row.last_error:
+            typer.echo(f"  last error: {row.last_error}")
+    if not rows and not as_json:
+        typer.echo("no URL given up" if failed else "the frontier is empty")
 
 
 @app.command()
@@ -183,7 +217,7 @@ def seeds(ctx: typer.Context) -> None:
     documents = seed_corpus.load_seeds(settings.seeds_dir)
     rules = topic_rules.load_rules(settings.topics)
     with open_archive(settings) as store:
-        counts = pipeline.archive_seeds(store, documents, utc_now(), rules)
+        counts = advance.archive_seeds(store, documents, utc_now(), rules)
     typer.echo(
         f"{len(documents)} seeds from {settings.seeds_dir}: {counts['new']} new, "
         f"{counts['updated']} updated, {counts['unchanged']} unchanged"

@@ -39,6 +39,14 @@ class Page:
     validators: Validators
     http_version: str = "HTTP/1.1"
     reason: str = "OK"
+    # The exchange as it went over the wire, kept for the WARC capture (`monitor.store.warc`): an
+    # archivist wants the bytes the site sent, not our decoding of them. Pages built without a
+    # wire (tests, the seed corpus) leave them empty and are archived from the decoded body.
+    request_line: str = ""  # "GET /path?query HTTP/1.1", as sent for the final URL
+    request_headers: tuple[tuple[str, str], ...] = ()  # as sent, conditional ones included
+    raw_headers: tuple[tuple[str, str], ...] = ()  # as received, Content-Encoding included
+    raw_body: bytes | None = None  # still content-encoded; at most the body cap
+    truncated: bool = False  # the wire body ran past the cap, so `raw_body` is only its start
 
     @property
     def not_modified(self) -> bool:
@@ -127,6 +135,7 @@ class SourceReport:
     fresh_for: float | None = None
     # Set instead of polling when another worker holds the source's lease: its owner.
     busy: str | None = None
+    waiting: int = 0  # article URLs left in the source's frontier for the next poll
 
     @property
     def ok(self) -> bool:
@@ -142,6 +151,8 @@ class SourceReport:
             f"{self.duplicates} duplicates, {self.relevant} relevant, "
             f"{self.empty} empty extractions"
         )
+        if self.waiting:
+            line += f", {self.waiting} waiting for the next poll"
         if self.errors:
             line += f"; {len(self.errors)} error(s), first: {self.errors[0]}"
         return line

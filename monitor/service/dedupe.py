@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.config.sources import Source
 from monitor.dedupe.sketch import Match, Sketch, best_match, sketch
 from monitor.store import Store
 from monitor.store.fingerprints import (
@@ -61,16 +60,15 @@ def dedupe_article(store: Store, article_id: int) -> Match | None:
     return match
 
 
-def dedupe_in_order(
-    store: Store, source: Source, aggregators: frozenset[str], article_id: int
-) -> Match | None:
+def dedupe_in_order(store: Store, aggregators: frozenset[str], article_id: int) -> Match | None:
     """The pipeline's dedupe step: link the stored article to the archived text it copies, if any.
 
     A copy links to whichever copy arrived first, except that an aggregator's copy never stands
     as the original of the outlet it copied: when the outlet's article arrives second, the two
     swap places."""
     match = dedupe_article(store, article_id)
-    if match is None or source.aggregator or match.kind == "contains":
+    stored = store.article(article_id)
+    if match is None or stored is None or stored.source in aggregators or match.kind == "contains":
         return match
     first = store.article(match.article_id)
     if first and first.source in aggregators and first.duplicate_of is None:

@@ -13,8 +13,8 @@ from monitor.config.rules import Rules
 from monitor.config.sources import Source
 from monitor.crawl.charset import decode_text, parse_content_type
 from monitor.extract.article import extract_article
+from monitor.service.advance import tag_article, tagged_with
 from monitor.service.dedupe import dedupe_article
-from monitor.service.pipeline import tag_article, tagged_with
 from monitor.store import Store
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.text.normalise import content_hash

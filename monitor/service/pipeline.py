@@ -3,27 +3,42 @@
     poll_source(source)
       1. discover   feeds, sitemaps, listings (conditional GET; a 304 costs nothing more)
       2. decide     which candidates are new or updated, which are already archived (pure)
-      3. fetch      the new article pages, politely (the fetcher enforces per-host limits)
-      4. extract    title, text, date, author, language, canonical URL (pure)
-      5. store      raw capture to WARC, article to the archive (idempotent)
-      6. dedupe     link the article to the archived text it copies (seeds included)
-      7. tag        relevance, topics and entities by the rules of topics.yaml
+      3. enqueue    the new and updated ones into the frontier, then the page's validators, in
+                    one transaction: nothing once discovered is forgotten by a crash, a cap, a
+                    full disk or a 304
+      4. claim      the next N frontier rows (the per-poll cap; the rest wait for the next poll);
+                    workers on several machines never claim one row twice
+      5. fetch      each claimed page, politely (the fetcher enforces per-host limits)
+      6. analyse    extract title, text, date, author, language; sketch; tag (pure, CPU-heavy:
+                    in a process pool with a per-page time and memory limit)
+      7. store      raw capture to WARC, the article to the archive and its frontier row off the
+                    frontier, in one transaction (idempotent)
+      8. advance    the stages after storage, each recorded on the row (monitor.service.advance):
+                    dedupe, then tag
     poll_sources(sources)  every source concurrently; one broken site never stops the others;
-                           an empty archive first gets the seed corpus (the dedupe baseline).
+                           an empty archive first gets the seed corpus (the dedupe baseline), and
+                           every cycle first finishes the stages a crash left half done.
 
-Expected failures (FetchError, ParseError) become lines in the source's report; anything else is a
-bug: it is logged with its traceback, recorded on the report, and the other sources go on.
+The event loop stays free: parsing, extraction, sketching and tagging run in the analysis pool
+(monitor.service.offload), and every database call runs in a thread (`_db`), so a hostile page
+never stalls the other sources, the lease keepers or the bot's replies.
+
+Expected failures (FetchError, ParseError) become lines in the source's report, and a frontier
+row whose fetch failed is retried later or given up with its reason (monitor.crawl.frontier);
+anything else is a bug: it is logged with its traceback, recorded on the report, and the other
+sources go on. A full or read-only archive stops the poll: the frontier keeps every row.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from time import monotonic
+from typing import Any, TypeVar
 
 from monitor.config.rules import Rules
 from monitor.config.settings import Settings
@@ -33,21 +48,25 @@ from monitor.core.errors import ArchiveUnwritable, FetchError, MonitorError, Par
 from monitor.core.records import Candidate, ExtractedArticle, Page, SourceReport
 from monitor.crawl.discover import discover
 from monitor.crawl.fetch import Fetcher
+from monitor.crawl.frontier import retry_at
 from monitor.crawl.urls import article_key, canonical_url, same_site
 from monitor.extract.article import extract_article
-from monitor.extract.seeds import SEED_SOURCE, SeedDocument, load_seeds
-from monitor.service.dedupe import dedupe_article, dedupe_in_order
+from monitor.extract.seeds import load_seeds
+from monitor.service.advance import advance, archive_seeds, finish_stages
 from monitor.service.due import fresh_for, next_check_at
-from monitor.service.lease import Lease, worker_name
+from monitor.service.lease import Lease, is_dead_worker, worker_name
 from monitor.service.metrics import Metrics
-from monitor.store import ArticleRecord, EntityRow, KnownArticle, Store
+from monitor.store import ArticleRecord, Claimed, Discovered, KnownArticle, Store
 from monitor.store.warc import WarcArchive, WarcRef
-from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
 from monitor.text.normalise import content_hash
 
 log = logging.getLogger(__name__)
 
 MAX_SITEMAPS_PER_POLL = 20
+CLAIM_BATCH = 20  # rows claimed at a time: workers sharing a source share its backlog
+CLAIM_HOLD = timedelta(minutes=10)  # a claim lapses after this, if its worker never returns
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,11 +85,15 @@ class Deps:
 
 @dataclass(frozen=True)
 class Plan:
-    """What step 2 decided: pages to fetch (newest first) and archived articles merely seen again."""
+    """What step 2 decided: candidates to enqueue (newest first), archived articles seen again."""
 
-    fetch: list[tuple[str, Candidate]]  # (key, candidate)
+    enqueue: list[tuple[str, Candidate]]  # (key, candidate)
     seen_ids: list[int]
-    deferred: int
+
+
+async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A database call, in a thread: the event loop never waits on the archive."""
+    return await asyncio.to_thread(partial(call, *args, **kwargs))
 
 
 async def poll_sources(
@@ -79,7 +102,8 @@ async def poll_sources(
     now: Clock = utc_now,
     on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
-    ensure_seeds(deps, now())
+    await _db(ensure_seeds, deps, now())
+    await _db(finish_stages, deps.store, deps.rules, deps.aggregators)
 
     async def one(source: Source) -> SourceReport:
         report = await poll_source(source, deps, now())
@@ -99,32 +123,44 @@ async def poll_sources(
 
 async def poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
     """Poll one source once and record the outcome (report, state, next check), holding its
-    lease so that no other worker polls it meanwhile; if one is, say so and do nothing."""
+    lease so that no other worker discovers it meanwhile. If one is, help it: fetch from the
+    source's frontier beside it (the claims keep the two apart) and report the source busy."""
     async with Lease(deps.store, source.name, deps.worker).held() as holder:
         if holder is not None:
-            return SourceReport(source=source.name, started_at=now, finished_at=now, busy=holder)
+            report = SourceReport(source=source.name, started_at=now, busy=holder)
+            await drain(source, deps, report, now)
+            report.finished_at = now
+            return report
         return await _poll_source(source, deps, now)
+
+
+async def fetch_backlog(source: Source, deps: Deps, now: datetime) -> SourceReport:
+    """Between polls: fetch the next frontier rows of a source whose backlog waits (a poll's cap
+    left it, or another worker discovered it), up to the per-poll cap."""
+    report = SourceReport(source=source.name, started_at=now)
+    await drain(source, deps, report, now)
+    report.finished_at = now
+    return report
 
 
 async def _poll_source(source: Source, deps: Deps, now: datetime) -> SourceReport:
     report = SourceReport(source=source.name, started_at=now)
     started = monotonic()  # the clock given says when; this says how long
     try:
-        candidates = await _discover(source, deps, report)
-        report.discovered = len(candidates)
-        await archive_candidates(source, candidates, deps, report, now)
+        await _discover(source, deps, report, now)
+        await drain(source, deps, report, now)
     except ArchiveUnwritable:  # read-only or full: no source can store anything, stop them all
         raise
     except Exception as exc:  # a bug: keep it visible, keep the other sources going
         log.exception("poll of %s failed unexpectedly", source.name)
         report.errors.append(f"internal error: {type(exc).__name__}: {exc}")
     report.finished_at = now + timedelta(seconds=monotonic() - started)
-    state = deps.store.source_state(source.name)
+    state = await _db(deps.store.source_state, source.name)
     failures = 0 if report.ok else state.consecutive_failures + 1
     due = next_check_at(
         source, failures, report.retry_after, report.finished_at, fresh_for=report.fresh_for
     )
-    deps.store.record_poll(report, due)
+    await _db(deps.store.record_poll, report, due)
     return report
 
 
@@ -137,18 +173,11 @@ async def archive_candidates(
     *,
     cap: int | None = None,
 ) -> Plan:
-    """Steps 2-7 for candidates keyed by article identity, however they were discovered (a poll,
-    a backfill page): decide, then fetch, extract, store, dedupe and tag the new ones. `cap`
-    defaults to the source's per-poll cap; a backfill passes its page's size."""
-    plan = decide(
-        source,
-        candidates,
-        deps.store.known_articles(source.name, candidates),
-        cap if cap is not None else _cap(source, deps.settings),
-    )
-    deps.store.touch_articles(plan.seen_ids, now)
-    report.unchanged += len(plan.seen_ids)
-    await asyncio.gather(*(_archive(source, key, c, deps, report) for key, c in plan.fetch))
+    """Steps 2-8 for candidates keyed by article identity, however they were discovered (a poll,
+    a backfill page): enqueue the new ones, then fetch up to `cap` of the frontier (the source's
+    per-poll cap by default; a backfill passes its page's size)."""
+    plan = await _enqueue(source, candidates, deps, report, now, validators=None)
+    await drain(source, deps, report, now, cap=cap)
     return plan
 
 
@@ -156,12 +185,13 @@ def _cap(source: Source, settings: Settings) -> int:
     return source.max_articles or settings.max_articles_per_poll
 
 
-async def _discover(source: Source, deps: Deps, report: SourceReport) -> dict[str, Candidate]:
-    """Step 1: every way into the site; candidates keyed by article identity."""
+async def _discover(source: Source, deps: Deps, report: SourceReport, now: datetime) -> None:
+    """Steps 1-3: every way into the site; each page's candidates go into the frontier before
+    the page's validators are saved (in one transaction)."""
     entries: list[tuple[str, str, str | None]] = [(url, "feed", None) for url in source.feeds]
     entries += [(url, "sitemap", None) for url in source.sitemaps]
     entries += [(listing.url, "listing", listing.selector) for listing in source.listings]
-    found: dict[str, Candidate] = {}
+    keys: set[str] = set()
     sitemaps_seen = 0
     lifetimes: list[float | None] = []
     while entries:
@@ -177,17 +207,50 @@ async def _discover(source: Source, deps: Deps, report: SourceReport) -> dict[st
         except ParseError as exc:
             report.errors.append(f"{kind} {url}: {exc}")
             continue
-        deps.store.save_validators(url, page.validators, page.fetched_at)
         for child in discovery.follow:
             if sitemaps_seen < MAX_SITEMAPS_PER_POLL:
                 sitemaps_seen += 1
                 entries.append((child, "sitemap", None))
+        found: dict[str, Candidate] = {}
         for candidate in discovery.candidates:
             key = article_key(candidate.url, source.id_pattern)
             found[key] = _newer(found.get(key), candidate)
+        keys.update(found)
+        await _enqueue(source, found, deps, report, now, validators=(url, page))
+    report.discovered = len(keys)
     if lifetimes and None not in lifetimes:
         report.fresh_for = min(x for x in lifetimes if x is not None)
-    return found
+
+
+async def _enqueue(
+    source: Source,
+    found: dict[str, Candidate],
+    deps: Deps,
+    report: SourceReport,
+    now: datetime,
+    validators: tuple[str, Page] | None,
+) -> Plan:
+    known = await _db(deps.store.known_articles, source.name, found)
+    plan = decide(found, known)
+    entries = [_discovered(key, candidate) for key, candidate in plan.enqueue]
+    saved = (validators[0], validators[1].validators) if validators else None
+    await _db(deps.store.enqueue, source.name, entries, now, saved)
+    await _db(deps.store.touch_articles, plan.seen_ids, now)
+    report.unchanged += len(plan.seen_ids)
+    return plan
+
+
+def _discovered(key: str, candidate: Candidate) -> Discovered:
+    return Discovered(
+        key=key,
+        url=candidate.url,
+        link=candidate.link,
+        via=candidate.via,
+        title=candidate.title,
+        summary=candidate.summary,
+        lang=candidate.lang,
+        listed_at=candidate.published_at,
+    )
 
 
 def _newer(old: Candidate | None, new: Candidate) -> Candidate:
@@ -199,55 +262,84 @@ def _newer(old: Candidate | None, new: Candidate) -> Candidate:
     return replace(old, title=old.title or new.title, summary=old.summary or new.summary)
 
 
-def decide(
-    source: Source,
-    candidates: dict[str, Candidate],
-    known: dict[str, KnownArticle],
-    cap: int,
-) -> Plan:
-    """Step 2 (pure): fetch what is new, re-fetch what a feed dates later than before."""
-    to_fetch, seen = [], []
+def decide(candidates: dict[str, Candidate], known: dict[str, KnownArticle]) -> Plan:
+    """Step 2 (pure): enqueue what is new, and what a feed dates later than before."""
+    to_enqueue, seen = [], []
     for key, candidate in candidates.items():
         archived = known.get(key)
-        if archived is None:
-            to_fetch.append((key, candidate))
-        elif (
-            candidate.published_at
-            and archived.listed_at
-            and candidate.published_at > archived.listed_at
-        ):
-            to_fetch.append((key, candidate))  # e.g. AZERTAC "YENİLƏNİB": same id, newer date
+        if archived is None or _dated_later(candidate.published_at, archived):
+            to_enqueue.append((key, candidate))  # e.g. AZERTAC "YENİLƏNİB": same id, newer date
         else:
             seen.append(archived.id)
-    to_fetch.sort(
-        key=lambda item: item[1].published_at or datetime.min.replace(tzinfo=UTC), reverse=True
-    )
-    return Plan(fetch=to_fetch[:cap], seen_ids=seen, deferred=max(0, len(to_fetch) - cap))
+    return Plan(enqueue=to_enqueue, seen_ids=seen)
+
+
+def _dated_later(listed_at: datetime | None, archived: KnownArticle) -> bool:
+    return bool(listed_at and archived.listed_at and listed_at > archived.listed_at)
+
+
+async def drain(
+    source: Source,
+    deps: Deps,
+    report: SourceReport,
+    now: datetime,
+    *,
+    cap: int | None = None,
+) -> None:
+    """Steps 4-8: claim the source's next frontier rows, up to the per-poll cap, and archive
+    them; what is left waits for the next poll (`report.waiting` says how much)."""
+    left = cap if cap is not None else _cap(source, deps.settings)
+    is_dead = partial(is_dead_worker, me=deps.worker)
+    while left > 0:
+        rows = await _db(
+            deps.store.claim,
+            source.name,
+            deps.worker,
+            min(left, CLAIM_BATCH),
+            now,
+            CLAIM_HOLD,
+            is_dead,
+        )
+        if not rows:
+            break
+        left -= len(rows)
+        known = await _db(deps.store.known_articles, source.name, [row.key for row in rows])
+        archived = [
+            row
+            for row in rows
+            if row.key in known and not _dated_later(row.listed_at, known[row.key])
+        ]
+        await _db(deps.store.forget, [row.id for row in archived])
+        todo = [row for row in rows if row not in archived]
+        await asyncio.gather(*(_archive(source, row, deps, report, now) for row in todo))
+    backlog = await _db(deps.store.backlog, [source.name])
+    report.waiting = backlog[source.name].waiting
 
 
 async def _archive(
-    source: Source, key: str, candidate: Candidate, deps: Deps, report: SourceReport
+    source: Source, row: Claimed, deps: Deps, report: SourceReport, now: datetime
 ) -> None:
-    """Steps 3-5 for one article."""
-    page = await _fetch(candidate.fetch_url, "article", source, deps, report, conditional=False)
+    """Steps 5-8 for one frontier row."""
+    url = row.link or row.url
+    page, error = await _fetch_article(url, source, deps, report)
     if page is None:
+        attempts = row.attempts + 1
+        await _db(deps.store.retry_later, row.id, _reason(error), retry_at(error, attempts, now))
         return
     extracted = extract_article(
         page.text, page.final_url, rules=source.article, zone=source.zone, language=source.language
     )
-    ref = deps.warc.write(page)
-    record = build_record(source, key, candidate, page, extracted, ref)
-    saved = deps.store.save_article(record)
+    ref = await _db(deps.warc.write, page)
+    candidate = _candidate(row)
+    record = build_record(source, row.key, candidate, page, extracted, ref)
+    saved = await _db(deps.store.save_article, record, row.id)
     outcome = saved.outcome
     if extracted.is_empty:
         report.empty += 1
     if outcome != "unchanged":
-        if dedupe_in_order(deps.store, source, deps.aggregators, saved.article_id):
-            report.duplicates += 1
-        if tag_article(
-            deps.store, deps.rules, saved.article_id, record.title, record.text
-        ).relevant:
-            report.relevant += 1
+        done = await _db(advance, deps.store, deps.rules, deps.aggregators, saved.article_id)
+        report.duplicates += bool(done.duplicate)
+        report.relevant += bool(done.relevant)
     if outcome == "new":
         report.new += 1
         report.new_titles.append(record.title)
@@ -257,27 +349,22 @@ async def _archive(
         report.unchanged += 1
 
 
-def tag_article(store: Store, rules: Rules, article_id: int, title: str, text: str) -> Tagging:
-    """Step 7: relevance, topics and entities by the operator's rules, stored with the article.
-    `monitor classify` calls the same `tag` on the same title and text, so both agree."""
-    tagging = tag(title, text, rules)
-    store.save_tagging(
-        article_id,
-        relevant=tagging.relevant,
-        score=tagging.score,
-        reasons=tagging.reasons,
-        topics=tagging.topics,
-        entities=[EntityRow(e.kind, e.id, e.name, e.count) for e in tagging.entities],
-        tagged_with=tagged_with(rules),
+def _reason(error: FetchError | MonitorError | None) -> str:
+    if isinstance(error, FetchError):
+        return f"{error.kind}: {error}"
+    return str(error) if error else "unknown failure"
+
+
+def _candidate(row: Claimed) -> Candidate:
+    return Candidate(
+        url=row.url,
+        via=row.via,
+        title=row.title,
+        published_at=row.listed_at,
+        summary=row.summary,
+        lang=row.lang,
+        link=row.link,
     )
-    return tagging
-
-
-def tagged_with(rules: Rules) -> str:
-    """What produced a tagging: the tagger's version and a digest of the rules, so `monitor
-    retag` can skip what the current rules already tagged."""
-    digest = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:12]
-    return f"{TAGGER_VERSION}:{digest}"
 
 
 def ensure_seeds(deps: Deps, now: datetime) -> None:
@@ -286,40 +373,6 @@ def ensure_seeds(deps: Deps, now: datetime) -> None:
         seeds = load_seeds(deps.settings.seeds_dir)
         counts = archive_seeds(deps.store, seeds, now, deps.rules)
         log.info("archived the seed corpus: %s", counts)
-
-
-def archive_seeds(
-    store: Store, seeds: list[SeedDocument], now: datetime, rules: Rules
-) -> dict[str, int]:
-    """Store every seed as an article of source "seed" and index it for dedupe. Idempotent."""
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
-    for seed in seeds:
-        key = f"seed:{seed.id}"
-        published = datetime.combine(seed.published, time(), UTC) if seed.published else None
-        saved = store.save_article(
-            ArticleRecord(
-                source=SEED_SOURCE,
-                key=key,
-                aliases=(key,),
-                url=seed.url or key,
-                title=seed.title,
-                text=seed.text,
-                author=seed.author,
-                lang=seed.language,
-                published_at=published,
-                date_source="manifest" if seed.published else "unknown",
-                listed_at=None,
-                fetched_at=now,
-                content_hash=content_hash(seed.title, seed.text),
-                extraction="seed",
-                http_status=0,
-                warc=None,
-            )
-        )
-        counts[saved.outcome] += 1
-        dedupe_article(store, saved.article_id)
-        tag_article(store, rules, saved.article_id, seed.title, seed.text)
-    return counts
 
 
 def build_record(
@@ -376,7 +429,7 @@ async def _fetch(
     *,
     conditional: bool,
 ) -> Page | None:
-    validators = deps.store.validators(url) if conditional else None
+    validators = await _db(deps.store.validators, url) if conditional else None
     try:
         page = await deps.fetcher.get(
             url, source=source.name, purpose=purpose, validators=validators
@@ -386,9 +439,29 @@ async def _fetch(
         if exc.retry_after:
             report.retry_after = max(report.retry_after or 0, exc.retry_after)
         return None
+    except ArchiveUnwritable:
+        raise
     except MonitorError as exc:
         report.errors.append(f"{purpose} {url}: {exc}")
         return None
     if page.not_modified:
         report.not_modified += 1
     return page
+
+
+async def _fetch_article(
+    url: str, source: Source, deps: Deps, report: SourceReport
+) -> tuple[Page | None, FetchError | MonitorError | None]:
+    """An article page, or why not (also told to the report)."""
+    try:
+        return await deps.fetcher.get(url, source=source.name, purpose="article"), None
+    except FetchError as exc:
+        report.errors.append(f"article {url}: {exc.kind}: {exc}")
+        if exc.retry_after:
+            report.retry_after = max(report.retry_after or 0, exc.retry_after)
+        return None, exc
+    except ArchiveUnwritable:
+        raise
+    except MonitorError as exc:
+        report.errors.append(f"article {url}: {exc}")
+        return None, exc

@@ -30,6 +30,7 @@ from monitor.core.errors import ConfigError
 from monitor.core.records import SourceReport
 from monitor.deliver.jobs import run_digest
 from monitor.deliver.routing import Kind, labels_for
+from monitor.service.advance import finish_stages
 from monitor.service.health import (
     Send,
     admin_sender,
@@ -37,7 +38,7 @@ from monitor.service.health import (
     common_failure,
     failed_poll_line,
 )
-from monitor.service.pipeline import Deps, ensure_seeds, poll_source
+from monitor.service.pipeline import Deps, ensure_seeds, fetch_backlog, poll_source
 
 # The Telegram bot as the runner keeps it: started with the runner's archive and the rules and
 # sources of the moment (both change on SIGHUP), ended by cancelling it.
@@ -66,6 +67,7 @@ class Runner:
         self.sources = enabled(sources)
         self.clock = clock
         self.running: dict[str, asyncio.Task[SourceReport]] = {}
+        self.draining: dict[str, asyncio.Task[SourceReport]] = {}
         self.checks: set[asyncio.Future[None]] = set()
         self.health_lock = asyncio.Lock()
         self.alert: Send | None = None
@@ -77,18 +79,48 @@ class Runner:
         self.scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> None:
+        """Finish what a crash left half done, poll the sources that are due, and fetch from the
+        frontier of sources whose backlog waits (another worker's discovery, or a poll's cap)."""
+        store, now = self.deps.store, self.clock()
+        await asyncio.to_thread(finish_stages, store, self.deps.rules, self.deps.aggregators)
         by_name = {source.name: source for source in self.sources}
-        for name in self.deps.store.due_sources(by_name, self.clock()):
-            if name in self.running:
+        for name in await asyncio.to_thread(store.due_sources, by_name, now):
+            if name in self.running or name in self.draining:
                 continue  # one poll of a source at a time
             task = asyncio.create_task(poll_source(by_name[name], self.deps, self.clock()))
             self.running[name] = task
             task.add_done_callback(functools.partial(self._finished, name))
+        for name in await asyncio.to_thread(store.sources_with_backlog, by_name, now):
+            if name in self.running or name in self.draining:
+                continue
+            drain = asyncio.create_task(fetch_backlog(by_name[name], self.deps, self.clock()))
+            self.draining[name] = drain
+            drain.add_done_callback(functools.partial(self._drained, name))
+
+    def _drained(self, name: str, task: asyncio.Task[SourceReport]) -> None:
+        self.draining.pop(name, None)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("fetching the backlog of %s failed: %s", name, task.exception())
+            return
+        report = task.result()
+        log.info("backlog of %s: %s", name, report.summary())
+        if report.waiting:
+            self.tick_soon()
+
+    def tick_soon(self) -> None:
+        """A backlog waits: tick now rather than at the next interval (the fetcher still keeps
+        each host's pace)."""
+        if self.scheduler is not None and not self.stopping.is_set():
+            self.scheduler.modify_job("tick", next_run_time=utc_now())
 
     def _finished(self, name: str, task: asyncio.Task[SourceReport]) -> None:
         self.running.pop(name, None)
         if not task.cancelled() and task.exception() is None:
             report = task.result()
+            if report.waiting:
+                self.tick_soon()
             if report.busy:  # another worker has it: nothing happened here
                 log.debug("%s: %s", name, report.summary())
                 return
@@ -204,7 +236,7 @@ class Runner:
             self.scheduler.modify_job("tick", next_run_time=utc_now())
 
     async def run(self) -> None:
-        ensure_seeds(self.deps, self.clock())
+        await asyncio.to_thread(ensure_seeds, self.deps, self.clock())
         self.alert = admin_sender(self.deps.settings)
         bot = None
         if self.chat_bot is not None:
@@ -250,11 +282,17 @@ class Runner:
                 bot.cancel()
                 await asyncio.gather(bot, return_exceptions=True)
             scheduler.shutdown(wait=False)
-            if self.running:
-                log.info("waiting for %d polls in flight", len(self.running))
-                _, pending = await asyncio.wait(list(self.running.values()), timeout=8)
+            in_flight = [*self.running.values(), *self.draining.values()]
+            if in_flight:
+                log.info("waiting for %d polls in flight", len(in_flight))
+                _, pending = await asyncio.wait(in_flight, timeout=8)
                 for task in pending:
                     task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            try:  # what this worker claimed and did not fetch, others may take at once
+                await asyncio.to_thread(self.deps.store.release, self.deps.worker)
+            except Exception:  # the archive went away: the claims lapse by themselves
+                log.warning("could not release this worker's frontier claims", exc_info=True)
             if self.checks:
                 await asyncio.wait(list(self.checks), timeout=1)
             if stop_metrics:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.config.sources import Source
-from monitor.store import SourceStatus, Store, outbox, queries
+from monitor.core.stages import waiting_at
+from monitor.store import Backlog, SourceStatus, Store, outbox, queries
 from monitor.store.outbox import Problem
 
 DUPLICATES_WINDOW = timedelta(days=1)
-PROBLEMS_SHOWN = 20  # failed and unknown deliveries listed, newest first
+PROBLEMS_SHOWN = 20
+NO_BACKLOG = Backlog(0, 0, None, None)  # failed and unknown deliveries listed, newest first
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class SourceHealth:
     rank: int  # sorts the worst first: 0 failing, 1 extraction failing, 2 never polled, 3 ok
     health: str  # "ok", "never polled", "EXTRACTION FAILING", "FAILING (3 in a row)"
     duplicates_24h: int  # of the items first seen in the last 24 hours, copies of earlier ones
+    backlog: Backlog = NO_BACKLOG  # its frontier: waiting and failed URLs
 
     @property
     def name(self) -> str:
@@ -47,30 +50,69 @@ class StatusReport:
     sources: tuple[SourceHealth, ...]  # in the order of sources.yaml
     outbox: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # channel → state → n
     problems: tuple[Problem, ...] = ()  # failed and unknown deliveries, newest first
+    # articles short of the last stage, by the stage they wait at ("deduped": 3 wait for dedupe)
+    stages: Mapping[str, int] = field(default_factory=dict)
 
 
 def status_report(store: Store, sources: Sequence[Source], now: datetime) -> StatusReport:
     """The report at `now` for these sources (disabled ones included, marked so)."""
-    rows = store.status([source.name for source in sources], now)
+    names = [source.name for source in sources]
+    rows = store.status(names, now)
     copies = queries.duplicates_by_source(store, now - DUPLICATES_WINDOW)
+    backlogs = store.backlog(names)
+    waiting = {}
+    for stage, count in store.waiting_by_stage().items():
+        wants = waiting_at(stage)
+        if wants:
+            waiting[wants] = waiting.get(wants, 0) + count
     return StatusReport(
         at=now,
         sources=tuple(
             source_health(
-                row, enabled=source.enabled, duplicates_24h=copies.get(row.name, (0, 0))[1]
+                row,
+                enabled=source.enabled,
+                duplicates_24h=copies.get(row.name, (0, 0))[1],
+                backlog=backlogs[row.name],
             )
             for source, row in zip(sources, rows, strict=True)
         ),
         outbox=outbox.outbox_counts(store),
         problems=tuple(outbox.outbox_problems(store, limit=PROBLEMS_SHOWN)),
+        stages=waiting,
     )
 
 
 def source_health(
-    row: SourceStatus, *, enabled: bool = True, duplicates_24h: int = 0
+    row: SourceStatus,
+    *,
+    enabled: bool = True,
+    duplicates_24h: int = 0,
+    backlog: Backlog = NO_BACKLOG,
 ) -> SourceHealth:
     rank, health = health_of(row)
-    return SourceHealth(row, enabled, rank, health, duplicates_24h)
+    return SourceHealth(row, enabled, rank, health, duplicates_24h, backlog)
+
+
+def backlog_line(backlog: Backlog) -> str | None:
+    """ "frontier: 370 waiting (oldest found 2026-12-04 10:00Z: <url>), 2 failed"; None when
+    the source's frontier is empty."""
+    if not backlog.waiting and not backlog.failed:
+        return None
+    line = f"frontier: {backlog.waiting} waiting"
+    if backlog.oldest_at is not None:
+        line += f" (oldest found {backlog.oldest_at:%Y-%m-%d %H:%M}Z: {backlog.oldest_url})"
+    if backlog.failed:
+        line += f", {backlog.failed} given up (`monitor frontier --failed` says why)"
+    return line
+
+
+def stages_line(report: StatusReport) -> str:
+    """ "stages: all articles passed every stage" or "stages: 3 wait for dedupe, 5 for tagging"."""
+    if not report.stages:
+        return "stages: every archived article has passed every stage"
+    names = {"deduped": "dedupe", "tagged": "tagging"}
+    parts = [f"{n} wait for {names.get(stage, stage)}" for stage, n in report.stages.items()]
+    return "stages: " + ", ".join(parts)
 
 
 def health_of(row: SourceStatus) -> tuple[int, str]:

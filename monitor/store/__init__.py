@@ -2,9 +2,10 @@
 
 All writes go through this class; each method is one short transaction and is idempotent, so two
 workers (or a retried job) writing the same article or poll report converge on one row. The class
-is assembled from one group of methods per set of tables (`articles`, `sources`, `fetches`, all on
-the sessions of `db.Sessions`); the records it takes and returns are in `records`. This package's
-names are the archive's public surface: callers import `Store` and the records from here.
+is assembled from one group of methods per set of tables (`articles`, `sources`, `fetches`,
+`frontier`, all on the sessions of `db.Sessions`); the records it takes and returns are in
+`records`. This package's names are the archive's public surface: callers import `Store` and the
+records from here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from monitor.store.article_rows import ArticleRows
 from monitor.store.db import Access, migrate, open_engine, require_writable
 from monitor.store.fetch_rows import FetchRows
+from monitor.store.frontier_rows import Backlog, Claimed, Discovered, FrontierRows
 from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved, SourceStatus
 from monitor.store.source_rows import SourceRows
 from monitor.store.tables import Article
@@ -19,6 +21,9 @@ from monitor.store.tables import Article
 __all__ = [
     "Article",
     "ArticleRecord",
+    "Backlog",
+    "Claimed",
+    "Discovered",
     "EntityRow",
     "KnownArticle",
     "Saved",
@@ -27,7 +32,7 @@ __all__ = [
 ]
 
 
-class Store(ArticleRows, SourceRows, FetchRows):
+class Store(ArticleRows, SourceRows, FetchRows, FrontierRows):
     @classmethod
     def open(cls, url: str, access: Access = "create") -> Store:
         """The archive at `url`, its schema brought up to date. A writing `access` ("create",

@@ -15,10 +15,17 @@ from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from monitor.core.stages import STAGES
 from monitor.store.db import Sessions
 from monitor.store.fulltext import index_article
 from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved
-from monitor.store.tables import Article, ArticleAlias, ArticleEntity, ArticleTopic
+from monitor.store.tables import (
+    Article,
+    ArticleAlias,
+    ArticleEntity,
+    ArticleTopic,
+    FrontierRow,
+)
 
 
 class ArticleRows(Sessions):
@@ -49,17 +56,18 @@ class ArticleRows(Sessions):
                 s.add(article)
             s.commit()
 
-    def save_article(self, record: ArticleRecord) -> Saved:
+    def save_article(self, record: ArticleRecord, frontier_id: int | None = None) -> Saved:
         """Insert or update; says which ("new", "updated", "unchanged") and the row's id.
-        Safe to repeat."""
+        Safe to repeat. The frontier row the page was fetched for leaves the frontier in the same
+        transaction, so an article is never both archived and waiting, nor neither."""
         for _ in range(2):
             try:
-                return self._save_article_once(record)
+                return self._save_article_once(record, frontier_id)
             except IntegrityError:
                 continue  # another writer inserted it first: the second pass updates it
-        return self._save_article_once(record)
+        return self._save_article_once(record, frontier_id)
 
-    def _save_article_once(self, record: ArticleRecord) -> Saved:
+    def _save_article_once(self, record: ArticleRecord, frontier_id: int | None) -> Saved:
         with self.session() as s:
             existing = s.exec(
                 select(Article)
@@ -96,6 +104,7 @@ class ArticleRows(Sessions):
                     for name, value in fields.items():
                         setattr(article, name, value)
                     article.revisions += 1
+                    article.stage = STAGES[0]  # a new text passes the later stages again
                     outcome = "updated"
                 else:
                     outcome = "unchanged"
@@ -109,6 +118,8 @@ class ArticleRows(Sessions):
                     s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
             if outcome != "unchanged":
                 index_article(s, article)  # the full-text index, in the same transaction
+            if frontier_id is not None:
+                s.execute(delete(FrontierRow).where(col(FrontierRow.id) == frontier_id))
             s.commit()
             return Saved(outcome, article.id)
 

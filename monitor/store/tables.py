@@ -86,6 +86,41 @@ class BackfillState(SQLModel, table=True):
     retry_after_until: datetime | None = _when()  # the site asked us to wait (429, Retry-After)
 
 
+class FrontierRow(SQLModel, table=True):
+    """An article URL discovery found and the archive has not yet taken: the durable frontier.
+
+    Discovery writes these before it saves a feed's validators, so a crash, a per-poll cap, a
+    full disk or a 304 never loses a URL. A row leaves the frontier when its article is archived;
+    after its retry budget it stays, `state` "failed", with the reason. A worker claims rows
+    (`claimed_by`, `claimed_until`) before fetching them; a claim past `claimed_until`, or held
+    by a process of this host that no longer runs, is free again."""
+
+    __tablename__ = "frontier"
+    __table_args__ = (
+        UniqueConstraint("source", "key", name="uq_frontier_source_key"),
+        Index("ix_frontier_source_state_due", "source", "state", "next_try_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    key: str  # the article's identity within the source, as in `article.key`
+    url: str = Field(sa_column=Column(Text, nullable=False))  # canonical
+    link: str | None = Field(default=None, sa_column=Column(Text))  # as published, fetched
+    via: str  # "feed" | "sitemap" | "listing" | "backfill"
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+    lang: str | None = None
+    listed_at: datetime | None = _when()  # the date discovery gave
+    listed_offset_min: int = 0  # the UTC offset it was given in (a feed-dated article keeps it)
+    discovered_at: datetime = _when(nullable=False)
+    state: str = "waiting"  # "waiting" | "failed"
+    attempts: int = 0
+    next_try_at: datetime | None = _when()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    claimed_by: str | None = None  # monitor.core.workers.worker_name() of the fetching worker
+    claimed_until: datetime | None = _when()
+
+
 class HttpCache(SQLModel, table=True):
     """Conditional-GET validators per URL (feeds, sitemaps, listings)."""
 
@@ -187,6 +222,9 @@ class Article(SQLModel, table=True):
     score: float | None = None
     reasons: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of strings
     tagged_with: str | None = None  # "<tagger version>:<rules digest>"
+    # The last stage the article has passed, in the order of monitor.core.stages.STAGES: a crash
+    # between two stages leaves it here, and the next cycle finishes from this point.
+    stage: str = Field(default="extracted", index=True)
 
 
 class ArticleTopic(SQLModel, table=True):

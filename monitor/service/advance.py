@@ -1,0 +1,137 @@
+"""The stages after an article is stored, and finishing what a crash left half done.
+
+An archived article passes, in order (monitor.core.stages): extracted (it is stored), deduped (it
+is linked to the text it copies, or stands as an original), tagged (relevance, topics, entities).
+Each stage is idempotent and records its completion on the article row, so `advance` may run on
+any article any number of times: it does only what the row says is still to do. `finish_stages`
+runs at the start of every cycle over the articles a crash, a full disk or a killed worker left
+short of the last stage, so none stays untagged for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from monitor.config.rules import Rules
+from monitor.core.stages import has_passed
+from monitor.extract.seeds import SEED_SOURCE, SeedDocument
+from monitor.service.dedupe import dedupe_in_order
+from monitor.store import ArticleRecord, EntityRow, Store
+from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
+from monitor.text.normalise import content_hash
+
+log = logging.getLogger(__name__)
+
+FINISH_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """What the stages this call ran found (None: the stage had run before)."""
+
+    duplicate: bool | None = None
+    relevant: bool | None = None
+
+
+def advance(
+    store: Store,
+    rules: Rules,
+    aggregators: frozenset[str],
+    article_id: int,
+    tagging: Tagging | None = None,
+) -> Advanced:
+    """Run the stages `article_id` has not passed yet, in order, recording each. `tagging`, when
+    the caller computed it already (the analysis worker did, from the same title and text), saves
+    tagging it again."""
+    article = store.article(article_id)
+    if article is None:
+        return Advanced()
+    duplicate = relevant = None
+    if not has_passed(article.stage, "deduped"):
+        match = dedupe_in_order(store, aggregators, article_id)
+        duplicate = match is not None
+        store.mark_stage(article_id, "deduped")
+    if not has_passed(article.stage, "tagged"):
+        if tagging is None:
+            tagging = tag(article.title, article.text, rules)
+        save_tagging(store, rules, article_id, tagging)
+        relevant = tagging.relevant
+        store.mark_stage(article_id, "tagged")
+    return Advanced(duplicate, relevant)
+
+
+def finish_stages(store: Store, rules: Rules, aggregators: frozenset[str]) -> int:
+    """Advance every article left short of the last stage, oldest first. Returns how many."""
+    done, after = 0, 0
+    while batch := store.unfinished(after, FINISH_BATCH):
+        for article_id, _stage in batch:
+            advance(store, rules, aggregators, article_id)
+            done += 1
+        after = batch[-1][0]
+    if done:
+        log.info("finished the stages of %d article(s) a previous run left half done", done)
+    return done
+
+
+def tag_article(store: Store, rules: Rules, article_id: int, title: str, text: str) -> Tagging:
+    """Relevance, topics and entities by the operator's rules, stored with the article.
+    `monitor classify` calls the same `tag` on the same title and text, so both agree."""
+    tagging = tag(title, text, rules)
+    save_tagging(store, rules, article_id, tagging)
+    return tagging
+
+
+def save_tagging(store: Store, rules: Rules, article_id: int, tagging: Tagging) -> None:
+    store.save_tagging(
+        article_id,
+        relevant=tagging.relevant,
+        score=tagging.score,
+        reasons=tagging.reasons,
+        topics=tagging.topics,
+        entities=[EntityRow(e.kind, e.id, e.name, e.count) for e in tagging.entities],
+        tagged_with=tagged_with(rules),
+    )
+
+
+def tagged_with(rules: Rules) -> str:
+    """What produced a tagging: the tagger's version and a digest of the rules, so `monitor
+    retag` can skip what the current rules already tagged."""
+    digest = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:12]
+    return f"{TAGGER_VERSION}:{digest}"
+
+
+def archive_seeds(
+    store: Store, seeds: list[SeedDocument], now: datetime, rules: Rules
+) -> dict[str, int]:
+    """Store every seed as an article of source "seed" and pass it through the stages (the
+    seeds are the dedupe baseline). Idempotent."""
+    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    for seed in seeds:
+        key = f"seed:{seed.id}"
+        published = datetime.combine(seed.published, time(), UTC) if seed.published else None
+        saved = store.save_article(
+            ArticleRecord(
+                source=SEED_SOURCE,
+                key=key,
+                aliases=(key,),
+                url=seed.url or key,
+                title=seed.title,
+                text=seed.text,
+                author=seed.author,
+                lang=seed.language,
+                published_at=published,
+                date_source="manifest" if seed.published else "unknown",
+                listed_at=None,
+                fetched_at=now,
+                content_hash=content_hash(seed.title, seed.text),
+                extraction="seed",
+                http_status=0,
+                warc=None,
+            )
+        )
+        counts[saved.outcome] += 1
+        advance(store, rules, frozenset(), saved.article_id)
+    return counts

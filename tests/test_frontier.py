@@ -1,0 +1,284 @@
+"""The durable frontier and resumable stages: a URL once discovered is archived in the end,
+whatever the per-poll cap, a 304 or a crash between two stages; workers never claim one row twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import _reset_postgres, make_settings
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from monitor.config.rules import load_rules
+from monitor.config.sources import Source
+from monitor.core.errors import FetchTimeout, HTTPStatusError, RobotsDisallowed
+from monitor.core.records import Validators
+from monitor.crawl.frontier import MAX_ATTEMPTS, retry_at
+from monitor.demo.server import SiteServer
+from monitor.service.advance import finish_stages
+from monitor.service.lease import is_dead_worker, worker_name
+from monitor.service.pipeline import poll_sources
+from monitor.service.status import backlog_line, stages_line, status_report
+from monitor.service.wiring import open_deps
+from monitor.store import ArticleRecord, Discovered, Store
+from monitor.store.tables import Article, FrontierRow, HttpCache
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+HOLD = timedelta(minutes=10)
+
+
+def found(n: int, start: int = 0) -> list[Discovered]:
+    return [
+        Discovered(
+            key=f"id:{i}",
+            url=f"https://example.az/news/{i}",
+            link=None,
+            via="feed",
+            title=f"title {i}",
+            summary=None,
+            lang="az",
+            listed_at=NOW - timedelta(minutes=i),
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def never_dead(_holder: str) -> bool:
+    return False
+
+
+# --- the store's frontier rows ------------------------------------------------------------------
+
+
+def test_enqueue_writes_the_urls_and_then_the_validators_in_one_transaction(store: Store) -> None:
+    added = store.enqueue(
+        "azertac", found(5), NOW, ("https://example.az/rss", Validators('"v1"', None))
+    )
+    assert added == 5
+    assert store.validators("https://example.az/rss") == Validators('"v1"', None)
+    assert store.enqueue("azertac", found(5), NOW) == 0  # the same URLs again: no new rows
+    assert store.backlog(["azertac"])["azertac"].waiting == 5
+
+
+def test_a_failed_enqueue_saves_no_validators(store: Store) -> None:
+    bad = [*found(2), Discovered("id:x", None, None, "feed", None, None, None, None)]  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        store.enqueue("azertac", bad, NOW, ("https://example.az/rss", Validators('"v1"', None)))
+    assert store.validators("https://example.az/rss") is None  # a 304 can never hide these
+    assert store.backlog(["azertac"])["azertac"].waiting == 0
+
+
+def test_claims_take_the_newest_first_and_never_the_same_row_twice(store: Store) -> None:
+    store.enqueue("azertac", found(30), NOW)
+    first = store.claim("azertac", "w1", 10, NOW, HOLD, never_dead)
+    second = store.claim("azertac", "w2", 10, NOW, HOLD, never_dead)
+    assert [row.key for row in first] == [f"id:{i}" for i in range(10)]  # newest listed first
+    assert not {row.id for row in first} & {row.id for row in second}
+    assert len(second) == 10
+    # a claim lapses: past its hold another worker takes the row
+    later = store.claim("azertac", "w3", 30, NOW + HOLD + timedelta(seconds=1), HOLD, never_dead)
+    assert len(later) == 30
+
+
+def test_a_dead_workers_claims_are_free_at_once(store: Store, tmp_path: Path) -> None:
+    store.enqueue("azertac", found(4), NOW)
+    gone = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from monitor.service.lease import worker_name; print(worker_name())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    me = worker_name()
+    assert is_dead_worker(gone, me)
+    assert len(store.claim("azertac", gone, 4, NOW, HOLD, never_dead)) == 4
+    assert store.claim("azertac", me, 4, NOW, HOLD, lambda h: is_dead_worker(h, me)) != []
+    # a live worker's claims hold
+    store.release(me)
+    assert len(store.claim("azertac", "other-host:1:1:abc", 4, NOW, HOLD, never_dead)) == 4
+    assert store.claim("azertac", me, 4, NOW, HOLD, lambda h: is_dead_worker(h, me)) == []
+
+
+def test_retry_budget_and_reasons_are_recorded(store: Store) -> None:
+    store.enqueue("azertac", found(2), NOW)
+    one, two = store.claim("azertac", "w1", 2, NOW, HOLD, never_dead)
+    store.retry_later(one.id, "timeout: read timed out", NOW + timedelta(minutes=10))
+    store.retry_later(two.id, "http-status: 404", None)
+    backlog = store.backlog(["azertac"])["azertac"]
+    assert (backlog.waiting, backlog.failed) == (1, 1)
+    assert store.claim("azertac", "w1", 2, NOW, HOLD, never_dead) == []  # not due yet
+    again = store.claim("azertac", "w1", 2, NOW + timedelta(minutes=10), HOLD, never_dead)
+    assert [row.attempts for row in again] == [1]
+    with Session(store.engine) as s:
+        failed = s.exec(select(FrontierRow).where(FrontierRow.state == "failed")).one()
+    assert failed.last_error == "http-status: 404"
+    line = backlog_line(store.backlog(["azertac"])["azertac"])
+    assert line is not None and "1 given up" in line
+    # a feed that dates the failed URL anew puts it back in the queue
+    newer = [Discovered(two.key, two.url, None, "feed", None, None, None, NOW + timedelta(hours=1))]
+    store.enqueue("azertac", newer, NOW)
+    assert store.backlog(["azertac"])["azertac"].failed == 0
+
+
+def test_archiving_takes_the_row_off_the_frontier_in_the_same_transaction(store: Store) -> None:
+    store.enqueue("azertac", found(1), NOW)
+    (row,) = store.claim("azertac", "w1", 1, NOW, HOLD, never_dead)
+    store.save_article(record("azertac", row.key, "Qazaxıstan"), row.id)
+    assert store.backlog(["azertac"])["azertac"].waiting == 0
+
+
+@pytest.mark.postgres
+def test_four_threads_claiming_on_postgres_share_the_rows_without_overlap(
+    postgres_url: str,
+) -> None:
+    _reset_postgres(postgres_url)
+    stores = [Store.open(postgres_url) for _ in range(4)]
+    try:
+        stores[0].enqueue("azertac", found(400), NOW)
+        taken: list[list[int]] = [[] for _ in stores]
+
+        def work(index: int) -> None:
+            while rows := stores[index].claim("azertac", f"w{index}", 7, NOW, HOLD, never_dead):
+                taken[index].extend(row.id for row in rows)
+                stores[index].forget(row.id for row in rows)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        every = [row for rows in taken for row in rows]
+        assert len(every) == 400 and len(set(every)) == 400
+        assert sum(1 for rows in taken if rows) >= 2  # the work was shared
+    finally:
+        for opened in stores:
+            opened.close()
+
+
+# --- the retry decider --------------------------------------------------------------------------
+
+
+def test_retry_decider_gives_up_on_what_waiting_cannot_mend() -> None:
+    url = "https://example.az/news/1"
+    assert retry_at(HTTPStatusError(url, "gone", status=404), 1, NOW) is None
+    assert retry_at(RobotsDisallowed(url, "disallowed"), 1, NOW) is None
+    assert retry_at(None, 1, NOW) is None  # the analysis refused the page
+    first = retry_at(FetchTimeout(url, "timed out"), 1, NOW)
+    second = retry_at(FetchTimeout(url, "timed out"), 2, NOW)
+    assert first is not None and second is not None and NOW < first < second
+    assert retry_at(FetchTimeout(url, "timed out"), MAX_ATTEMPTS, NOW) is None
+    slow = retry_at(HTTPStatusError(url, "429", status=429, retry_after=7200), 1, NOW)
+    assert slow == NOW + timedelta(hours=2)
+
+
+# --- resumable stages ---------------------------------------------------------------------------
+
+
+def record(source: str, key: str, text: str) -> ArticleRecord:
+    return ArticleRecord(
+        source=source,
+        key=key,
+        aliases=(key,),
+        url=f"https://example.az/{key}",
+        title=f"{text} haqqında",
+        text=f"Azərbaycan və {text} arasında əməkdaşlıq genişlənir. " * 20,
+        author=None,
+        lang="az",
+        published_at=NOW,
+        date_source="page",
+        listed_at=NOW,
+        fetched_at=NOW,
+        content_hash=key,
+        extraction="selectors",
+        http_status=200,
+        warc=None,
+    )
+
+
+def test_an_article_stored_but_never_tagged_is_finished_by_the_next_cycle(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, seeds_dir=tmp_path / "no-seeds")
+    store = Store.open(settings.archive_url)
+    try:
+        saved = store.save_article(record("azertac", "id:1", "Qazaxıstan"))  # then "killed"
+        assert store.article(saved.article_id).stage == "extracted"  # type: ignore[union-attr]
+        report = status_report(store, [], NOW)
+        assert stages_line(report) == "stages: 1 wait for dedupe"
+    finally:
+        store.close()
+
+    async def cycle() -> None:
+        async with open_deps(settings, []) as deps:
+            await poll_sources([], deps)
+
+    asyncio.run(cycle())
+    store = Store.open(settings.archive_url)
+    try:
+        article = store.article(saved.article_id)
+        assert article is not None and article.stage == "tagged"
+        assert article.tagged_with and article.relevant is not None
+        assert "every stage" in stages_line(status_report(store, [], NOW))
+        # running the stages again changes nothing
+        before = (article.tagged_with, article.duplicate_of, article.relevant)
+        assert finish_stages(store, load_rules(settings.topics), frozenset()) == 0
+        again = store.article(saved.article_id)
+        assert (
+            again is not None and (again.tagged_with, again.duplicate_of, again.relevant) == before
+        )
+    finally:
+        store.close()
+
+
+# --- the pipeline: a cap and a 304 lose nothing -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_capped_poll_leaves_the_rest_waiting_and_304s_do_not_lose_it(
+    tmp_path: Path, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    source = next(s for s in local_sources if s.feeds and not s.sitemaps and not s.listings)
+    settings = make_settings(tmp_path, max_articles_per_poll=1)
+
+    async def poll() -> int:
+        async with open_deps(settings, [source]) as deps:
+            (report,) = await poll_sources([source], deps)
+            assert report.ok, report.errors
+            return report.waiting
+
+    waiting = asyncio.run(poll())
+    assert waiting >= 1, "the recorded feed should list more than one article"
+    store = Store.open(settings.archive_url)
+    try:
+        with Session(store.engine) as s:
+            assert s.exec(select(HttpCache)).all()  # the feed's validators are saved
+        total = waiting + 1
+    finally:
+        store.close()
+    polls = 0
+    while waiting and polls < total + 2:
+        sites.clear_requests()
+        waiting = asyncio.run(poll())
+        polls += 1
+        feed_requests = [r for r in sites.requests if r.conditional]
+        assert feed_requests  # the feed answered 304; the frontier still had work
+    assert waiting == 0
+    store = Store.open(settings.archive_url)
+    try:
+        with Session(store.engine) as s:
+            rows = s.exec(select(Article).where(Article.source == source.name)).all()
+        assert len(rows) == total
+        assert all(row.stage == "tagged" for row in rows)
+        assert len({row.url for row in rows}) == total
+    finally:
+        store.close()
