@@ -5,6 +5,7 @@ whatever the per-poll cap, a 304 or a crash between two stages; workers never cl
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import _reset_postgres, make_settings
+from conftest import _reset_postgres, make_settings, monitor
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -59,36 +60,36 @@ def never_dead(_holder: str) -> bool:
 
 def test_enqueue_writes_the_urls_and_then_the_validators_in_one_transaction(store: Store) -> None:
     added = store.enqueue(
-        "azertac", found(5), NOW, ("https://example.az/rss", Validators('"v1"', None))
+        "azertag-az", found(5), NOW, ("https://example.az/rss", Validators('"v1"', None))
     )
     assert added == 5
     assert store.validators("https://example.az/rss") == Validators('"v1"', None)
-    assert store.enqueue("azertac", found(5), NOW) == 0  # the same URLs again: no new rows
-    assert store.backlog(["azertac"])["azertac"].waiting == 5
+    assert store.enqueue("azertag-az", found(5), NOW) == 0  # the same URLs again: no new rows
+    assert store.backlog(["azertag-az"])["azertag-az"].waiting == 5
 
 
 def test_a_failed_enqueue_saves_no_validators(store: Store) -> None:
     bad = [*found(2), Discovered("id:x", None, None, "feed", None, None, None, None)]  # type: ignore[arg-type]
     with pytest.raises(IntegrityError):
-        store.enqueue("azertac", bad, NOW, ("https://example.az/rss", Validators('"v1"', None)))
+        store.enqueue("azertag-az", bad, NOW, ("https://example.az/rss", Validators('"v1"', None)))
     assert store.validators("https://example.az/rss") is None  # a 304 can never hide these
-    assert store.backlog(["azertac"])["azertac"].waiting == 0
+    assert store.backlog(["azertag-az"])["azertag-az"].waiting == 0
 
 
 def test_claims_take_the_newest_first_and_never_the_same_row_twice(store: Store) -> None:
-    store.enqueue("azertac", found(30), NOW)
-    first = store.claim("azertac", "w1", 10, NOW, HOLD, never_dead)
-    second = store.claim("azertac", "w2", 10, NOW, HOLD, never_dead)
+    store.enqueue("azertag-az", found(30), NOW)
+    first = store.claim("azertag-az", "w1", 10, NOW, HOLD, never_dead)
+    second = store.claim("azertag-az", "w2", 10, NOW, HOLD, never_dead)
     assert [row.key for row in first] == [f"id:{i}" for i in range(10)]  # newest listed first
     assert not {row.id for row in first} & {row.id for row in second}
     assert len(second) == 10
     # a claim lapses: past its hold another worker takes the row
-    later = store.claim("azertac", "w3", 30, NOW + HOLD + timedelta(seconds=1), HOLD, never_dead)
+    later = store.claim("azertag-az", "w3", 30, NOW + HOLD + timedelta(seconds=1), HOLD, never_dead)
     assert len(later) == 30
 
 
 def test_a_dead_workers_claims_are_free_at_once(store: Store, tmp_path: Path) -> None:
-    store.enqueue("azertac", found(4), NOW)
+    store.enqueue("azertag-az", found(4), NOW)
     gone = subprocess.run(
         [
             sys.executable,
@@ -101,40 +102,40 @@ def test_a_dead_workers_claims_are_free_at_once(store: Store, tmp_path: Path) ->
     ).stdout.strip()
     me = worker_name()
     assert is_dead_worker(gone, me)
-    assert len(store.claim("azertac", gone, 4, NOW, HOLD, never_dead)) == 4
-    assert store.claim("azertac", me, 4, NOW, HOLD, lambda h: is_dead_worker(h, me)) != []
+    assert len(store.claim("azertag-az", gone, 4, NOW, HOLD, never_dead)) == 4
+    assert store.claim("azertag-az", me, 4, NOW, HOLD, lambda h: is_dead_worker(h, me)) != []
     # a live worker's claims hold
     store.release(me)
-    assert len(store.claim("azertac", "other-host:1:1:abc", 4, NOW, HOLD, never_dead)) == 4
-    assert store.claim("azertac", me, 4, NOW, HOLD, lambda h: is_dead_worker(h, me)) == []
+    assert len(store.claim("azertag-az", "other-host:1:1:abc", 4, NOW, HOLD, never_dead)) == 4
+    assert store.claim("azertag-az", me, 4, NOW, HOLD, lambda h: is_dead_worker(h, me)) == []
 
 
 def test_retry_budget_and_reasons_are_recorded(store: Store) -> None:
-    store.enqueue("azertac", found(2), NOW)
-    one, two = store.claim("azertac", "w1", 2, NOW, HOLD, never_dead)
+    store.enqueue("azertag-az", found(2), NOW)
+    one, two = store.claim("azertag-az", "w1", 2, NOW, HOLD, never_dead)
     store.retry_later(one.id, "timeout: read timed out", NOW + timedelta(minutes=10))
     store.retry_later(two.id, "http-status: 404", None)
-    backlog = store.backlog(["azertac"])["azertac"]
+    backlog = store.backlog(["azertag-az"])["azertag-az"]
     assert (backlog.waiting, backlog.failed) == (1, 1)
-    assert store.claim("azertac", "w1", 2, NOW, HOLD, never_dead) == []  # not due yet
-    again = store.claim("azertac", "w1", 2, NOW + timedelta(minutes=10), HOLD, never_dead)
+    assert store.claim("azertag-az", "w1", 2, NOW, HOLD, never_dead) == []  # not due yet
+    again = store.claim("azertag-az", "w1", 2, NOW + timedelta(minutes=10), HOLD, never_dead)
     assert [row.attempts for row in again] == [1]
     with Session(store.engine) as s:
         failed = s.exec(select(FrontierRow).where(FrontierRow.state == "failed")).one()
     assert failed.last_error == "http-status: 404"
-    line = backlog_line(store.backlog(["azertac"])["azertac"])
+    line = backlog_line(store.backlog(["azertag-az"])["azertag-az"])
     assert line is not None and "1 given up" in line
     # a feed that dates the failed URL anew puts it back in the queue
     newer = [Discovered(two.key, two.url, None, "feed", None, None, None, NOW + timedelta(hours=1))]
-    store.enqueue("azertac", newer, NOW)
-    assert store.backlog(["azertac"])["azertac"].failed == 0
+    store.enqueue("azertag-az", newer, NOW)
+    assert store.backlog(["azertag-az"])["azertag-az"].failed == 0
 
 
 def test_archiving_takes_the_row_off_the_frontier_in_the_same_transaction(store: Store) -> None:
-    store.enqueue("azertac", found(1), NOW)
-    (row,) = store.claim("azertac", "w1", 1, NOW, HOLD, never_dead)
-    store.save_article(record("azertac", row.key, "Qazaxıstan"), row.id)
-    assert store.backlog(["azertac"])["azertac"].waiting == 0
+    store.enqueue("azertag-az", found(1), NOW)
+    (row,) = store.claim("azertag-az", "w1", 1, NOW, HOLD, never_dead)
+    store.save_article(record("azertag-az", row.key, "Qazaxıstan"), row.id)
+    assert store.backlog(["azertag-az"])["azertag-az"].waiting == 0
 
 
 @pytest.mark.postgres
@@ -144,11 +145,11 @@ def test_four_threads_claiming_on_postgres_share_the_rows_without_overlap(
     _reset_postgres(postgres_url)
     stores = [Store.open(postgres_url) for _ in range(4)]
     try:
-        stores[0].enqueue("azertac", found(400), NOW)
+        stores[0].enqueue("azertag-az", found(400), NOW)
         taken: list[list[int]] = [[] for _ in stores]
 
         def work(index: int) -> None:
-            while rows := stores[index].claim("azertac", f"w{index}", 7, NOW, HOLD, never_dead):
+            while rows := stores[index].claim("azertag-az", f"w{index}", 7, NOW, HOLD, never_dead):
                 taken[index].extend(row.id for row in rows)
                 stores[index].forget(row.id for row in rows)
 
@@ -211,7 +212,7 @@ def test_an_article_stored_but_never_tagged_is_finished_by_the_next_cycle(
     settings = make_settings(tmp_path, seeds_dir=tmp_path / "no-seeds")
     store = Store.open(settings.archive_url)
     try:
-        saved = store.save_article(record("azertac", "id:1", "Qazaxıstan"))  # then "killed"
+        saved = store.save_article(record("azertag-az", "id:1", "Qazaxıstan"))  # then "killed"
         assert store.article(saved.article_id).stage == "extracted"  # type: ignore[union-attr]
         report = status_report(store, [], NOW)
         assert stages_line(report) == "stages: 1 wait for dedupe"
@@ -282,3 +283,33 @@ def test_a_capped_poll_leaves_the_rest_waiting_and_304s_do_not_lose_it(
         assert len({row.url for row in rows}) == total
     finally:
         store.close()
+
+
+# --- what the operator sees ---------------------------------------------------------------------
+
+
+def test_status_and_frontier_commands_show_the_backlog_and_what_was_given_up(
+    tmp_path: Path, local_sources_file: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    store = Store.open(settings.archive_url)
+    try:
+        store.enqueue("azertag-az", found(3), NOW)
+        (row,) = store.claim("azertag-az", "w1", 1, NOW, HOLD, never_dead)
+        store.retry_later(row.id, "http-status: HTTP 404 Not Found", None)
+    finally:
+        store.close()
+    env = {"MONITOR_DATA_DIR": str(tmp_path), "MONITOR_SOURCES": str(local_sources_file)}
+    status = monitor("status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "frontier: 2 waiting (oldest found 2026-12-04 12:00Z: https://example.az/news/1)" in (
+        status.stdout
+    )
+    assert "1 given up" in status.stdout
+    assert "stages: every archived article has passed every stage" in status.stdout
+    failed = monitor("frontier", "--failed", env=env)
+    assert failed.returncode == 0, failed.stderr
+    assert "azertag-az: https://example.az/news/0" in failed.stdout
+    assert "last error: http-status: HTTP 404 Not Found" in failed.stdout
+    waiting = monitor("frontier", "--source", "azertag-az", "--json", env=env)
+    assert [json.loads(line)["key"] for line in waiting.stdout.splitlines()] == ["id:1", "id:2"]
