@@ -9,8 +9,10 @@ import json
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import _reset_postgres, make_settings, monitor
@@ -20,7 +22,7 @@ from sqlmodel import Session, select
 from monitor.config.rules import load_rules
 from monitor.config.sources import Source
 from monitor.core.errors import FetchTimeout, HTTPStatusError, RobotsDisallowed
-from monitor.core.records import Validators
+from monitor.core.records import Candidate, Validators
 from monitor.crawl.frontier import MAX_ATTEMPTS, retry_at
 from monitor.demo.server import SiteServer
 from monitor.service.advance import finish_stages
@@ -32,20 +34,21 @@ from monitor.store import ArticleRecord, Discovered, Store
 from monitor.store.tables import Article, FrontierRow, HttpCache
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+BAKU = ZoneInfo("Asia/Baku")
 HOLD = timedelta(minutes=10)
 
 
 def found(n: int, start: int = 0) -> list[Discovered]:
     return [
         Discovered(
-            key=f"id:{i}",
-            url=f"https://example.az/news/{i}",
-            link=None,
-            via="feed",
-            title=f"title {i}",
-            summary=None,
-            lang="az",
-            listed_at=NOW - timedelta(minutes=i),
+            f"id:{i}",
+            Candidate(
+                url=f"https://example.az/news/{i}",
+                via="feed",
+                title=f"title {i}",
+                lang="az",
+                published_at=(NOW - timedelta(minutes=i)).astimezone(BAKU),
+            ),
         )
         for i in range(start, start + n)
     ]
@@ -69,7 +72,7 @@ def test_enqueue_writes_the_urls_and_then_the_validators_in_one_transaction(stor
 
 
 def test_a_failed_enqueue_saves_no_validators(store: Store) -> None:
-    bad = [*found(2), Discovered("id:x", None, None, "feed", None, None, None, None)]  # type: ignore[arg-type]
+    bad = [*found(2), Discovered("id:x", Candidate(url=None, via="feed"))]  # type: ignore[arg-type]
     with pytest.raises(IntegrityError):
         store.enqueue("azertag-az", bad, NOW, ("https://example.az/rss", Validators('"v1"', None)))
     assert store.validators("https://example.az/rss") is None  # a 304 can never hide these
@@ -81,6 +84,8 @@ def test_claims_take_the_newest_first_and_never_the_same_row_twice(store: Store)
     first = store.claim("azertag-az", "w1", 10, NOW, HOLD, never_dead)
     second = store.claim("azertag-az", "w2", 10, NOW, HOLD, never_dead)
     assert [row.key for row in first] == [f"id:{i}" for i in range(10)]  # newest listed first
+    assert first[0].found == found(1)[0]  # as discovery handed it over, the date's offset kept
+    assert first[0].found.candidate.published_at.utcoffset() == timedelta(hours=4)
     assert not {row.id for row in first} & {row.id for row in second}
     assert len(second) == 10
     # a claim lapses: past its hold another worker takes the row
@@ -126,7 +131,9 @@ def test_retry_budget_and_reasons_are_recorded(store: Store) -> None:
     line = backlog_line(store.backlog(["azertag-az"])["azertag-az"])
     assert line is not None and "1 given up" in line
     # a feed that dates the failed URL anew puts it back in the queue
-    newer = [Discovered(two.key, two.url, None, "feed", None, None, None, NOW + timedelta(hours=1))]
+    newer = [
+        Discovered(two.key, replace(two.found.candidate, published_at=NOW + timedelta(hours=1)))
+    ]
     store.enqueue("azertag-az", newer, NOW)
     assert store.backlog(["azertag-az"])["azertag-az"].failed == 0
 

@@ -232,25 +232,12 @@ async def _enqueue(
 ) -> Plan:
     known = await _db(deps.store.known_articles, source.name, found)
     plan = decide(found, known)
-    entries = [_discovered(key, candidate) for key, candidate in plan.enqueue]
+    entries = [Discovered(key, candidate) for key, candidate in plan.enqueue]
     saved = (validators[0], validators[1].validators) if validators else None
     await _db(deps.store.enqueue, source.name, entries, now, saved)
     await _db(deps.store.touch_articles, plan.seen_ids, now)
     report.unchanged += len(plan.seen_ids)
     return plan
-
-
-def _discovered(key: str, candidate: Candidate) -> Discovered:
-    return Discovered(
-        key=key,
-        url=candidate.url,
-        link=candidate.link,
-        via=candidate.via,
-        title=candidate.title,
-        summary=candidate.summary,
-        lang=candidate.lang,
-        listed_at=candidate.published_at,
-    )
 
 
 def _newer(old: Candidate | None, new: Candidate) -> Candidate:
@@ -307,7 +294,8 @@ async def drain(
         archived = [
             row
             for row in rows
-            if row.key in known and not _dated_later(row.listed_at, known[row.key])
+            if row.key in known
+            and not _dated_later(row.found.candidate.published_at, known[row.key])
         ]
         await _db(deps.store.forget, [row.id for row in archived])
         todo = [row for row in rows if row not in archived]
@@ -320,7 +308,8 @@ async def _archive(
     source: Source, row: Claimed, deps: Deps, report: SourceReport, now: datetime
 ) -> None:
     """Steps 5-8 for one frontier row."""
-    url = row.link or row.url
+    candidate = row.found.candidate
+    url = candidate.fetch_url
     page, error = await _fetch_article(url, source, deps, report)
     if page is None:
         attempts = row.attempts + 1
@@ -330,7 +319,6 @@ async def _archive(
         page.text, page.final_url, rules=source.article, zone=source.zone, language=source.language
     )
     ref = await _db(deps.warc.write, page)
-    candidate = _candidate(row)
     record = build_record(source, row.key, candidate, page, extracted, ref)
     saved = await _db(deps.store.save_article, record, row.id)
     outcome = saved.outcome
@@ -353,18 +341,6 @@ def _reason(error: FetchError | MonitorError | None) -> str:
     if isinstance(error, FetchError):
         return f"{error.kind}: {error}"
     return str(error) if error else "unknown failure"
-
-
-def _candidate(row: Claimed) -> Candidate:
-    return Candidate(
-        url=row.url,
-        via=row.via,
-        title=row.title,
-        published_at=row.listed_at,
-        summary=row.summary,
-        lang=row.lang,
-        link=row.link,
-    )
 
 
 def ensure_seeds(deps: Deps, now: datetime) -> None:

@@ -12,13 +12,13 @@ decision (monitor.crawl.frontier); these methods only record it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from monitor.core.records import Validators
+from monitor.core.records import Candidate, Validators
 from monitor.core.stages import LAST, STAGES
 from monitor.store.db import Sessions
 from monitor.store.tables import Article, FrontierRow, HttpCache
@@ -26,33 +26,26 @@ from monitor.store.tables import Article, FrontierRow, HttpCache
 
 @dataclass(frozen=True)
 class Discovered:
-    """One article URL as discovery hands it to the frontier."""
+    """One article URL as discovery hands it to the frontier: its identity within the source and
+    what the feed, sitemap or listing said of it."""
 
     key: str
-    url: str
-    link: str | None
-    via: str
-    title: str | None
-    summary: str | None
-    lang: str | None
-    listed_at: datetime | None
+    candidate: Candidate
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A frontier row a worker has claimed, to fetch."""
+    """A frontier row a worker has claimed, to fetch: what discovery said of it, and how often
+    its fetch failed before."""
 
     id: int
     source: str
-    key: str
-    url: str
-    link: str | None
-    via: str
-    title: str | None
-    summary: str | None
-    lang: str | None
-    listed_at: datetime | None
+    found: Discovered
     attempts: int
+
+    @property
+    def key(self) -> str:
+        return self.found.key
 
 
 @dataclass(frozen=True)
@@ -91,25 +84,14 @@ class FrontierRows(Sessions):
             for entry in found:
                 row = have.get(entry.key)
                 if row is None:
-                    row = FrontierRow(
-                        source=source,
-                        key=entry.key,
-                        url=entry.url,
-                        link=entry.link,
-                        via=entry.via,
-                        title=entry.title,
-                        summary=entry.summary,
-                        lang=entry.lang,
-                        listed_at=entry.listed_at,
-                        listed_offset_min=_offset_min(entry.listed_at),
-                        discovered_at=now,
-                    )
+                    row = FrontierRow(source=source, key=entry.key, discovered_at=now)
+                    _write(row, entry.candidate)
                     have[entry.key] = row
                     added += 1
-                elif entry.listed_at and (row.listed_at is None or entry.listed_at > row.listed_at):
-                    row.listed_at = entry.listed_at
-                    row.listed_offset_min = _offset_min(entry.listed_at)
-                    row.title = entry.title or row.title
+                elif (listed := entry.candidate.published_at) and (
+                    row.listed_at is None or listed > row.listed_at
+                ):
+                    _write(row, replace(entry.candidate, title=entry.candidate.title or row.title))
                     if row.state == "failed":
                         row.state, row.attempts, row.next_try_at = "waiting", 0, None
                 s.add(row)
@@ -310,22 +292,28 @@ class FrontierRows(Sessions):
             return {stage: count for stage, count in rows}
 
 
+def _write(row: FrontierRow, candidate: Candidate) -> None:
+    """Put what discovery said of an article on its row (the date with the offset it came in)."""
+    row.url, row.link, row.via = candidate.url, candidate.link, candidate.via
+    row.title, row.summary, row.lang = candidate.title, candidate.summary, candidate.lang
+    row.listed_at = candidate.published_at
+    row.listed_offset_min = _offset_min(candidate.published_at)
+
+
 def _claimed(row: FrontierRow) -> Claimed:
-    return Claimed(
-        id=row.id or 0,
-        source=row.source,
-        key=row.key,
+    listed_at = row.listed_at
+    if listed_at is not None:  # in the zone the feed gave it in, as discovery handed it over
+        listed_at = listed_at.astimezone(timezone(timedelta(minutes=row.listed_offset_min)))
+    candidate = Candidate(
         url=row.url,
-        link=row.link,
         via=row.via,
         title=row.title,
+        published_at=listed_at,
         summary=row.summary,
         lang=row.lang,
-        listed_at=row.listed_at.astimezone(timezone(timedelta(minutes=row.listed_offset_min)))
-        if row.listed_at
-        else None,
-        attempts=row.attempts,
+        link=row.link,
     )
+    return Claimed(row.id or 0, row.source, Discovered(row.key, candidate), row.attempts)
 
 
 def _offset_min(moment: datetime | None) -> int:
