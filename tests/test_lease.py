@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.core.workers import is_dead_worker, worker_name
 from monitor.service.lease import Lease
 from monitor.store import Store
 
@@ -136,3 +140,26 @@ def test_a_release_is_never_overtaken_by_a_renewal_in_flight() -> None:
 
     asyncio.run(main())
     assert slow.calls == ["take", "take", "drop"]
+
+
+def test_a_worker_that_exited_is_dead_before_its_parent_reaps_it() -> None:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from monitor.core.workers import worker_name; print(worker_name())",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    name = child.stdout.readline().strip()
+    me = worker_name()
+    try:
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # it exited: a zombie now
+        assert is_dead_worker(name, me)
+    finally:
+        child.wait()
+        child.stdout.close()
+    assert is_dead_worker(name, me)  # reaped: its pid is gone
+    assert not is_dead_worker(me, me) and not is_dead_worker(worker_name(), me)  # this process

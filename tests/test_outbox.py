@@ -1,17 +1,28 @@
-"""The outbox state machine, on real SQLite and real PostgreSQL."""
+"""The outbox state machine, on real SQLite and real PostgreSQL; a sender killed mid-request
+in a process of its own."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from monitor.core.workers import claim_holder, claim_token, worker_name
 from monitor.deliver import outbox_policy
 from monitor.deliver.outbox_policy import Verdict, after_failure
+from monitor.deliver.sending import send_due
 from monitor.deliver.settle import reconcile, record_verdict
 from monitor.service.status import problem_line
 from monitor.store import ArticleRecord, Store, outbox
@@ -367,3 +378,163 @@ def test_a_payload_that_kills_the_sender_each_time_fails_in_the_end(store: Store
         assert done.state == ("failed" if attempt == 3 else "pending")
     [problem] = outbox.outbox_problems(store)
     assert "3 attempts" in (problem.last_error or "")
+
+
+# --- a sender killed during its request --------------------------------------------------------
+
+# A sender in a process of its own: it claims the channel's head, makes its request (it prints the
+# key once the request is out) and waits for an answer that never comes, until the test kills it.
+HANGING_SENDER = """
+import asyncio, sys
+from monitor.deliver.sending import send_due
+from monitor.store import Store
+
+class Hanging:
+    name = sys.argv[2]
+
+    async def deliver(self, delivery):
+        print(delivery.key, flush=True)
+        await asyncio.sleep(3600)
+        return "never"
+
+asyncio.run(send_due(Store.open(sys.argv[1], "write"), Hanging()))
+"""
+
+
+@dataclass
+class Recording:
+    """A channel that posts everything at once and remembers what it posted."""
+
+    name: str = "telegram"
+    seen: list[str] = field(default_factory=list)
+
+    async def deliver(self, delivery: Claimed) -> str:
+        self.seen.append(delivery.key)
+        return f"m{len(self.seen)}"
+
+
+def url_of(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=False)
+
+
+def first_line(process: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, "the sender did not start its request in time"
+    return process.stdout.readline().strip()
+
+
+def gone_worker() -> str:
+    """The name of a worker of this host that ran, and ended (reaped by this test)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from monitor.core.workers import worker_name; print(worker_name())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_a_sender_killed_mid_request_frees_its_channel_at_once(store: Store, tmp_path) -> None:
+    outbox.record(
+        store,
+        "telegram",
+        [Outgoing("telegram:a#part1", b"1"), Outgoing("telegram:a#part2", b"2")],
+        T0,
+    )
+    errors = (tmp_path / "sender.err").open("w")
+    sender = subprocess.Popen(
+        [sys.executable, "-c", HANGING_SENDER, url_of(store), "telegram"],
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+    )
+    channel = Recording()
+    try:
+        line = first_line(sender)
+        assert line == "telegram:a#part1", (tmp_path / "sender.err").read_text()
+        # while the sender lives, its claim holds, however long its request takes
+        report = asyncio.run(send_due(store, channel))
+        assert (channel.seen, report.reconciled) == ([], [])
+        assert state_of(store, "telegram:a#part1") == "sending"
+    finally:
+        os.kill(sender.pid, signal.SIGKILL)
+        sender.wait()
+        errors.close()
+    # killed mid-request: the next sender settles the row at once, without waiting STALE_AFTER
+    report = asyncio.run(send_due(store, channel))
+    assert [(r.key, r.state) for r in report.reconciled] == [("telegram:a#part1", "unknown")]
+    assert channel.seen == ["telegram:a#part2"]  # the next message goes; the first is not repeated
+    assert report.sent == ["telegram:a#part2"]
+    assert state_of(store, "telegram:a#part1") == "unknown"
+    [problem] = outbox.outbox_problems(store)
+    assert "which no longer runs" in (problem.last_error or "")
+    assert "may or may not have been posted" in (problem.last_error or "")
+
+
+def test_a_dead_workers_claim_is_settled_at_once_the_way_its_channel_errs(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    outbox.record(store, "email", [Outgoing("email:2026-W47", b"p")], T0)
+    gone = claim_token(gone_worker())
+    for channel in ("telegram", "email"):
+        assert claim_head(store, channel, token=gone) is not None
+    done = reconcile(store, T0 + timedelta(seconds=1), resend={"email"})  # no lapse needed
+    assert {(r.key, r.state) for r in done} == {
+        ("telegram:a#part1", "unknown"),
+        ("email:2026-W47", "pending"),
+    }
+
+
+def test_a_live_or_far_workers_claim_waits_for_its_lapse(store: Store) -> None:
+    outbox.record(store, "telegram", [Outgoing("telegram:a#part1", b"p")], T0)
+    outbox.record(store, "email", [Outgoing("email:2026-W47", b"p")], T0)
+    outbox.record(store, "file-telegram", [Outgoing("file-telegram:a", b"p")], T0)
+    far = gone_worker().replace(socket.gethostname(), "another-host", 1)  # dead there? unknowable
+    tokens = {
+        "telegram": claim_token(far),
+        "email": claim_token(worker_name()),  # a live worker: this process
+        "file-telegram": "c0ffee",  # a token of before claims named their worker
+    }
+    for channel, token in tokens.items():
+        assert claim_head(store, channel, token=token) is not None
+    assert reconcile(store, T0 + timedelta(minutes=1), resend={"email"}) == []
+    done = reconcile(store, T0 + outbox_policy.STALE_AFTER, resend={"email"})
+    assert {(r.key, r.state) for r in done} == {
+        ("telegram:a#part1", "unknown"),
+        ("email:2026-W47", "pending"),
+        ("file-telegram:a", "unknown"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("token", "holder"),
+    [
+        ("vm:41:7712:a1b2c3/0f9e", "vm:41:7712:a1b2c3"),
+        ("0f9e8d7c", None),  # unsigned: only the time rule applies
+        ("/0f9e", None),
+        (None, None),
+    ],
+)
+def test_claim_holder(token: str | None, holder: str | None) -> None:
+    assert claim_holder(token) == holder
+
+
+def test_two_claims_of_one_worker_differ() -> None:
+    me = worker_name()
+    first, second = claim_token(me), claim_token(me)
+    assert first != second and claim_holder(first) == claim_holder(second) == me
+
+
+@pytest.mark.parametrize(
+    ("age", "gone", "settled"),
+    [
+        (timedelta(seconds=1), True, True),
+        (timedelta(seconds=1), False, False),
+        (timedelta(minutes=15), False, True),
+    ],
+)
+def test_abandoned(age: timedelta, gone: bool, settled: bool) -> None:
+    assert outbox_policy.abandoned(T0 - age, T0, holder_gone=gone) is settled

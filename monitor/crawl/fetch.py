@@ -10,7 +10,9 @@ backoff for failures that may pass (timeouts, resets, 5xx, 429, Cloudflare chall
 exhaust memory.
 It returns a `Page` whose body is already decoded from its content-encoding (`monitor.crawl.bodies`,
 which also enforces the cap) and whose text is decoded with a charset we verified
-(`monitor.crawl.charset`), because the sites we follow often mislabel theirs. Failures
+(`monitor.crawl.charset`), because the sites we follow often mislabel theirs. The page also keeps
+the exchange as it was on the wire, for the WARC capture: the request line and headers sent, the
+headers received and the still-encoded body (held to the same cap, and marked when cut). Failures
 leave as `monitor.core.errors` classes carrying url, attempts and elapsed; no httpx exception escapes.
 Each logical fetch, robots.txt included, is reported once through `on_outcome` for the fetch log.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
@@ -73,6 +75,10 @@ class _Exchange:
     headers: list[tuple[str, str]]
     body: bytes
     location: str | None  # set only when the response is a redirect we may follow
+    request_line: str
+    request_headers: tuple[tuple[str, str], ...]
+    raw_body: bytes  # as received, content-encoding intact, cut at the cap
+    truncated: bool
 
 
 class Fetcher:
@@ -227,10 +233,11 @@ class Fetcher:
     async def _exchange(self, url: str, response: httpx.Response) -> _Exchange:
         status = response.status_code
         location = response.headers.get("location") if status in _REDIRECT_STATUSES else None
+        wire = _WireCopy(self._settings.max_body_bytes)
         if location is not None or status == 304:
             body = b""
         elif 200 <= status < 300:
-            body = await _read_body(response, url, self._settings.max_body_bytes)
+            body = await _read_body(response, url, self._settings.max_body_bytes, wire=wire)
         else:
             try:
                 body = await _read_body(response, url, _ERROR_BODY_LIMIT, truncate=True)
@@ -242,9 +249,13 @@ class Fetcher:
             status=status,
             reason=response.reason_phrase,
             http_version=response.http_version,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
+            headers=_latin1(response.headers.raw),
             body=body,
             location=location,
+            request_line=_request_line(response.request, response.http_version),
+            request_headers=tuple(_latin1(response.request.headers.raw)),
+            raw_body=bytes(wire.kept),
+            truncated=wire.truncated,
         )
 
     def _page(
@@ -280,6 +291,11 @@ class Fetcher:
             validators=validators,
             http_version=exchange.http_version,
             reason=exchange.reason,
+            request_line=exchange.request_line,
+            request_headers=exchange.request_headers,
+            raw_headers=tuple(exchange.headers),
+            raw_body=exchange.raw_body,
+            truncated=exchange.truncated,
         )
 
     # -- private addresses -----------------------------------------------------------------------
@@ -321,11 +337,18 @@ class Fetcher:
 
 
 async def _read_body(
-    response: httpx.Response, url: str, limit: int, *, truncate: bool = False
+    response: httpx.Response,
+    url: str,
+    limit: int,
+    *,
+    truncate: bool = False,
+    wire: _WireCopy | None = None,
 ) -> bytes:
-    """The decoded body, at most `limit` bytes: BodyTooLarge beyond it, or cut when `truncate`."""
+    """The decoded body, at most `limit` bytes: BodyTooLarge beyond it, or cut when `truncate`.
+    With `wire`, the raw bytes read are copied into it on the way through."""
+    raw = response.aiter_raw()
     return await read_capped_body(
-        response.aiter_raw(),
+        wire.tee(raw) if wire is not None else raw,
         url,
         limit,
         content_length=response.headers.get("content-length", ""),
@@ -334,7 +357,41 @@ async def _read_body(
     )
 
 
+class _WireCopy:
+    """The body's bytes as they came off the wire, content-encoding intact, for the WARC capture.
+
+    The decoded body is capped by `read_capped_body`; this copy has its own cap of the same size
+    because the two can differ: a compressed body of incompressible bytes, or junk after the end of
+    the gzip stream, is longer on the wire than decoded. Beyond the cap it stops keeping bytes and
+    says so (the archive marks the record `WARC-Truncated: length`) rather than failing a page whose
+    decoded body was fine.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept = bytearray()
+        self.truncated = False
+
+    async def tee(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            room = max(self.limit - len(self.kept), 0)
+            if len(chunk) > room:
+                self.truncated = True
+            self.kept += chunk[:room]
+            yield chunk
+
+
 # -- pure helpers ---------------------------------------------------------------------------------
+
+
+def _latin1(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Header bytes as text without loss: latin-1 maps each byte to one character and back."""
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+
+
+def _request_line(request: httpx.Request, http_version: str) -> str:
+    """The request line as sent: the target is the path and query, not the absolute URL."""
+    return f"{request.method} {request.url.raw_path.decode('ascii')} {http_version}"
 
 
 def _checked_url(url: str) -> httpx.URL:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 from monitor.config.settings import Settings
 from monitor.core.clock import Clock, utc_now
 from monitor.core.lazy import lazy_import
+from monitor.core.workers import worker_name
 from monitor.deliver.digest import Labels
 from monitor.deliver.outbox_policy import STALE_AFTER
 from monitor.deliver.queuing import queue_instant_posts, queue_telegram_digest, queue_weekly_email
@@ -87,16 +88,20 @@ async def run_digest(
     sleep: Sleep = asyncio.sleep,
     stale_after: timedelta = STALE_AFTER,
     checkpoint: Checkpoint | None = None,
+    worker: str | None = None,
 ) -> DigestRun:
     """`monitor digest telegram|email` and the scheduler's jobs: settle what a dead process
     left, queue what is due at `now`, then send every pending delivery of the channels involved.
-    "telegram" also sends pending instant posts; "instant" queues and sends only those."""
+    "telegram" also sends pending instant posts; "instant" queues and sends only those. `worker`
+    names this run in its claims (by default a new name for this process)."""
+    worker = worker or worker_name()
     reconciled = reconcile(
         store,
         clock(),
         resend=AT_LEAST_ONCE,
         stale_after=stale_after,
         max_attempts=settings.delivery_max_attempts,
+        worker=worker,
     )
     if kind == "email":
         queued = queue_weekly_email(store, settings, now, labels=labels)
@@ -123,6 +128,7 @@ async def run_digest(
                     sleep=sleep,
                     stale_after=stale_after,
                     checkpoint=checkpoint,
+                    worker=worker,
                 )
             )
     return DigestRun(queued, reconciled, reports)

@@ -1,5 +1,5 @@
 """What the delivery stage does with an outbox row whose send did not end in `sent`: retry when,
-give up when, and resend or skip a row a dead process left `sending`.
+give up when, and when and how to settle a row a dead process left `sending` (resend or skip).
 
 Pure deciders over the row's attempts and the time given to them (`now`); `monitor.deliver.settle`
 applies their answers through the outbox's narrow operations (`mark_retry`, `mark_failed`,
@@ -18,7 +18,8 @@ from monitor.store.outbox import FAILED, PENDING, UNKNOWN
 
 BACKOFF_BASE = 30.0  # seconds before the first retry; doubles with each attempt
 BACKOFF_CAP = 3600.0
-STALE_AFTER = timedelta(minutes=15)  # a `sending` row older than this belongs to a dead process
+# A `sending` row older than this belongs to a dead process, whichever host it ran on.
+STALE_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,16 @@ def after_failure(
     return Verdict(PENDING, error, delay, now + timedelta(seconds=delay))
 
 
+def abandoned(
+    claimed_at: datetime, now: datetime, *, holder_gone: bool, stale_after: timedelta = STALE_AFTER
+) -> bool:
+    """Whether a `sending` row's request can no longer be answered, so the row may be settled:
+    at once when its worker is known to be gone (a process of this host that no longer runs);
+    else once the claim is older than `stale_after`, the time any live request has to answer
+    (the worker may run on another host, or its claim may name none)."""
+    return holder_gone or claimed_at <= now - stale_after
+
+
 def after_interruption(
     channel: str,
     attempts: int,
@@ -61,16 +72,19 @@ def after_interruption(
     *,
     resend: Collection[str],
     max_attempts: int | None = None,
+    gone: str | None = None,
 ) -> Verdict:
-    """For a delivery whose sender died during the request: channels in `resend` send it again
-    (or give up once `max_attempts` are spent: a payload that kills the sender every time must
-    not loop); the others cannot know whether it was posted, and skip it as `unknown`."""
+    """For a delivery whose sender died during the request (`gone`: the worker, when it is
+    known to have died): channels in `resend` send it again (or give up once `max_attempts` are
+    spent: a payload that kills the sender every time must not loop); the others cannot know
+    whether it was posted, and skip it as `unknown`."""
     if channel not in resend:
         state, why = UNKNOWN, "may or may not have been posted; not resent"
     elif max_attempts is not None and attempts >= max_attempts:
         state, why = FAILED, f"{attempts} attempts"
     else:
         state, why = PENDING, "resent: this channel takes a repeat"
+    by = f" by {gone}, which no longer runs" if gone else ""
     return Verdict(
-        state, f"interrupted during the request at {claimed_at:%Y-%m-%d %H:%M:%S}Z ({why})"
+        state, f"interrupted during the request at {claimed_at:%Y-%m-%d %H:%M:%S}Z{by} ({why})"
     )

@@ -2,21 +2,24 @@
 `sending`, then claim the oldest pending delivery, make one request, mark it; retry after a short
 backoff within the run and leave longer waits to the next run. A lost answer is settled the way
 its channel errs (monitor.deliver.routing: chat posts skipped as `unknown`, email and files
-resent). `checkpoint(point, key)` is called at the crash points `before_request`, `after_claim`,
-`after_reply` and `after_marking`; the tests end the process there (os._exit) and restart it.
+resent). A claim is signed with the sender's worker name, so that when this process is killed
+mid-request, the next sender on this host settles the row at once instead of waiting out
+`STALE_AFTER` with the channel blocked. `checkpoint(point, key)` is called at the crash points
+`before_request`, `after_claim`, `after_reply` and `after_marking`; the tests end the process
+there (os._exit) and restart it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import DeliveryError
+from monitor.core.workers import claim_token, worker_name
 from monitor.deliver.outbox_policy import STALE_AFTER, after_failure
 from monitor.deliver.routing import AT_LEAST_ONCE
 from monitor.deliver.settle import Reconciled, reconcile, record_verdict
@@ -57,14 +60,22 @@ async def send_due(
     max_wait: float = MAX_WAIT,
     stale_after: timedelta = STALE_AFTER,
     checkpoint: Checkpoint | None = None,
+    worker: str | None = None,
 ) -> SendReport:
     """Send the channel's pending deliveries, oldest first, one request each (see the module
-    docstring). Stops at the first failure that must wait longer than `max_wait` or is final."""
+    docstring). Stops at the first failure that must wait longer than `max_wait` or is final.
+    `worker` names this sender in its claims (by default a new name for this process)."""
     report = SendReport(channel.name)
+    worker = worker or worker_name()
     report.reconciled = reconcile(
-        store, clock(), resend=AT_LEAST_ONCE, stale_after=stale_after, max_attempts=max_attempts
+        store,
+        clock(),
+        resend=AT_LEAST_ONCE,
+        stale_after=stale_after,
+        max_attempts=max_attempts,
+        worker=worker,
     )
-    token = uuid.uuid4().hex
+    token = claim_token(worker)
     point = checkpoint or (lambda _point, _key: None)
     while True:
         head = outbox.next_head(store, channel.name)

@@ -2,7 +2,9 @@
 what becomes of each, and the outbox's narrow operations record it.
 
 `record_verdict` records what `after_failure` decided for a failed attempt (retry later, or give
-up); `reconcile` settles what a dead process left `sending` (resend, give up, or skip as unknown).
+up); `reconcile` settles what a dead process left `sending` (resend, give up, or skip as unknown):
+at once when the claim names a worker of this host that no longer runs (a sender killed during
+its request must not hold its channel back), else once the claim has lapsed.
 The sender (`monitor.deliver.sending`) calls both; the storage only records the answer.
 """
 
@@ -13,7 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.deliver.outbox_policy import STALE_AFTER, Verdict, after_interruption
+from monitor.core.workers import claim_holder, is_dead_worker, worker_name
+from monitor.deliver.outbox_policy import STALE_AFTER, Verdict, abandoned, after_interruption
 from monitor.store import Store, outbox
 from monitor.store.outbox import Claimed
 
@@ -46,15 +49,27 @@ def reconcile(
     resend: Collection[str],
     stale_after: timedelta = STALE_AFTER,
     max_attempts: int | None = None,
+    worker: str | None = None,
 ) -> list[Reconciled]:
-    """Settle deliveries left `sending` by a process that died: claimed before
-    `now - stale_after`, so no live request can still answer. Those of `resend` channels go back
-    to pending (or to failed once `max_attempts` are spent); the others become `unknown` (see
-    `monitor.store.outbox` for why)."""
+    """Settle deliveries left `sending` by a process that died: one whose claim names a worker of
+    this host that no longer runs, or one claimed before `now - stale_after`, so no live request
+    can still answer. Those of `resend` channels go back to pending (or to failed once
+    `max_attempts` are spent); the others become `unknown` (see `monitor.store.outbox` for why).
+    `worker` is the caller's name (by default a new one for this process)."""
+    me = worker or worker_name()
     done = []
-    for row in outbox.stale_sending(store, now - stale_after):
+    for row in outbox.sending_rows(store):
+        holder = claim_holder(row.token)
+        gone = holder is not None and is_dead_worker(holder, me)
+        if not abandoned(row.claimed_at, now, holder_gone=gone, stale_after=stale_after):
+            continue  # a live request, or one another host's worker may still answer
         verdict = after_interruption(
-            row.channel, row.attempts, row.claimed_at, resend=resend, max_attempts=max_attempts
+            row.channel,
+            row.attempts,
+            row.claimed_at,
+            resend=resend,
+            max_attempts=max_attempts,
+            gone=holder if gone else None,
         )
         if outbox.settle_stale(store, row, verdict.state, verdict.note):
             level = logging.WARNING if verdict.state == outbox.PENDING else logging.ERROR

@@ -4,7 +4,8 @@ A lease is a named row in the archive (`Store.take_lease` / `Store.drop_lease`) 
 holds until `lease_until`. The holder renews it every third of its time to live while it works, so
 a worker that dies blocks the thing for at most `LEASE_TTL`, and one that stalls past it learns on
 its next renewal that another took over. A holder on this host that no longer runs is replaced at
-once instead of waited out (`is_dead_worker`).
+once instead of waited out (`monitor.core.workers.is_dead_worker`, which the outbox's claims
+use too).
 
 Two ways to hold one, sharing the renewal:
 - `Lease.held()` for a block of work: a source's poll (or a backfill page), which must leave the
@@ -12,26 +13,25 @@ Two ways to hold one, sharing the renewal:
 - `Lease.renewals()` for a role that a process campaigns for and keeps: the one bot answering
   commands, which starts when its process gains the lease and stops when it loses it.
 
-The outbox's claims are not leases: a claim covers one request, is never renewed, and a claim left
-by a dead sender is settled by `monitor.deliver.settle.reconcile` once it is stale.
+The outbox's claims are not leases: a claim covers one request and is never renewed. A claim left
+by a dead sender is settled by `monitor.deliver.settle.reconcile`: at once when its token names a
+worker of this host that no longer runs, else once it is stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ArchiveUnwritable
+from monitor.core.workers import is_dead_worker as is_dead_worker  # re-exported for services
+from monitor.core.workers import worker_name as worker_name  # and the CLI
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -130,41 +130,3 @@ async def _landed(call: Callable[..., T], *args: object) -> T:
     except asyncio.CancelledError:
         await asyncio.gather(running, return_exceptions=True)
         raise
-
-
-def worker_name() -> str:
-    """This process, as named in the leases it holds: host, pid, the pid's start time (so a
-    reused pid is told apart) and a random tag (so two workers in one process are too)."""
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_started(pid) or 0}:{uuid.uuid4().hex[:6]}"
-
-
-def is_dead_worker(holder: str, me: str) -> bool:
-    """Whether the lease holder is a process of this host that no longer runs (killed, crashed,
-    or its pid now another process's): its lease need not lapse first. Another host's workers
-    are never judged from here."""
-    parts = holder.rsplit(":", 3)  # host, pid, start time, tag
-    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid_text, started = parts[1], parts[2]
-    if holder == me:
-        return False
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, under another user
-        pass
-    now_started = _started(pid)
-    return started != "0" and now_started is not None and now_started != started
-
-
-def _started(pid: int) -> str | None:
-    """When the process started, in clock ticks since boot (Linux /proc); None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); 3 is the first here

@@ -299,26 +299,37 @@ async def drain(
         ]
         await _db(deps.store.forget, [row.id for row in archived])
         todo = [row for row in rows if row not in archived]
-        await asyncio.gather(*(_archive(source, row, deps, report, now) for row in todo))
+        await asyncio.gather(
+            *(_archive(source, row, known.get(row.key), deps, report, now) for row in todo)
+        )
     backlog = await _db(deps.store.backlog, [source.name])
     report.waiting = backlog[source.name].waiting
 
 
 async def _archive(
-    source: Source, row: Claimed, deps: Deps, report: SourceReport, now: datetime
+    source: Source,
+    row: Claimed,
+    archived: KnownArticle | None,
+    deps: Deps,
+    report: SourceReport,
+    now: datetime,
 ) -> None:
-    """Steps 5-8 for one frontier row."""
+    """Steps 5-8 for one frontier row (`archived`: the article it updates, if any)."""
     candidate = row.found.candidate
     url = candidate.fetch_url
     page, error = await _fetch_article(url, source, deps, report)
     if page is None:
         attempts = row.attempts + 1
-        await _db(deps.store.retry_later, row.id, _reason(error), retry_at(error, attempts, now))
+        retry = retry_at(error if isinstance(error, FetchError) else None, attempts, now)
+        await _db(deps.store.retry_later, row.id, _reason(error), retry)
         return
     extracted = extract_article(
         page.text, page.final_url, rules=source.article, zone=source.zone, language=source.language
     )
-    ref = await _db(deps.warc.write, page)
+    prior = archived.warc if archived else None
+    ref = await _db(deps.warc.write, page, prior)
+    if ref.revisit and prior is not None:  # the bytes are the prior capture's: point there
+        ref = prior
     record = build_record(source, row.key, candidate, page, extracted, ref)
     saved = await _db(deps.store.save_article, record, row.id)
     outcome = saved.outcome

@@ -60,7 +60,7 @@ def status_report(store: Store, sources: Sequence[Source], now: datetime) -> Sta
     rows = store.status(names, now)
     copies = queries.duplicates_by_source(store, now - DUPLICATES_WINDOW)
     backlogs = store.backlog(names)
-    waiting = {}
+    waiting: dict[str, int] = {}
     for stage, count in store.waiting_by_stage().items():
         wants = waiting_at(stage)
         if wants:

@@ -26,6 +26,7 @@ from monitor.store.tables import (
     ArticleTopic,
     FrontierRow,
 )
+from monitor.store.warc import WarcRef
 
 
 class ArticleRows(Sessions):
@@ -38,12 +39,14 @@ class ArticleRows(Sessions):
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 query = (
-                    select(ArticleAlias.key, Article.id, Article.listed_at, Article.content_hash)
+                    select(ArticleAlias.key, Article)
                     .join(Article, col(Article.id) == ArticleAlias.article_id)
                     .where(ArticleAlias.source == source, col(ArticleAlias.key).in_(chunk))
                 )
-                for key, article_id, listed_at, digest in s.exec(query):
-                    found[key] = KnownArticle(article_id or 0, listed_at, digest)
+                for key, article in s.exec(query):
+                    found[key] = KnownArticle(
+                        article.id or 0, article.listed_at, article.content_hash, _capture(article)
+                    )
         return found
 
     def touch_articles(self, ids: Iterable[int], seen_at: datetime) -> None:
@@ -214,6 +217,12 @@ class ArticleRows(Sessions):
             if source:
                 query = query.where(Article.source == source)
             return int(s.exec(query).one())
+
+
+def _capture(article: Article) -> WarcRef | None:
+    if article.warc_file is None or article.warc_offset is None or article.warc_length is None:
+        return None
+    return WarcRef(article.warc_file, article.warc_offset, article.warc_length)
 
 
 def _article_fields(record: ArticleRecord) -> dict[str, Any]:

@@ -84,7 +84,13 @@ class FrontierRows(Sessions):
             for entry in found:
                 row = have.get(entry.key)
                 if row is None:
-                    row = FrontierRow(source=source, key=entry.key, discovered_at=now)
+                    row = FrontierRow(
+                        source=source,
+                        key=entry.key,
+                        url=entry.candidate.url,
+                        via=entry.candidate.via,
+                        discovered_at=now,
+                    )
                     _write(row, entry.candidate)
                     have[entry.key] = row
                     added += 1
@@ -193,7 +199,7 @@ class FrontierRows(Sessions):
         with self.session() as s:
             s.execute(
                 update(FrontierRow)
-                .where(FrontierRow.claimed_by == worker)
+                .where(col(FrontierRow.claimed_by) == worker)
                 .values(claimed_by=None, claimed_until=None)
             )
             s.commit()

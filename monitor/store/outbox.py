@@ -15,7 +15,9 @@ articles it covers, before it is sent, so that a crash at any point neither lose
    article is in at most one live (pending, sending, sent or unknown) delivery there.
 2. `claim` marks one row `sending` with a claim token and the time, by a conditional UPDATE
    (`WHERE state = 'pending' AND no delivery of the channel is sending`): of two workers, one
-   wins; the other sends nothing. Deliveries of one channel go out one at a time, in order.
+   wins; the other sends nothing. Deliveries of one channel go out one at a time, in order. The
+   token names the claiming worker (`monitor.core.workers.claim_token`), so a claim left by a
+   process of this host that was killed is settled at once, not after the time limit.
 3. The sender makes one request, then `mark_sent` stores the remote id, or `mark_retry` /
    `mark_failed` record what the delivery stage decided (`monitor.deliver.outbox_policy`: capped
    exponential backoff or the server's retry_after while attempts are left, else `failed`).
@@ -35,7 +37,8 @@ closes it). The same window is the common case of a crash after the reply, where
 posted, so skipping there keeps "each item once". Channels that can take a repeat (email: the same
 bytes with the same Message-ID, which mail systems deduplicate; the file sink: the same file
 rewritten) are listed by the sender as at-least-once and are resent instead (the delivery stage's
-`reconcile` reads `stale_sending` rows and settles each with `settle_stale`).
+`reconcile` reads the `sending_rows`, picks those whose sender died or whose claim lapsed, and
+settles each with `settle_stale`).
 
 Only `pending`, `sending`, `sent` and `unknown` deliveries hold their articles; a `failed` one lets
 them go, so the next digest takes them up again (nothing is lost to a long outage), while the
@@ -102,7 +105,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Stale:
-    """A delivery left `sending` since `claimed_at`: its sender may have died mid-request."""
+    """A delivery `sending` since `claimed_at` under `token`: its sender may have died
+    mid-request."""
 
     id: int
     channel: str
@@ -323,14 +327,11 @@ def mark_unknown(store: Store, claimed: Claimed, error: str) -> bool:
     return _mark(store, claimed, state=UNKNOWN, last_error=error)
 
 
-def stale_sending(store: Store, claimed_before: datetime) -> list[Stale]:
-    """Deliveries still `sending` that were claimed before `claimed_before`."""
+def sending_rows(store: Store) -> list[Stale]:
+    """Every delivery now `sending` (at most one per channel), with its claim's time and token:
+    the delivery stage tells from those whether its sender may still answer."""
     with store.session() as s:
-        rows = s.exec(
-            select(Delivery).where(
-                Delivery.state == SENDING, col(Delivery.claimed_at) <= claimed_before
-            )
-        )
+        rows = s.exec(select(Delivery).where(Delivery.state == SENDING).order_by(col(Delivery.id)))
         return [
             Stale(row.id or 0, row.channel, row.key, row.attempts, row.claimed_at, row.claim_token)
             for row in rows

@@ -54,6 +54,7 @@ class KnownArticle:
     id: int
     listed_at: datetime | None
     content_hash: str
+    warc: WarcRef | None = None  # its latest capture: an unchanged re-fetch is a revisit of it
 
 
 @dataclass(frozen=True)
