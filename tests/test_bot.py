@@ -694,3 +694,14 @@ def test_monitor_bot_without_chats_says_which_setting(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "error: bot: MONITOR_BOT_CHAT_IDS is not set" in done.stderr
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_an_answer_hit_by_flood_control_is_sent_again_after_the_wait(
+    archive: Archive, api: FakeBotAPI
+) -> None:
+    """Replies go through PTB's AIORateLimiter: a 429 is waited out and the reply sent again."""
+    api.fail_next("flood", retry_after=1)
+    [answer] = converse(archive, api, [("/topics", ALLOWED, MEMBER)], 1)
+    assert answer.chat_id == str(ALLOWED)
+    assert len(api.calls("sendMessage")) == 2  # refused once with 429, then delivered
+    assert "Sorry" not in answer.text and "topic" in answer.text.lower()

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from monitor.bot.commands import (
     BotCommands,
@@ -43,6 +50,11 @@ log = logging.getLogger(__name__)
 
 Stop = Callable[[], Awaitable[None]]
 App = Application[Any, Any, Any, Any, Any, Any]
+# Answers go through PTB's AIORateLimiter: Telegram's global limit (30 a second) and per-group
+# limit (20 a minute) hold however many chats ask at once, and a flood-control answer is waited
+# out and the reply sent again, at most this many times. (The digest's notifier keeps its own
+# window: deliver/telegram.py says why.)
+RATE_LIMIT_RETRIES = 2
 
 POLL_TIMEOUT = 30  # seconds a getUpdates long poll waits for news
 
@@ -147,6 +159,7 @@ async def _run_application(settings: Settings, commands: BotCommands) -> Stop:
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .job_queue(None)
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .build()
     )
     _add_handlers(application, commands, _allowed_chats(chat_ids, usernames), scrubber)
