@@ -50,12 +50,12 @@ from monitor.crawl.discover import discover
 from monitor.crawl.fetch import Fetcher
 from monitor.crawl.frontier import retry_at
 from monitor.crawl.urls import article_key, canonical_url, same_site
-from monitor.extract.article import extract_article
 from monitor.extract.seeds import load_seeds
 from monitor.service.advance import advance, archive_seeds, finish_stages
 from monitor.service.due import fresh_for, next_check_at
 from monitor.service.lease import Lease, is_dead_worker, worker_name
 from monitor.service.metrics import Metrics
+from monitor.service.offload import AnalyseRequest, Offload, Refused
 from monitor.store import ArticleRecord, Claimed, Discovered, KnownArticle, Store
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.text.normalise import content_hash
@@ -78,6 +78,7 @@ class Deps:
     fetcher: Fetcher
     warc: WarcArchive
     rules: Rules
+    offload: Offload  # extraction, sketch and tags, off the event loop
     aggregators: frozenset[str] = frozenset()  # sources that republish other outlets
     metrics: Metrics | None = None
     worker: str = field(default_factory=worker_name)  # whose poll leases these are
@@ -323,9 +324,20 @@ async def _archive(
         retry = retry_at(error if isinstance(error, FetchError) else None, attempts, now)
         await _db(deps.store.retry_later, row.id, _reason(error), retry)
         return
-    extracted = extract_article(
-        page.text, page.final_url, rules=source.article, zone=source.zone, language=source.language
+    request = AnalyseRequest(
+        html=page.text,
+        url=page.final_url,
+        article=source.article,
+        zone=source.zone,
+        language=source.language,
+        fallback_title=candidate.title or canonical_url(page.final_url),
     )
+    analysis = await deps.offload.analyse(request, deps.rules)
+    if isinstance(analysis, Refused):  # over its time or memory: given up, with the reason
+        report.errors.append(f"article {url}: refused: {analysis.reason}")
+        await _db(deps.store.retry_later, row.id, f"refused: {analysis.reason}", None)
+        return
+    extracted = analysis.extracted
     prior = archived.warc if archived else None
     ref = await _db(deps.warc.write, page, prior)
     if ref.revisit and prior is not None:  # the bytes are the prior capture's: point there
@@ -336,7 +348,11 @@ async def _archive(
     if extracted.is_empty:
         report.empty += 1
     if outcome != "unchanged":
-        done = await _db(advance, deps.store, deps.rules, deps.aggregators, saved.article_id)
+        # the tags the worker computed are the record's unless the title came out otherwise
+        tagging = analysis.tagging if analysis.title == record.title else None
+        done = await _db(
+            advance, deps.store, deps.rules, deps.aggregators, saved.article_id, tagging
+        )
         report.duplicates += bool(done.duplicate)
         report.relevant += bool(done.relevant)
     if outcome == "new":

@@ -11,6 +11,7 @@ from monitor.config.sources import Source
 from monitor.core.records import FetchOutcome
 from monitor.crawl.fetch import Fetcher
 from monitor.service.metrics import Metrics
+from monitor.service.offload import Offload
 from monitor.service.pipeline import Deps
 from monitor.store import Store
 from monitor.store.warc import WarcArchive
@@ -28,15 +29,17 @@ async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> Async
 
     fetcher = Fetcher(settings, robots_cache=store, on_outcome=on_outcome)
     try:
-        yield Deps(
-            metrics=metrics,
-            rules=rules,
-            aggregators=frozenset(s.name for s in sources if s.aggregator),
-            settings=settings,
-            store=store,
-            fetcher=fetcher,
-            warc=WarcArchive(settings.warc_dir),
-        )
+        async with Offload.from_settings(settings) as offload:
+            yield Deps(
+                metrics=metrics,
+                rules=rules,
+                aggregators=frozenset(s.name for s in sources if s.aggregator),
+                settings=settings,
+                store=store,
+                fetcher=fetcher,
+                warc=WarcArchive(settings.warc_dir),
+                offload=offload,
+            )
     finally:
         await fetcher.aclose()
         store.close()
