@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         5_000_000, description="Largest body accepted, after decompression."
     )
+    max_sitemap_bytes: int = Field(
+        50_000_000,
+        gt=0,
+        description="Largest sitemap body accepted, after decompression: sitemaps are read as a "
+        "stream, so only the URLs kept are held, not the parsed document.",
+    )
+    max_sitemap_urls_per_poll: int = Field(
+        5000,
+        ge=1,
+        description="Most article URLs taken from one sitemap per poll, the newest; the rest are "
+        "counted as left out.",
+    )
     connect_timeout: float = Field(10.0, description="Seconds to open a connection.")
     read_timeout: float = Field(30.0, description="Seconds to wait for data on an open connection.")
     retries: int = Field(3, description="Retries after the first attempt, for retryable failures.")
@@ -119,6 +131,20 @@ class Settings(BaseSettings):
     )
     backfill_delay: float = Field(
         5.0, description="Least seconds between two listing pages a backfill reads."
+    )
+    analysis_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Processes extracting, sketching and tagging pages; unset: one per CPU, "
+        "0: in the monitor's own process.",
+    )
+    analysis_timeout: float = Field(
+        20.0, gt=0, description="Most seconds one page's analysis may take before it is refused."
+    )
+    analysis_memory_mb: int = Field(
+        512,
+        gt=0,
+        description="Most MB one page's analysis may add to a worker before it is refused.",
     )
 
     @property
