@@ -5,20 +5,29 @@ The fixtures and what each one is for are listed in tests/fixtures/discover/READ
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import subprocess
+import sys
+import threading
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.config.settings import Settings
 from monitor.config.sources import Source
-from monitor.core.errors import ParseError
+from monitor.core.errors import BodyTooLarge, ParseError
+from monitor.core.records import Page
 from monitor.crawl.discover import DISCOVERERS, Discovery, discover
 from monitor.crawl.discover.feed import parse_feed
 from monitor.crawl.discover.listing import _listing_date, parse_listing
 from monitor.crawl.discover.sitemap import MAX_DECOMPRESSED_BYTES, parse_sitemap
+from monitor.crawl.fetch import Fetcher
 from monitor.crawl.urls import article_key
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
@@ -367,18 +376,26 @@ def test_gzip_with_two_members() -> None:
 _GZIPPED_URLSET = gzip.compress(b"<urlset></urlset>" * 50)
 
 
-def _gzip_bomb(size: int) -> bytes:
+def _gzip_bomb(size: int, unit: bytes = b" ") -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b" " * (1024 * 1024)
+    block = unit * (1024 * 1024 // len(unit))
     parts = [compressor.compress(b"<urlset>")]
     parts += [compressor.compress(block) for _ in range(size // len(block) + 1)]
     return b"".join(parts) + compressor.flush()
 
 
 def test_gzip_bomb_stops_at_the_default_ceiling() -> None:
-    bomb = _gzip_bomb(MAX_DECOMPRESSED_BYTES + 1024 * 1024)
+    """Entries that are each read and dropped: only the ceiling on inflated bytes stops them."""
+    bomb = _gzip_bomb(MAX_DECOMPRESSED_BYTES + 1024 * 1024, unit=b"<url>" + b" " * 4083 + b"</url>")
     assert len(bomb) < 1024 * 1024
     with pytest.raises(ParseError, match="inflates to more than"):
+        parse_sitemap(bomb, SITEMAP, ALMATY)
+
+
+def test_gzip_bomb_of_one_text_node_stops_sooner() -> None:
+    """libxml2 refuses a text node over 10 MB (no huge_tree) before the ceiling is reached."""
+    bomb = _gzip_bomb(MAX_DECOMPRESSED_BYTES + 1024 * 1024)
+    with pytest.raises(ParseError, match="malformed XML: Resource limit exceeded"):
         parse_sitemap(bomb, SITEMAP, ALMATY)
 
 
@@ -435,6 +452,213 @@ def test_sitemap_without_namespace_and_with_leading_blank_lines() -> None:
     [candidate] = parse_sitemap(body, SITEMAP, ALMATY).candidates
     assert candidate.url == "https://www.inform.kz/ru/a-abcdef"
     assert candidate.published_at == datetime(2026, 9, 14, 6, 0, tzinfo=UTC)
+
+
+def test_a_capped_sitemap_keeps_the_newest_dated_before_undated_in_listed_order() -> None:
+    entries = [
+        ("a-aaaaaa", None),
+        ("b-bbbbbb", "2026-09-14T10:00:00+05:00"),
+        ("c-cccccc", "2026-09-12"),
+        ("c-cccccc", "2026-09-14T12:00:00+05:00"),  # listed again, newer: keeps its first place
+        ("pic.jpg", "2026-09-15T10:00:00+05:00"),  # not an article: takes no place in the cap
+        ("d-dddddd", "2026-09-13T10:00:00+05:00"),
+        ("e-eeeeee", None),
+    ]
+    body = _urlset(entries)
+    articles = lambda url: not url.endswith(".jpg")  # noqa: E731
+
+    def kept(cap: int) -> tuple[list[str], int]:
+        page = parse_sitemap(body, SITEMAP, ALMATY, cap=cap, accept=articles)
+        return [c.url.rsplit("/", 1)[1] for c in page.candidates], page.left_out
+
+    assert kept(2) == (["b-bbbbbb", "c-cccccc"], 3)
+    assert kept(3) == (["b-bbbbbb", "c-cccccc", "d-dddddd"], 2)
+    assert kept(4) == (["a-aaaaaa", "b-bbbbbb", "c-cccccc", "d-dddddd"], 1)  # first undated
+    assert kept(10) == (["a-aaaaaa", "b-bbbbbb", "c-cccccc", "d-dddddd", "e-eeeeee"], 0)
+    [c_entry] = [c for c in parse_sitemap(body, SITEMAP, ALMATY).candidates if "c-c" in c.url]
+    assert c_entry.published_at == datetime(2026, 9, 14, 12, 0, tzinfo=timezone(PLUS_5))
+
+
+def test_a_capped_sitemap_index_keeps_the_newest_children() -> None:
+    page = parse_sitemap(fixture("inform-kz-sitemap-index.xml"), SITEMAP, ALMATY, cap=2)
+    assert page.sitemaps == [
+        "https://www.inform.kz/sitemaps/google-news_ru.xml",
+        "https://www.inform.kz/sitemaps/sitemap-last-news-300_ru.xml",
+    ]  # the two with a lastmod; the undated .gz and the off-site one are left out
+    assert page.left_out == 2
+
+
+def test_a_sitemap_index_lists_the_newest_children_first() -> None:
+    """Indexes often list month by month, oldest first; a poll follows only the first few."""
+    months = "".join(
+        f"<sitemap><loc>/sitemaps/sitemap-2026-{month:02d}.xml</loc>"
+        f"<lastmod>2026-{month:02d}-28</lastmod></sitemap>"
+        for month in range(1, 13)
+    )
+    body = f"<sitemapindex><sitemap><loc>/news.xml</loc></sitemap>{months}</sitemapindex>"
+    page = parse_sitemap(body.encode(), SITEMAP, ALMATY, cap=3)
+    assert [child.rsplit("/", 1)[1] for child in page.sitemaps] == [
+        "sitemap-2026-12.xml",
+        "sitemap-2026-11.xml",
+        "sitemap-2026-10.xml",
+    ]
+    assert page.left_out == 10
+
+
+def _urlset(entries: list[tuple[str, str | None]]) -> bytes:
+    rows = "".join(
+        f"<url><loc>https://www.inform.kz/ru/{path}</loc>"
+        + (f"<lastmod>{when}</lastmod>" if when else "")
+        + "</url>"
+        for path, when in entries
+    )
+    return f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>'.encode()
+
+
+# 100,000 URLs, about 11 MB: twice the fetcher's page limit, ten times what a tree parse would
+# want to hold. The dates are shuffled through the document (7919 is prime to BIG, so minute
+# number i*7919 mod BIG is a permutation): the newest are nowhere in particular.
+BIG = 100_000
+BIG_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _big_minute(number: int) -> int:
+    return number * 7919 % BIG
+
+
+@cache
+def big_sitemap() -> bytes:
+    rows = [
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+    ]
+    for number in range(BIG):
+        when = (BIG_START + timedelta(minutes=_big_minute(number))).isoformat()
+        rows.append(
+            f"<url><loc>https://www.inform.kz/ru/novost-nomer-{number:06d}-{number:06x}</loc>"
+            f"<lastmod>{when}</lastmod></url>\n".encode()
+        )
+    rows.append(b"</urlset>\n")
+    return b"".join(rows)
+
+
+def newest_of_big(cap: int) -> list[str]:
+    """The `cap` newest URLs of `big_sitemap`, in document order."""
+    return [
+        f"https://www.inform.kz/ru/novost-nomer-{number:06d}-{number:06x}"
+        for number in range(BIG)
+        if _big_minute(number) >= BIG - cap
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("packing", ["plain", "gzip"])
+def test_a_large_sitemap_is_read_whole_and_keeps_the_newest_within_the_cap(packing: str) -> None:
+    body = big_sitemap() if packing == "plain" else gzip.compress(big_sitemap())
+    assert len(big_sitemap()) > 10_000_000
+    page = parse_sitemap(body, SITEMAP, ALMATY, cap=1000)
+    assert [c.url for c in page.candidates] == newest_of_big(1000)
+    assert page.left_out == BIG - 1000
+    assert min(c.published_at for c in page.candidates if c.published_at) == BIG_START + timedelta(
+        minutes=BIG - 1000
+    )
+
+
+def kazinform_source() -> Source:
+    return _source(
+        name="kazinform-ru",
+        homepage="https://www.inform.kz/ru",
+        language="ru",
+        timezone="Asia/Almaty",
+        feeds=[],
+        sitemaps=[SITEMAP],
+        article_url=r"^https?://[^/]+/ru/[a-z0-9-]+-[0-9a-f]{6,8}$",
+        id_pattern=r"-([0-9a-f]{6,8})/?$",
+    )
+
+
+class _SitemapServer:
+    """A real HTTP server on 127.0.0.1 answering fixed bodies by path."""
+
+    def __init__(self, routes: dict[str, tuple[bytes, dict[str, str]]]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body, headers = routes.get(self.path, (b"", {}))
+                self.send_response(200 if self.path in routes else 404)
+                for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_a_large_sitemap_is_fetched_not_refused_and_discovered_within_the_cap() -> None:
+    plain, xml = big_sitemap(), {"Content-Type": "application/xml"}
+    routes = {
+        "/sitemap.xml": (plain, xml),
+        "/sitemap.xml.gz": (gzip.compress(plain), {"Content-Type": "application/gzip"}),
+        "/encoded.xml": (gzip.compress(plain), {**xml, "Content-Encoding": "gzip"}),
+    }
+    settings = Settings(_env_file=None, allow_private_hosts=True, per_host_delay=0.0)
+    assert settings.max_body_bytes < len(plain) < settings.max_sitemap_bytes
+
+    async def fetch(base: str, path: str, purpose: str) -> Page:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.get(base + path, purpose=purpose, check_robots=False)
+
+    with _SitemapServer(routes) as base:
+        for path in routes:
+            page = asyncio.run(fetch(base, path, "sitemap"))
+            found = discover("sitemap", page.body, "", SITEMAP, kazinform_source(), cap=500)
+            assert [c.url for c in found.candidates] == newest_of_big(500), path
+            assert found.left_out == BIG - 500
+        with pytest.raises(BodyTooLarge):  # any other purpose keeps the page limit
+            asyncio.run(fetch(base, "/sitemap.xml", "page"))
+
+
+_MEMORY_PROBE = """
+import resource, sys
+from zoneinfo import ZoneInfo
+from monitor.crawl.discover.sitemap import parse_sitemap
+body = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+page = parse_sitemap(body, "https://www.inform.kz/sitemap.xml", ZoneInfo("Asia/Almaty"), cap=1000)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(page.candidates), (after - before) // 1024)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+@pytest.mark.parametrize("packing", ["plain", "gzip"])
+def test_a_large_sitemap_is_parsed_in_bounded_memory(packing: str, tmp_path: Path) -> None:
+    """The peak memory of the parse, in a process of its own: a tree of this document would
+    take about 80 MB more; streamed, the parse adds a few MB (the chunks, the kept entries)."""
+    path = tmp_path / "sitemap.xml"
+    path.write_bytes(big_sitemap() if packing == "plain" else gzip.compress(big_sitemap()))
+    probe = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    kept, grown_mb = map(int, probe.stdout.split())
+    assert kept == 1000
+    assert grown_mb < 25, f"the parse grew the process by {grown_mb} MB"
 
 
 # --- listings --------------------------------------------------------------------------------
@@ -662,6 +886,20 @@ def test_discover_feed_uses_the_source_time_zone() -> None:
     )
     [candidate] = discover("feed", body, "", AZERTAC_FEED, _source()).candidates
     assert candidate.published_at == datetime(2026, 9, 14, 10, 0, tzinfo=BAKU)
+
+
+def test_discover_caps_any_kind_keeping_the_newest() -> None:
+    body = rss(
+        "<item><title>a</title><link>https://azertag.az/xeber/a-1</link>"
+        "<pubDate>Mon, 14 Sep 2026 10:00:00 +0400</pubDate></item>"
+        "<item><title>b</title><link>https://azertag.az/xeber/b-2</link>"
+        "<pubDate>Mon, 14 Sep 2026 12:00:00 +0400</pubDate></item>"
+        "<item><title>c</title><link>https://azertag.az/xeber/c-3</link></item>"
+    )
+    found = discover("feed", body, "", AZERTAC_FEED, _source(), cap=1)
+    assert [c.title for c in found.candidates] == ["b"]
+    assert found.left_out == 2
+    assert len(discover("feed", body, "", AZERTAC_FEED, _source()).candidates) == 3
 
 
 def test_discover_sitemap_follows_only_children_on_the_site() -> None:

@@ -234,11 +234,14 @@ def dedupe(
     """Dedupe archived articles that have no current sketch (an archive from before dedupe, or
     after a change of the matching method); --rebuild refills the index without reading texts."""
     settings = settings_of(ctx)
+    aggregators = frozenset(s.name for s in sources_of(settings) if s.aggregator)
     with open_archive(settings) as store:
         if rebuild:
             typer.echo(f"index rebuilt from {fingerprints.rebuild(store)} stored sketches")
         else:
-            deduped = dedupe_stage.dedupe_archive(store, progress=_progress())
+            deduped = dedupe_stage.dedupe_archive(
+                store, progress=_progress(), aggregators=aggregators
+            )
             typer.echo(f"deduped {deduped} articles")
 
 

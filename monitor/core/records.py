@@ -136,6 +136,7 @@ class SourceReport:
     # Set instead of polling when another worker holds the source's lease: its owner.
     busy: str | None = None
     waiting: int = 0  # article URLs left in the source's frontier for the next poll
+    left_out: int = 0  # sitemap URLs past the per-poll cap (the oldest), not taken this time
 
     @property
     def ok(self) -> bool:
@@ -153,6 +154,8 @@ class SourceReport:
         )
         if self.waiting:
             line += f", {self.waiting} waiting for the next poll"
+        if self.left_out:
+            line += f", {self.left_out} older sitemap URLs left out"
         if self.errors:
             line += f"; {len(self.errors)} error(s), first: {self.errors[0]}"
         return line

@@ -144,7 +144,8 @@ class Fetcher:
         """GET `url` with every rule applied; raise a FetchError subclass when it fails for good."""
         started_at, started = self._now(), time.monotonic()
         try:
-            page = await self._get(url, source, validators, check_robots, started)
+            limit = _body_limit(self._settings, purpose)
+            page = await self._get(url, source, validators, check_robots, started, limit)
         except FetchError as error:
             error.elapsed = time.monotonic() - started
             self._report(source, url, purpose, started_at, error)
@@ -159,6 +160,7 @@ class Fetcher:
         validators: Validators | None,
         check_robots: bool,
         started: float,
+        limit: int,
     ) -> Page:
         _checked_url(url)
         await self._refuse_private(url)
@@ -166,18 +168,18 @@ class Fetcher:
             policy = await self._robots.policy(origin_of(url), source)
             if not policy.allows(url):
                 raise RobotsDisallowed(url, policy.reason, attempts=0)
-        return await self._fetch_with_retries(url, validators, started)
+        return await self._fetch_with_retries(url, validators, started, limit)
 
     # -- retries and redirects -------------------------------------------------------------------
 
     async def _fetch_with_retries(
-        self, url: str, validators: Validators | None, started: float
+        self, url: str, validators: Validators | None, started: float, limit: int
     ) -> Page:
         attempt = 0
         while True:
             attempt += 1
             try:
-                exchange = await self._follow_redirects(url, validators)
+                exchange = await self._follow_redirects(url, validators, limit)
             except FetchError as error:
                 error.attempts = attempt
                 delay = retry_delay(error, attempt, self._settings, self._random.random)
@@ -187,13 +189,15 @@ class Fetcher:
                 continue
             return self._page(url, exchange, validators, attempt, time.monotonic() - started)
 
-    async def _follow_redirects(self, url: str, validators: Validators | None) -> _Exchange:
+    async def _follow_redirects(
+        self, url: str, validators: Validators | None, limit: int
+    ) -> _Exchange:
         seen = {_without_fragment(url)}
         current = url
         for hop in range(self._settings.max_redirects + 1):
             if hop:
                 await self._refuse_private(current)
-            exchange = await self._request(current, validators)
+            exchange = await self._request(current, validators, limit)
             if exchange.location is None:
                 return exchange
             target = _redirect_target(current, exchange.location)
@@ -207,7 +211,7 @@ class Fetcher:
 
     # -- one request -----------------------------------------------------------------------------
 
-    async def _request(self, url: str, validators: Validators | None) -> _Exchange:
+    async def _request(self, url: str, validators: Validators | None, limit: int) -> _Exchange:
         settings = self._settings
         gate = self._gates.setdefault(
             origin_of(url),
@@ -219,7 +223,7 @@ class Fetcher:
                     asyncio.timeout(self._attempt_deadline),
                     self._client.stream("GET", url, headers=_conditional(validators)) as response,
                 ):
-                    return await self._exchange(url, response)
+                    return await self._exchange(url, response, limit)
             except TimeoutError as exc:
                 message = f"no complete response within {self._attempt_deadline:g} s"
                 raise FetchTimeout(url, message) from exc
@@ -230,14 +234,14 @@ class Fetcher:
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(url, _describe(exc)) from exc
 
-    async def _exchange(self, url: str, response: httpx.Response) -> _Exchange:
+    async def _exchange(self, url: str, response: httpx.Response, limit: int) -> _Exchange:
         status = response.status_code
         location = response.headers.get("location") if status in _REDIRECT_STATUSES else None
-        wire = _WireCopy(self._settings.max_body_bytes)
+        wire = _WireCopy(limit)
         if location is not None or status == 304:
             body = b""
         elif 200 <= status < 300:
-            body = await _read_body(response, url, self._settings.max_body_bytes, wire=wire)
+            body = await _read_body(response, url, limit, wire=wire)
         else:
             try:
                 body = await _read_body(response, url, _ERROR_BODY_LIMIT, truncate=True)
@@ -382,6 +386,12 @@ class _WireCopy:
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
+
+
+def _body_limit(settings: Settings, purpose: str) -> int:
+    """The largest body a fetch for `purpose` accepts: a sitemap is parsed as a stream and may
+    be far larger than a page (MONITOR_MAX_SITEMAP_BYTES against MONITOR_MAX_BODY_BYTES)."""
+    return settings.max_sitemap_bytes if purpose == "sitemap" else settings.max_body_bytes
 
 
 def _latin1(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

@@ -193,6 +193,8 @@ async def _discover(source: Source, deps: Deps, report: SourceReport, now: datet
     entries += [(url, "sitemap", None) for url in source.sitemaps]
     entries += [(listing.url, "listing", listing.selector) for listing in source.listings]
     keys: set[str] = set()
+    budget = deps.settings.max_sitemap_urls_per_poll  # article URLs taken from discovery per poll
+    taken: set[str] | None = None  # the source's known keys, read once if a sitemap needs them
     sitemaps_seen = 0
     lifetimes: list[float | None] = []
     while entries:
@@ -201,9 +203,19 @@ async def _discover(source: Source, deps: Deps, report: SourceReport, now: datet
         lifetimes.append(fresh_for(page.header("cache-control")) if page else None)
         if page is None or page.not_modified:
             continue
-        try:
-            discovery = discover(
-                kind, page.body, page.text, page.final_url, source, selector=selector
+        known = None
+        if kind == "sitemap":  # a capped sitemap yields the newest URLs not taken yet
+            if taken is None:
+                taken = await _db(deps.store.known_keys, source.name)
+            known = partial(_is_taken, taken, source.id_pattern)
+        try:  # parsing a 100k-URL sitemap takes a second or more of CPU: not on the loop
+            discovery = await asyncio.to_thread(
+                partial(discover, selector=selector, cap=budget, known=known),
+                kind,
+                page.body,
+                page.text,
+                page.final_url,
+                source,
             )
         except ParseError as exc:
             report.errors.append(f"{kind} {url}: {exc}")
@@ -217,7 +229,12 @@ async def _discover(source: Source, deps: Deps, report: SourceReport, now: datet
             key = article_key(candidate.url, source.id_pattern)
             found[key] = _newer(found.get(key), candidate)
         keys.update(found)
-        await _enqueue(source, found, deps, report, now, validators=(url, page))
+        budget = max(1, budget - len(found))
+        report.left_out += discovery.left_out
+        # a page the cap cut short is read again in full next time (no validators kept): its
+        # URLs taken now are known then, so it yields the next ones
+        validators = None if discovery.left_out else (url, page)
+        await _enqueue(source, found, deps, report, now, validators=validators)
     report.discovered = len(keys)
     if lifetimes and None not in lifetimes:
         report.fresh_for = min(x for x in lifetimes if x is not None)
@@ -239,6 +256,10 @@ async def _enqueue(
     await _db(deps.store.touch_articles, plan.seen_ids, now)
     report.unchanged += len(plan.seen_ids)
     return plan
+
+
+def _is_taken(taken: set[str], id_pattern: str | None, link: str) -> bool:
+    return article_key(canonical_url(link), id_pattern) in taken
 
 
 def _newer(old: Candidate | None, new: Candidate) -> Candidate:

@@ -80,6 +80,27 @@ def mark_copy(
         session.commit()
 
 
+def original_under(store: Store, reference: str) -> int | None:
+    """The id of the article that stands as the original under `reference` (no `duplicate_of`);
+    None when that article is gone or no longer stands alone."""
+    with store.session() as session:
+        if reference.startswith("seed:"):
+            found = session.exec(
+                select(Article.id)
+                .where(Article.source == SEED_SOURCE, col(Article.duplicate_of).is_(None))
+                .where(col(Article.key).in_([reference, "id:" + reference[5:], reference[5:]]))
+                .order_by(col(Article.id))
+            ).first()
+        else:
+            found = session.exec(
+                select(Article.id)
+                .where(Article.url == reference, col(Article.duplicate_of).is_(None))
+                .where(Article.source != SEED_SOURCE)
+                .order_by(col(Article.id))
+            ).first()
+        return found
+
+
 def relink_copies(store: Store, original_id: int, copy_id: int, similarity: float) -> None:
     """Make `original_id` stand alone and link `copy_id`, and everything that linked to it, to
     the original, in one transaction. Which is the original is the caller's decision."""

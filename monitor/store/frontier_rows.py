@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from monitor.core.records import Candidate, Validators
 from monitor.core.stages import LAST, STAGES
 from monitor.store.db import Sessions
-from monitor.store.tables import Article, FrontierRow, HttpCache
+from monitor.store.tables import Article, ArticleAlias, FrontierRow, HttpCache
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,14 @@ class FrontierRows(Sessions):
                     oldest[1] if oldest else None,
                 )
         return found
+
+    def known_keys(self, source: str) -> set[str]:
+        """Every key of `source` the archive has or its frontier holds: what discovery of a large
+        sitemap passes over, so its cap counts only URLs not yet taken."""
+        with self.session() as s:
+            keys = set(s.exec(select(ArticleAlias.key).where(ArticleAlias.source == source)))
+            keys.update(s.exec(select(FrontierRow.key).where(FrontierRow.source == source)))
+            return keys
 
     def frontier_rows(
         self, sources: Iterable[str] | None, state: str, limit: int

@@ -3,8 +3,10 @@
 Each kind of page has its own pure parser (`feed`, `sitemap`, `listing`); `discover` picks one
 through the `DISCOVERERS` registry and keeps only the URLs that can be the source's articles,
 so a feed that links to another site or a sitemap that lists images cannot widen what a source
-archives. A new kind of discovery (say, a JSON API) is one function with the `Discoverer`
-signature added to `DISCOVERERS`; the pipeline then accepts it by name without other changes.
+archives. A page yields at most `cap` candidates, the newest: a sitemap of 100,000 URLs is read
+as a stream and only the cap's worth kept (`sitemap.Newest`), and what was left out is counted.
+A new kind of discovery (say, a JSON API) is one function with the `Discoverer` signature added
+to `DISCOVERERS`; the pipeline then accepts it by name without other changes.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from monitor.config.sources import Source
 from monitor.core.records import Candidate
 from monitor.crawl.discover.feed import parse_feed
 from monitor.crawl.discover.listing import parse_listing
-from monitor.crawl.discover.sitemap import SitemapPage, parse_sitemap
+from monitor.crawl.discover.sitemap import Newest, SitemapPage, parse_sitemap
 from monitor.crawl.urls import is_article_url, same_site
 
 __all__ = [
     "DISCOVERERS",
     "Discoverer",
     "Discovery",
+    "Newest",
     "SitemapPage",
     "discover",
     "parse_feed",
@@ -34,29 +37,55 @@ __all__ = [
 @dataclass(frozen=True)
 class Discovery:
     """What one discovery page yielded: article candidates, and further URLs to fetch and
-    discover with the same kind (the child sitemaps of a sitemap index)."""
+    discover with the same kind (the child sitemaps of a sitemap index); `left_out` counts the
+    entries past the cap, the oldest, that this page listed but did not yield."""
 
     candidates: list[Candidate] = field(default_factory=list)
     follow: list[str] = field(default_factory=list)
+    left_out: int = 0
 
 
-# (body, text, url, source, selector) → Discovery. `text` is the body decoded by the fetcher.
-Discoverer = Callable[[bytes, str, str, Source, str | None], Discovery]
+# (body, text, url, source, selector, cap, wanted) → Discovery. `text` is the body decoded by the
+# fetcher; `cap` (None: no cap) is a bound the discoverer may apply while it reads, as the
+# sitemap's does, to hold no more than that, counting only the URLs `wanted` says yes to;
+# `discover` applies both to whatever comes back.
+Wanted = Callable[[str], bool]
+Discoverer = Callable[[bytes, str, str, Source, str | None, int | None, Wanted], Discovery]
 
 
-def _from_feed(body: bytes, text: str, url: str, source: Source, selector: str | None) -> Discovery:
+def _from_feed(
+    body: bytes,
+    text: str,
+    url: str,
+    source: Source,
+    selector: str | None,
+    cap: int | None,
+    wanted: Wanted,
+) -> Discovery:
     return Discovery(candidates=parse_feed(body, url, source.zone))
 
 
 def _from_sitemap(
-    body: bytes, text: str, url: str, source: Source, selector: str | None
+    body: bytes,
+    text: str,
+    url: str,
+    source: Source,
+    selector: str | None,
+    cap: int | None,
+    wanted: Wanted,
 ) -> Discovery:
-    page = parse_sitemap(body, url, source.zone)
-    return Discovery(candidates=page.candidates, follow=page.sitemaps)
+    page = parse_sitemap(body, url, source.zone, cap=cap, accept=wanted)
+    return Discovery(candidates=page.candidates, follow=page.sitemaps, left_out=page.left_out)
 
 
 def _from_listing(
-    body: bytes, text: str, url: str, source: Source, selector: str | None
+    body: bytes,
+    text: str,
+    url: str,
+    source: Source,
+    selector: str | None,
+    cap: int | None,
+    wanted: Wanted,
 ) -> Discovery:
     if not selector:
         raise ValueError(f"a listing needs its selector ({url})")
@@ -79,20 +108,35 @@ def discover(
     source: Source,
     *,
     selector: str | None = None,
+    cap: int | None = None,
+    known: Wanted | None = None,
 ) -> Discovery:
     """Parse one fetched discovery page of `kind` and keep what may be `source`'s articles.
 
-    Candidates must pass `is_article_url`; URLs to follow must be on the source's site. Raises
-    ParseError (from the parsers) for a page that cannot be read, and ValueError for an unknown
-    kind or a listing without a selector, both bugs in the caller.
+    Candidates must pass `is_article_url`; URLs to follow must be on the source's site. At most
+    `cap` candidates are kept (None: all), the newest by the date the page gives them, undated
+    after dated, in the page's order. Raises ParseError (from the parsers) for a page that
+    cannot be read, and ValueError for an unknown kind or a listing without a selector, both
+    bugs in the caller. URLs `known` says the archive has already are passed over before the
+    cap counts, so a capped sitemap yields the newest URLs not yet taken: read again, it yields
+    the next ones.
     """
     try:
         discoverer = DISCOVERERS[kind]
     except KeyError:
-        known = ", ".join(sorted(DISCOVERERS))
-        raise ValueError(f"unknown discovery kind {kind!r}; known kinds: {known}") from None
-    found = discoverer(body, text, url, source, selector)
+        kinds = ", ".join(sorted(DISCOVERERS))
+        raise ValueError(f"unknown discovery kind {kind!r}; known kinds: {kinds}") from None
+
+    def wanted(link: str) -> bool:
+        return is_article_url(link, source) and not (known and known(link))
+
+    found = discoverer(body, text, url, source, selector, cap, wanted)
+    kept: Newest[Candidate] = Newest(cap)
+    for place, candidate in enumerate(found.candidates):  # keyed by place: the pipeline merges
+        if wanted(candidate.url):  # repeats by article key, titles and all
+            kept.offer(str(place), candidate.published_at, candidate)
     return Discovery(
-        candidates=[c for c in found.candidates if is_article_url(c.url, source)],
+        candidates=kept.in_order(),
         follow=[link for link in found.follow if same_site(link, source.homepage)],
+        left_out=found.left_out + kept.left_out,
     )
