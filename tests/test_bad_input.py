@@ -369,7 +369,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """The web page over an archive of the five seeds, served by uvicorn on 127.0.0.1."""
     settings = make_settings(tmp_path_factory.mktemp("web"))
     store = Store.open(settings.archive_url)
-    archive_seeds(store, load_seeds(ROOT / "seeds"), datetime(2026, 11, 21, tzinfo=UTC), RULES)
+    archive_seeds(
+        store, load_seeds(ROOT / "seeds", SOURCES), datetime(2026, 11, 21, tzinfo=UTC), RULES
+    )
     labels = labels_for(SOURCES, RULES)
     app = create_app(settings, store, sources=SOURCES, labels=labels)
     sock = bind("127.0.0.1", 0)

@@ -121,7 +121,9 @@ def test_seeds_are_dated_by_their_manifest_or_unknown(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'archive.db'}")
     try:
         rules = load_rules(ROOT / "topics.yaml")
-        archive_seeds(store, load_seeds(ROOT / "seeds"), T0, rules)
+        archive_seeds(
+            store, load_seeds(ROOT / "seeds", load_sources(ROOT / "sources.yaml")), T0, rules
+        )
         seeds = {a.key: a for a in store.articles() if a.source == "seed"}
     finally:
         store.close()
@@ -280,7 +282,12 @@ def test_demo_archive_is_not_dated_by_the_day_it_runs(tmp_path: Path) -> None:
     store = Store.open(settings.archive_url)
     try:
         rules = load_rules(ROOT / "topics.yaml")
-        archive_seeds(store, load_seeds(ROOT / "seeds"), datetime.now(UTC), rules)
+        archive_seeds(
+            store,
+            load_seeds(ROOT / "seeds", load_sources(ROOT / "sources.yaml")),
+            datetime.now(UTC),
+            rules,
+        )
         dates = [a.published_at for a in store.articles() if a.published_at is not None]
     finally:
         store.close()

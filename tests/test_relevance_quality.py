@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from monitor.config.rules import Rules, load_rules
+from monitor.config.sources import load_sources
 from monitor.extract.seeds import load_seeds
 from monitor.tag.tagger import Tagging, tag
 from monitor.text.lang import detect_language
@@ -67,7 +68,7 @@ def labelled_items(name: str) -> list[Item]:
     if name == "test":
         items += [
             Item(f"seed:{seed.id}", seed.language, seed.title, seed.text, True, None)
-            for seed in load_seeds(ROOT / "seeds")
+            for seed in load_seeds(ROOT / "seeds", load_sources(ROOT / "sources.yaml"))
         ]
     return items
 

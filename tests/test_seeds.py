@@ -21,12 +21,21 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.config.sources import load_sources
 from monitor.core.errors import ConfigError
 from monitor.extract.seed_cleaning import clean_seed, continues, join_broken, rejoin_page_breaks
 from monitor.extract.seeds import SeedDocument, load_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+SOURCES = load_sources(ROOT / "sources.yaml")
+# What 003, a saved icma.az page, loses as the icma source's crawled pages do.
+ICMA_DROP_LINES = [
+    re.compile(pattern)
+    for source in SOURCES
+    if source.name == "icma"
+    for pattern in source.article.drop_lines
+]
 EXPECTED = ROOT / "tests/fixtures/seeds"
 OCR, AZERTAC, OP_ED, ICMA, WIKI = (
     "000_605d8d8494fe462f",
@@ -47,7 +56,7 @@ SHA256 = {
 
 @pytest.fixture(scope="module")
 def seeds() -> dict[str, SeedDocument]:
-    return {seed.id: seed for seed in load_seeds(SEEDS)}
+    return {seed.id: seed for seed in load_seeds(SEEDS, SOURCES)}
 
 
 def raw(seed_id: str) -> str:
@@ -126,8 +135,9 @@ def test_cleaned_seed_matches_expected(seeds: dict[str, SeedDocument], seed_id: 
 @pytest.mark.parametrize("seed_id", sorted(SHA256))
 def test_cleaning_is_idempotent(seeds: dict[str, SeedDocument], seed_id: str) -> None:
     seed = seeds[seed_id]
-    assert clean_seed(seed.text, seed.kind) == seed.text
-    assert clean_seed(raw(seed_id), seed.kind) == seed.text  # and deterministic
+    drop_lines = ICMA_DROP_LINES if seed_id == ICMA else []
+    assert clean_seed(seed.text, seed.kind, drop_lines) == seed.text
+    assert clean_seed(raw(seed_id), seed.kind, drop_lines) == seed.text  # and deterministic
 
 
 @pytest.mark.parametrize("seed_id", sorted(SHA256))
@@ -217,7 +227,27 @@ def test_icma_copy_has_no_aggregator_chrome(seeds: dict[str, SeedDocument], chro
 def test_icma_title_alone_is_not_taken_for_a_title() -> None:
     """Only a line repeated at the top is the title, so cleaned text (no repeat) stays whole."""
     page = "close\nYeni tarif\n\nBirinci abzas kifayət qədər uzun olan bir cümlədir, on iki sözdən çox."
-    assert clean_seed(page, "aggregator-copy").startswith("Yeni tarif\n\nBirinci abzas")
+    assert clean_seed(page, "aggregator-copy", ICMA_DROP_LINES).startswith(
+        "Yeni tarif\n\nBirinci abzas"
+    )
+
+
+def test_the_icma_lines_come_from_the_icma_source() -> None:
+    """003 names its source in the manifest; the lines it loses are that source's drop_lines, so
+    a line added to them in sources.yaml cleans the seed and the crawled pages alike."""
+    page = (
+        "Icma.az bildirir, 525.az portalına istinadən.\n\n"
+        "Birinci abzas kifayət qədər uzun olan bir cümlədir, on iki sözdən çox yazılıb burada.\n"
+    )
+    assert clean_seed(page, "aggregator-copy", ICMA_DROP_LINES).startswith("Birinci abzas")
+    assert clean_seed(page, "aggregator-copy").startswith("Icma.az bildirir")  # no source given
+
+
+def test_a_seed_of_a_source_loses_its_lines_whatever_its_kind() -> None:
+    page = "Birinci abzas.\nIcma.az bildirir, 525.az portalına istinadən.\n\nIkinci abzas.\n"
+    for kind in ("news-article", "journal-article-ocr", "wiki-page"):
+        assert "Icma.az" not in clean_seed(page, kind, ICMA_DROP_LINES)
+        assert "Icma.az" in clean_seed(page, kind)
 
 
 # ----------------------------------------------------------------------------- 000 journal OCR
@@ -480,6 +510,7 @@ def _unlisted(data: dict[str, Any], folder: Path) -> None:
         (_remove_file, [WIKI, "'file'", "is not in"]),
         (_extra_file, ["005_0123456789abcdef.txt", "no entry"]),
         (_unlisted, [f"{OP_ED}.txt", "no entry"]),
+        (_set(ICMA, "source", "icma-az"), [ICMA, "'source'", "no source 'icma-az'"]),
     ],
 )
 def test_bad_manifest_names_file_seed_and_field(
@@ -491,7 +522,7 @@ def test_bad_manifest_names_file_seed_and_field(
     change(data, folder)
     (folder / "seeds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError) as error:
-        load_seeds(folder)
+        load_seeds(folder, SOURCES)
     message = str(error.value)
     assert message.startswith(f"{folder / 'seeds.yaml'}: ")
     for fragment in fragments:
@@ -522,4 +553,14 @@ def test_undecodable_seed_names_seed_and_field(tmp_path: Path) -> None:
     shutil.copytree(SEEDS, folder)
     (folder / f"{OCR}.txt").write_bytes(b"\xff\xfe broken")
     with pytest.raises(ConfigError, match=f"seed '{OCR}', field 'file': cannot read"):
+        load_seeds(folder, SOURCES)
+
+
+def test_without_sources_the_sources_file_beside_the_folder_is_read(tmp_path: Path) -> None:
+    """The default when no sources are passed: the layout of a clone, the image and the demo."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    with pytest.raises(ConfigError, match=f"no sources were given nor found at {tmp_path}"):
         load_seeds(folder)
+    shutil.copy(ROOT / "sources.yaml", tmp_path / "sources.yaml")
+    assert load_seeds(folder) == load_seeds(SEEDS, SOURCES)

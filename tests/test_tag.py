@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from monitor.config.rules import Rules, load_rules
+from monitor.config.sources import load_sources
 from monitor.extract.seeds import load_seeds
 from monitor.tag.mentions import find_mentions, read_text
 from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
@@ -325,7 +326,7 @@ def test_the_two_named_as_a_pair(rules: Rules) -> None:
 
 
 def test_the_seeds_are_relevant(rules: Rules) -> None:
-    for seed in load_seeds(ROOT / "seeds"):
+    for seed in load_seeds(ROOT / "seeds", load_sources(ROOT / "sources.yaml")):
         tagging = tag(seed.title, seed.text, rules)
         assert tagging.relevant, (seed.id, tagging.reasons)
 

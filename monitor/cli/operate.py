@@ -214,7 +214,7 @@ def seeds(ctx: typer.Context) -> None:
     """Archive the seed corpus (seeds/ and its seeds.yaml) again: new or changed seeds are stored
     and indexed for dedupe. The first poll of an empty archive does this by itself."""
     settings = settings_of(ctx)
-    documents = seed_corpus.load_seeds(settings.seeds_dir)
+    documents = seed_corpus.load_seeds(settings.seeds_dir, sources_of(settings))
     rules = topic_rules.load_rules(settings.topics)
     with open_archive(settings) as store:
         counts = advance.archive_seeds(store, documents, utc_now(), rules)

@@ -43,7 +43,7 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.config.validation import Regex, Strict, describe_errors, listed_item
+from monitor.config.validation import Regex, Strict, describe_errors, listed_item, read_yaml
 from monitor.core.errors import RulesFileError
 from monitor.text.inflection import (
     ACRONYM_LENGTH,
@@ -460,14 +460,7 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def load_rules(path: Path) -> Rules:
     """Read, validate and compile a topics.yaml; raises RulesFileError naming file and field."""
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-    except FileNotFoundError as exc:
-        raise RulesFileError(str(path), ["file not found"]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesFileError(str(path), [f"cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise RulesFileError(str(path), [f"not valid YAML: {exc}"]) from exc
+    raw = read_yaml(path, RulesFileError, _SAFE_LOADER)
     if not isinstance(raw, dict):
         raise RulesFileError(str(path), ["top level must be a mapping (version, scoring, ...)"])
     try:

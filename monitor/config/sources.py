@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AnyHttpUrl,
     BeforeValidator,
@@ -25,7 +24,7 @@ from pydantic import (
 )
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.config.validation import Regex, Strict, describe_errors, listed_item
+from monitor.config.validation import Regex, Strict, describe_errors, listed_item, read_yaml
 from monitor.core.errors import SourcesFileError
 
 LANGUAGES = ("az", "kk", "ru", "en")
@@ -198,14 +197,7 @@ class SourcesFile(Strict):
 
 def load_sources(path: Path) -> list[Source]:
     """Read and validate a sources file; raises SourcesFileError naming file, source and field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SourcesFileError(str(path), ["file not found"]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourcesFileError(str(path), [f"cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise SourcesFileError(str(path), [f"not valid YAML: {exc}"]) from exc
+    raw = read_yaml(path, SourcesFileError)
     if not isinstance(raw, dict) or "sources" not in raw:
         raise SourcesFileError(str(path), ["top level must be a mapping with a 'sources' list"])
     try:

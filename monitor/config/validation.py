@@ -1,17 +1,22 @@
 """Validation shared by the files the operator edits (sources.yaml, topics.yaml, seeds.yaml).
 
-Each file is a pydantic model built from `Strict` records; when one is wrong, its errors are
-turned into lines that name the item and the field ("source 'azertag-az', field 'interval': ..."),
-so the message points at the line to fix, and the caller prefixes the file's path.
+Each file is read by `read_yaml` and validated as a pydantic model built from `Strict` records;
+when one is wrong, its errors are turned into lines that name the item and the field ("source
+'azertag-az', field 'interval': ..."), so the message points at the line to fix, and the file's
+`ConfigFileError` prefixes its path.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from monitor.core.errors import ConfigFileError
 
 Locator = Callable[[list[Any]], tuple[str, list[Any]]]
 
@@ -31,6 +36,25 @@ def check_regex(value: str) -> str:
 
 
 Regex = Annotated[str, BeforeValidator(check_regex)]
+
+
+def read_yaml(
+    path: Path,
+    error: type[ConfigFileError],
+    loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.SafeLoader,
+) -> Any:
+    """The document in the YAML file `path`, not validated yet. A file that is missing,
+    unreadable or not YAML raises `error`, the file's own kind, so the message names the file
+    whichever of the three it is. `loader` is a safe loader: the pure-Python one by default, whose
+    syntax errors quote the offending line; libyaml's where the file is large (topics.yaml)."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except FileNotFoundError as exc:
+        raise error(str(path), ["file not found"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(str(path), [f"cannot read: {exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise error(str(path), [f"not valid YAML: {exc}"]) from exc
 
 
 def describe_errors(exc: ValidationError, locate: Locator) -> list[str]:

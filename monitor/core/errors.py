@@ -2,8 +2,9 @@
 
     MonitorError
     ├── ConfigError                 a settings or rules file is wrong; the CLI exits with status 2
-    │   ├── SourcesFileError        sources.yaml: names the file, the source and the field
-    │   ├── RulesFileError          topics.yaml: names the file, the section or entity, the field
+    │   ├── ConfigFileError         a file the operator edits: names the file, then each problem
+    │   │   ├── SourcesFileError    sources.yaml: the source and the field
+    │   │   └── RulesFileError      topics.yaml: the section or entity, the field
     │   └── QueryError              a search query that cannot be read as written
     ├── FetchError                  one HTTP fetch failed after its retries (carries url, attempts)
     │   ├── FetchTimeout            connect or read timed out
@@ -44,26 +45,27 @@ class ConfigError(MonitorError):
     """A configuration file or setting is invalid."""
 
 
-class SourcesFileError(ConfigError):
-    """sources.yaml is unreadable or a field of a source is invalid."""
+class ConfigFileError(ConfigError):
+    """A file the operator edits (sources.yaml, topics.yaml, seeds.yaml) is unreadable or
+    invalid. The message names the file, then each problem with its item and field, so it points
+    at the line to fix; the problems are kept apart for tests and tools."""
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class SourcesFileError(ConfigFileError):
+    """sources.yaml is unreadable or a field of a source is invalid."""
 
 
 class QueryError(ConfigError):
     """A search query that cannot be read as written (the command line exits with status 2)."""
 
 
-class RulesFileError(ConfigError):
+class RulesFileError(ConfigFileError):
     """topics.yaml is unreadable or a field is invalid; names the file, section and field."""
-
-    def __init__(self, path: str, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
 
 
 class FetchError(MonitorError):

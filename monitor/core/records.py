@@ -2,12 +2,17 @@
 
 Stages never share mutable state: fetch returns a `Page`, discovery returns `Candidate`s, extraction
 returns an `ExtractedArticle`, and the pipeline returns a `SourceReport` per source and poll.
+A record that shows another one (a search hit of an archived article, the poll log's row of a
+report) is made by `copied`, which names only the fields the two do not share.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
+from typing import Any, TypeVar, cast
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -191,3 +196,16 @@ class WeeklySummary:
     by_topic: dict[str, int]
     per_day: tuple[tuple[date, int], ...]  # relevant items per day, all seven days
     top_by_topic: dict[str, tuple[DigestItem, ...]]
+
+
+def copied(record_type: type[R], source: object, /, **given: Any) -> R:
+    """A `record_type` (a dataclass, or a pydantic model such as an archive table) whose fields
+    are `source`'s attributes of the same names, but for those `given`. Written field by field,
+    each such record would repeat the other's list of fields, and a field added to both would
+    need one more line in every place; a field `source` lacks must be given (AttributeError)."""
+    if is_dataclass(record_type):
+        names = [f.name for f in fields(record_type) if f.init]
+    else:
+        names = list(cast(Any, record_type).model_fields)
+    taken = {name: getattr(source, name) for name in names if name not in given}
+    return record_type(**taken, **given)

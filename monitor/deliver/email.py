@@ -186,8 +186,8 @@ class EmailNotifier:
 
 
 def _classify(exc: BaseException) -> tuple[bool, str]:
-    """(permanent, what happened) for an smtplib or socket failure. SMTPException is an OSError,
-    so the SMTP cases come first."""
+    """(permanent, what happened) for an smtplib or socket failure: the refusals that carry the
+    server's reply first, then the kinds told by their own words (`_FAILURES`)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         refusals = "; ".join(
@@ -198,25 +198,26 @@ def _classify(exc: BaseException) -> tuple[bool, str]:
         return _is_permanent(exc.smtp_code), f"authentication failed: {_reply(exc)}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return _is_permanent(exc.smtp_code), f"{type(exc).__name__}: {_reply(exc)}"
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return True, f"not supported by the server: {exc}"
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return False, f"connection closed: {exc}"
-    if isinstance(exc, smtplib.SMTPException):
-        return False, f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, _BROKEN_TLS):
-        return False, f"TLS connection broke: {exc}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return True, f"certificate not trusted: {exc.verify_message or exc}"
-    if isinstance(exc, ssl.SSLError):
-        return True, f"TLS failed (is smtp_tls right for this port?): {exc}"
-    if isinstance(exc, TimeoutError):
-        return False, "timed out"
-    if isinstance(exc, socket.gaierror):
-        return False, f"host not found: {exc}"
-    if isinstance(exc, ConnectionRefusedError):
-        return False, "connection refused"
+    for kinds, permanent, wording in _FAILURES:
+        if isinstance(exc, kinds):
+            return permanent, wording.format(exc=exc, name=type(exc).__name__)
     return False, f"{type(exc).__name__}: {exc}"
+
+
+# (kind of failure, permanent, what happened: "{exc}" is the error's text, "{name}" its class),
+# tried in order, so a subclass comes before its base: SMTPException and ssl.SSLError are OSErrors.
+_FAILURES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], bool, str], ...] = (
+    (smtplib.SMTPNotSupportedError, True, "not supported by the server: {exc}"),
+    (smtplib.SMTPServerDisconnected, False, "connection closed: {exc}"),
+    (smtplib.SMTPException, False, "{name}: {exc}"),
+    (_BROKEN_TLS, False, "TLS connection broke: {exc}"),
+    (ssl.SSLError, True, "TLS failed (is smtp_tls right for this port?): {exc}"),
+    (TimeoutError, False, "timed out"),
+    (socket.gaierror, False, "host not found: {exc}"),
+    (ConnectionRefusedError, False, "connection refused"),
+)
 
 
 def _lost_the_answer(exc: BaseException) -> bool:

@@ -36,7 +36,6 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from types import TracebackType
 from typing import NoReturn, Self
 
 from telegram import Bot, LinkPreviewOptions, Message
@@ -208,12 +207,7 @@ class TelegramNotifier:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def start(self) -> None:

@@ -6,12 +6,15 @@ cleaners only remove and re-flow: they never repair a letter (matching folds the
 and a repair here would hide from the dedupe tests what the folding must cope with). Every cleaner
 is deterministic and idempotent, so cleaning a seed twice, or an archived copy of a cleaned seed,
 changes nothing. The seeds are not sources: their cleaning is by kind of document, not by site.
+What a site adds around its stories is the site's to say: a seed that is a saved page of one of
+our sources gets that source's `drop_lines` from sources.yaml (`monitor.extract.seeds`), and
+every cleaner drops the lines they match, as extraction does on the source's crawled pages.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 
 from monitor.text.paragraphs import any_case, clean_paragraphs, tidy
@@ -19,25 +22,33 @@ from monitor.text.paragraphs import any_case, clean_paragraphs, tidy
 # -- cleaning: shared pieces ----------------------------------------------------------------------
 
 
-def clean_seed(raw: str, kind: str) -> str:
+# The lines the site whose page a seed is adds around its stories: its source's drop_lines.
+DropLines = Sequence[re.Pattern[str]]
+
+
+def clean_seed(raw: str, kind: str, drop_lines: DropLines = ()) -> str:
     """The seed's own text, paragraphs separated by blank lines; `kind` picks the cleaner."""
     try:
         cleaner = CLEANERS[kind]
     except KeyError:
         raise ValueError(f"no cleaner for seed kind {kind!r}") from None
-    return "\n\n".join(cleaner(raw))
+    return "\n\n".join(cleaner(raw, drop_lines))
 
 
-def text_blocks(raw: str) -> list[list[str]]:
-    """Runs of non-blank lines, whitespace collapsed in each line."""
+def text_blocks(raw: str, drop_lines: DropLines = ()) -> list[list[str]]:
+    """Runs of non-blank lines, whitespace collapsed in each line, without the dropped lines."""
     blocks: list[list[str]] = [[]]
     for line in raw.splitlines():
         line = tidy(line)
-        if line:
+        if line and not _matches_any(line, drop_lines):
             blocks[-1].append(line)
-        elif blocks[-1]:
+        elif not line and blocks[-1]:
             blocks.append([])
     return [block for block in blocks if block]
+
+
+def _matches_any(line: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    return any(pattern.search(line) for pattern in patterns)
 
 
 _HYPHEN_AT_END = re.compile(r"[^\W\d_]-$")  # a letter, then the hyphen: a word cut at a line end
@@ -108,34 +119,22 @@ def flowing_paragraphs(blocks: Iterable[list[str]]) -> list[str]:
 # -- news-article, op-ed --------------------------------------------------------------------------
 
 
-def clean_plain_article(raw: str) -> list[str]:
+def clean_plain_article(raw: str, drop_lines: DropLines) -> list[str]:
     """001 (AZERTAC) and 002 (Kazakh op-ed): whitespace and paragraphs normalised, nothing dropped.
 
     Both were cut at page breaks ('ictimai xar-' / 'dimlərinin', 'Кавказ Ал-' / 'баниясы'); the
     halves are joined again, since a sentence split in two would match nothing.
     """
-    return flowing_paragraphs(text_blocks(raw))
+    return flowing_paragraphs(text_blocks(raw, drop_lines))
 
 
 # -- aggregator-copy ------------------------------------------------------------------------------
 
 # The aggregator's header: site name and the words of icon-font buttons, one per line.
 AGGREGATOR_CHROME = frozenset({"icma.az", "close", "up", "ru", "az", "en", "menu", "search"})
-# The lines icma.az adds around the story it copied: the attribution that opens it, the follow-us
-# line, the view counter, the 'Mənbə:' link and the archive note that close it. A short lower-case
-# word before 'Mənbə:' or 'Baxış sayı' is the name of an icon-font glyph ('embed', 'see') glued to
-# the text. The icma source's `drop_lines` in sources.yaml say the same for crawled pages; the seed
-# is cleaned here, by its kind, because seeds are not sources.
-AGGREGATOR_LINES = any_case(
-    r"^.+ saytından (?:alınan|verilən) məlumat(?:lar)?a görə,? Icma\.az xəbər verir\.?$",
-    r"^Icma\.az bildirir,? .{1,120}? istinadən\.?$",
-    r"^(?:[a-z_]{1,12}\s*)?Mənbə\s*:",
-    r"Bu xəbər .* arxivləşdirilmişdir",
-    r"^Sonrakı hadisələr barədə .*Icma\.az saytını izləyin\.?$",
-    r"^(?:[a-z_]{1,12}\s*)?Baxış sayı\s*:?\s*\d+$",
-)
-# What follows the copied story besides AGGREGATOR_LINES: the comment box and the 'most read'
-# list of unrelated headlines, each dated and with a view count.
+# What follows the copied story besides the lines the source drops (the follow-us line, the view
+# counter, the 'Mənbə:' link, the archive note): the comment box and the 'most read' list of
+# unrelated headlines, each dated and with a view count, which only a saved page shows.
 AGGREGATOR_FOOTER = any_case(
     r"^\d+ Şərh$",
     r"^Daxil olun, şərh yazmaq",
@@ -149,7 +148,7 @@ TITLE_SEARCH_DEPTH = 5  # the title is the h1 and again the lead, among the firs
 MIN_PROSE_WORDS = 12  # a line this long is the story's, not a title, button or attribution
 
 
-def clean_aggregator_copy(raw: str) -> list[str]:
+def clean_aggregator_copy(raw: str, drop_lines: DropLines) -> list[str]:
     """003 (icma.az copying 525.az): the copied article only.
 
     The page reads: header chrome, the title twice, the attribution line, the article (closing
@@ -159,13 +158,13 @@ def clean_aggregator_copy(raw: str) -> list[str]:
     at the first footer line; everything after it goes. The title goes too, as extract.py drops it
     from crawled copies: the archive holds it apart from the text.
     """
-    lines = [line for block in text_blocks(raw) for line in block]
+    lines = [line for block in text_blocks(raw) for line in block]  # drop_lines mark the footer
     while lines and lines[0].casefold() in AGGREGATOR_CHROME:
         lines.pop(0)
     title = _repeated_title(lines)
-    lines = _up_to_footer(lines, title)
+    lines = _up_to_footer(lines, title, (*drop_lines, *AGGREGATOR_FOOTER))
     lines = _without_listed_headlines(lines)
-    return clean_paragraphs(lines, title, AGGREGATOR_LINES)
+    return clean_paragraphs(lines, title, drop_lines)
 
 
 def _repeated_title(lines: list[str]) -> str:
@@ -174,13 +173,12 @@ def _repeated_title(lines: list[str]) -> str:
     return next((line for line in head if head.count(line) > 1), "")
 
 
-def _up_to_footer(lines: list[str], title: str) -> list[str]:
+def _up_to_footer(lines: list[str], title: str, footer: DropLines) -> list[str]:
     """The lines before the footer. The search starts after the first line of prose, because the
-    attribution at the top matches the same patterns (AGGREGATOR_LINES) as the footer."""
-    footer = (*AGGREGATOR_LINES, *AGGREGATOR_FOOTER)
+    attribution at the top is one of the source's drop_lines, as the footer's first lines are."""
     prose_seen = False
     for index, line in enumerate(lines):
-        is_chrome = any(pattern.search(line) for pattern in footer)
+        is_chrome = _matches_any(line, footer)
         if prose_seen and is_chrome:
             return lines[:index]
         is_prose = not is_chrome and line != title and len(line.split()) >= MIN_PROSE_WORDS
@@ -213,7 +211,7 @@ WIKI_NOISE = any_case(
 )
 
 
-def clean_wiki_page(raw: str) -> list[str]:
+def clean_wiki_page(raw: str, drop_lines: DropLines) -> list[str]:
     """004 (az.wikipedia): prose paragraphs and headings, one per line in the dump.
 
     The infobox and the table of trade figures came through as pipe-separated rows; they go, as do
@@ -224,7 +222,7 @@ def clean_wiki_page(raw: str) -> list[str]:
         line = tidy(REFERENCE_MARK.sub("", line))
         if _section_key(line) in CLOSING_SECTIONS:
             break
-        if line and not any(pattern.search(line) for pattern in WIKI_NOISE):
+        if line and not _matches_any(line, (*WIKI_NOISE, *drop_lines)):
             paragraphs.append(line)
     return paragraphs
 
@@ -253,7 +251,7 @@ KEYWORDS = re.compile(r"^(?:Key\s?words|A[cç]ar s[oö6]zl[əoa]r|Ключевы
 BYLINE = re.compile(r"^(?:[A-ZÇƏĞIİÖŞÜ][\w.'-]*\s?){2,4}$")
 
 
-def clean_journal_ocr(raw: str) -> list[str]:
+def clean_journal_ocr(raw: str, drop_lines: DropLines) -> list[str]:
     """000 (OCR of a printed journal): the article's text and its English summary, re-flowed.
 
     Lines are joined into paragraphs and words cut at line ends are joined ('dov-' + 'lat'); the
@@ -261,7 +259,7 @@ def clean_journal_ocr(raw: str) -> list[str]:
     metadata (UDC, DOI, author, affiliation, e-mail), after which the sentence it cut is joined
     again. The damaged letters stay as they are: folding them is the matching stage's job.
     """
-    blocks = _split_at_headings(text_blocks(raw))
+    blocks = _split_at_headings(text_blocks(raw, drop_lines))
     blocks = [block for block in blocks if not _is_page_furniture(block)]
     blocks = _without_metadata(blocks)
     blocks = _without_garbled_summary(blocks)
@@ -348,7 +346,7 @@ def _section_start(blocks: list[list[str]], heading: int) -> int:
     return max(heading - 1, 0)
 
 
-CLEANERS: dict[str, Callable[[str], list[str]]] = {
+CLEANERS: dict[str, Callable[[str, DropLines], list[str]]] = {
     "journal-article-ocr": clean_journal_ocr,
     "news-article": clean_plain_article,
     "op-ed": clean_plain_article,

@@ -3,8 +3,11 @@ manifest (`seeds.yaml`).
 
 The dedupe stage compares every new article with these texts, so each seed must hold the words of
 its document and nothing else: `seed_document` hands each raw file to `clean_seed`
-(`monitor.extract.seed_cleaning`, one small cleaner per kind). `load_seeds` is the one function
-here that reads files; the manifest is validated with pydantic and a bad one raises `ConfigError`
+(`monitor.extract.seed_cleaning`, one small cleaner per kind). A seed that is a saved page of one
+of our sources names it (`source: icma`), and that source's `article.drop_lines` in sources.yaml
+clean the seed as they clean the source's crawled pages: what a site adds around its stories is
+written down once, as site knowledge, not again in Python. `load_seeds` is the one function here
+that reads files; the manifest is validated with pydantic and a bad one raises `ConfigFileError`
 naming the file, the seed and the field, as `sources.yaml` does.
 """
 
@@ -12,12 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     Field,
     ValidationError,
@@ -25,14 +28,17 @@ from pydantic import (
     field_validator,
 )
 
-from monitor.config.validation import Strict, describe_errors, listed_item
-from monitor.core.errors import ConfigError
+from monitor.config.sources import Source, load_sources
+from monitor.config.validation import Strict, describe_errors, listed_item, read_yaml
+from monitor.core.errors import ConfigFileError
+from monitor.core.records import copied
 from monitor.extract.seed_cleaning import clean_seed
 
 # The source name the seeds are archived under: they are the dedupe baseline, never news, so every
 # reader that shows items leaves this source out (`monitor.store.queries.shown`).
 SEED_SOURCE = "seed"
 MANIFEST = "seeds.yaml"
+SOURCES_BESIDE = "sources.yaml"  # next to the seeds folder in a clone, the image and the demo
 NOT_SEED_FILES = frozenset({MANIFEST, "README.md"})  # may sit in the folder without an entry
 Kind = Literal["journal-article-ocr", "news-article", "op-ed", "aggregator-copy", "wiki-page"]
 Language = Literal["az", "kk", "ru", "en"]
@@ -71,6 +77,8 @@ class SeedEntry(Strict):
     author: str | None = None
     doi: str | None = None
     issn: str | None = Field(None, pattern=r"^\d{4}-\d{3}[\dX]$")
+    # The source (a name in sources.yaml) of which the file is a saved page: its drop_lines clean it.
+    source: str | None = None
     notes: str = ""
 
     @field_validator("file")
@@ -106,44 +114,60 @@ class SeedsManifest(Strict):
     seeds: list[SeedEntry]
 
 
-def load_seeds(folder: Path) -> list[SeedDocument]:
-    """The seeds of `folder`, in manifest order, cleaned; raises ConfigError on any mismatch."""
+def load_seeds(folder: Path, sources: Sequence[Source] | None = None) -> list[SeedDocument]:
+    """The seeds of `folder`, in manifest order, cleaned; raises ConfigFileError on any mismatch.
+
+    `sources` are those of the settings' sources file; a seed naming one of them is cleaned with
+    its drop_lines. Without them (None), the sources.yaml beside `folder` is read, and only when
+    a seed names a source: it sits there wherever the monitor is installed as documented.
+    """
     path = folder / MANIFEST
     entries = read_manifest(path)
     problems = _file_problems(folder, entries)
     if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems))
+        raise ConfigFileError(str(path), problems)
+    if sources is None and any(entry.source for entry in entries):
+        sources = _sources_beside(folder, path)
+    drop_lines_of = {source.name: source.article.drop_lines for source in sources or ()}
     seeds = []
     for entry in entries:
+        if entry.source and entry.source not in drop_lines_of:
+            raise ConfigFileError(
+                str(path), [f"seed {entry.id!r}, field 'source': no source {entry.source!r}"]
+            )
         try:
             raw = (folder / entry.file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"{path}: seed {entry.id!r}, field 'file': cannot read: {exc}"
+            raise ConfigFileError(
+                str(path), [f"seed {entry.id!r}, field 'file': cannot read: {exc}"]
             ) from exc
-        seeds.append(seed_document(entry, raw))
+        drop_lines = drop_lines_of[entry.source] if entry.source else []
+        seeds.append(seed_document(entry, raw, drop_lines))
     return seeds
+
+
+def _sources_beside(folder: Path, manifest: Path) -> list[Source]:
+    beside = folder.parent / SOURCES_BESIDE
+    if not beside.is_file():
+        problem = f"the seeds name sources, and no sources were given nor found at {beside}"
+        raise ConfigFileError(str(manifest), [problem])
+    return load_sources(beside)
 
 
 def read_manifest(path: Path) -> list[SeedEntry]:
     """The validated entries of a seeds.yaml; errors name the file, the seed and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, ConfigFileError)
     if not isinstance(raw, dict) or not isinstance(raw.get("seeds"), list):
-        raise ConfigError(f"{path}: top level must be a mapping with a 'seeds' list")
+        raise ConfigFileError(str(path), ["top level must be a mapping with a 'seeds' list"])
     try:
         entries = SeedsManifest.model_validate(raw).seeds
     except ValidationError as exc:
-        raise ConfigError(f"{path}: " + "; ".join(_describe(exc, raw["seeds"]))) from None
+        raise ConfigFileError(str(path), _describe(exc, raw["seeds"])) from None
     repeated = sorted({e.id for e in entries if [x.id for x in entries].count(e.id) > 1})
     if repeated:
-        raise ConfigError(f"{path}: seed {repeated[0]!r}, field 'id': listed more than once")
+        raise ConfigFileError(
+            str(path), [f"seed {repeated[0]!r}, field 'id': listed more than once"]
+        )
     return entries
 
 
@@ -170,17 +194,8 @@ def _file_problems(folder: Path, entries: list[SeedEntry]) -> list[str]:
     return missing + unlisted
 
 
-def seed_document(entry: SeedEntry, raw: str) -> SeedDocument:
-    """A manifest entry and its file's text as the record the archive stores."""
-    return SeedDocument(
-        id=entry.id,
-        title=entry.title,
-        language=entry.language,
-        publisher=entry.publisher,
-        url=entry.url,
-        published=entry.date,
-        kind=entry.kind,
-        author=entry.author,
-        text=clean_seed(raw, entry.kind),
-        raw_chars=len(raw),
-    )
+def seed_document(entry: SeedEntry, raw: str, drop_lines: Sequence[str] = ()) -> SeedDocument:
+    """A manifest entry and its file's text as the record the archive stores; `drop_lines` are
+    those of the entry's source (none when it names none)."""
+    text = clean_seed(raw, entry.kind, [re.compile(pattern) for pattern in drop_lines])
+    return copied(SeedDocument, entry, published=entry.date, text=text, raw_chars=len(raw))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from monitor.core.records import copied
 from monitor.search.backend import find
 from monitor.search.highlight import Marked, mark, snippet
 from monitor.search.query import SearchFilters, parse_query
@@ -87,17 +88,11 @@ def hit_of(
     snippet: Marked = Marked(),
 ) -> SearchHit:
     """An archived article as a hit (nothing marked unless told)."""
-    return SearchHit(
+    return copied(
+        SearchHit,
+        article,
         article_id=article.id or 0,
-        source=article.source,
-        url=article.url,
-        title=article.title,
-        lang=article.lang,
-        published_at=article.published_at,
-        relevant=article.relevant,
-        score=article.score,
         topics=tuple(topics),
-        duplicate_of=article.duplicate_of,
         rank=rank,
         title_marked=title_marked or Marked(((article.title, False),)),
         snippet=snippet,

@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
+from sqlalchemy.exc import DBAPIError
+
 from monitor.config.rules import Rules
 from monitor.core.stages import has_passed
 from monitor.extract.seeds import SEED_SOURCE, SeedDocument
@@ -68,7 +70,11 @@ def finish_stages(store: Store, rules: Rules, aggregators: frozenset[str]) -> in
     done, after = 0, 0
     while batch := store.unfinished(after, FINISH_BATCH):
         for article_id, _stage in batch:
-            advance(store, rules, aggregators, article_id)
+            try:
+                advance(store, rules, aggregators, article_id)
+            except DBAPIError as exc:  # another worker's live poll is advancing it right now
+                log.debug("article %d is being advanced elsewhere: %s", article_id, exc)
+                continue
             done += 1
         after = batch[-1][0]
     if done:

@@ -44,7 +44,6 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -199,12 +198,7 @@ class Offload:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._open = False
         if self._thread is not None:
             self._thread.shutdown(wait=False, cancel_futures=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from monitor.core.records import FetchOutcome, Validators
+from monitor.core.records import FetchOutcome, Validators, copied
 from monitor.store.db import Sessions
 from monitor.store.tables import FetchLog, HttpCache, RobotsFile
 
@@ -49,20 +49,8 @@ class FetchRows(Sessions):
     # logs
     def log_fetch(self, outcome: FetchOutcome) -> None:
         with self.session() as s:
-            s.add(
-                FetchLog(
-                    source=outcome.source,
-                    url=outcome.url,
-                    purpose=outcome.purpose,
-                    at=outcome.at,
-                    status=outcome.status,
-                    bytes=outcome.bytes,
-                    duration_ms=round(outcome.duration * 1000),
-                    attempts=outcome.attempts,
-                    error_kind=outcome.error_kind,
-                    error=outcome.error,
-                )
-            )
+            duration_ms = round(outcome.duration * 1000)
+            s.add(copied(FetchLog, outcome, id=None, duration_ms=duration_ms))
             s.commit()
 
     def fetch_log(self, source: str | None = None, limit: int = 50) -> list[FetchLog]:

@@ -57,6 +57,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from monitor.core.records import copied
 from monitor.store import Store
 from monitor.store.queries import DigestRow, digest_rows_in
 from monitor.store.tables import Article, Delivery, DeliveryItem
@@ -379,18 +380,7 @@ def outbox_problems(store: Store, *, limit: int = 20) -> list[Problem]:
             .limit(limit)
         )
         return [
-            Problem(
-                id=row.id or 0,
-                channel=row.channel,
-                key=row.key,
-                state=row.state,
-                attempts=row.attempts,
-                last_error=row.last_error,
-                created_at=row.created_at,
-                claimed_at=row.claimed_at,
-                items=int(count),
-            )
-            for row, count in s.exec(query)
+            copied(Problem, row, id=row.id or 0, items=int(count)) for row, count in s.exec(query)
         ]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from monitor.core.records import copied
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Article, EntityRow, Store
 from monitor.store.fingerprints import reference_of
@@ -263,13 +264,7 @@ def _original(session: Session, article: Article) -> Article | None:
 
 
 def _related(article: Article) -> Related:
-    return Related(
-        article_id=article.id or 0,
-        source=article.source,
-        title=article.title,
-        published_at=article.published_at,
-        similarity=article.similarity,
-    )
+    return copied(Related, article, article_id=article.id or 0)
 
 
 def _reasons(stored: str | None) -> tuple[str, ...]:

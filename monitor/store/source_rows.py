@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from monitor.core.records import SourceReport
+from monitor.core.records import SourceReport, copied
 from monitor.store.db import Sessions
 from monitor.store.records import SourceStatus
 from monitor.store.tables import Article, FetchLog, PollLog, SourceAlert, SourceState
@@ -27,22 +27,8 @@ class SourceRows(Sessions):
         """Store a poll's report and move the source's state on, in one transaction."""
         finished = report.finished_at or report.started_at
         with self.session() as s:
-            s.add(
-                PollLog(
-                    source=report.source,
-                    started_at=report.started_at,
-                    finished_at=finished,
-                    ok=report.ok,
-                    discovered=report.discovered,
-                    new=report.new,
-                    updated=report.updated,
-                    unchanged=report.unchanged,
-                    empty=report.empty,
-                    duplicates=report.duplicates,
-                    not_modified=report.not_modified,
-                    errors="\n".join(report.errors) or None,
-                )
-            )
+            errors = "\n".join(report.errors) or None
+            s.add(copied(PollLog, report, id=None, finished_at=finished, errors=errors))
             state = s.get(SourceState, report.source) or SourceState(name=report.source)
             state.last_attempt_at = report.started_at
             state.next_check_at = next_check_at
@@ -150,13 +136,9 @@ class SourceRows(Sessions):
                     .limit(5)
                 )
                 rows.append(
-                    SourceStatus(
-                        name=name,
-                        last_attempt_at=state.last_attempt_at,
-                        last_success_at=state.last_success_at,
-                        next_check_at=state.next_check_at,
-                        consecutive_failures=state.consecutive_failures,
-                        last_error=state.last_error,
+                    copied(
+                        SourceStatus,
+                        state,
                         articles=count(),
                         new_24h=count(col(Article.first_seen_at) >= day),
                         fetched_7d=count(col(Article.fetched_at) >= week),

@@ -5,8 +5,8 @@ through the `DISCOVERERS` registry and keeps only the URLs that can be the sourc
 so a feed that links to another site or a sitemap that lists images cannot widen what a source
 archives. A page yields at most `cap` candidates, the newest: a sitemap of 100,000 URLs is read
 as a stream and only the cap's worth kept (`sitemap.Newest`), and what was left out is counted.
-A new kind of discovery (say, a JSON API) is one function with the `Discoverer` signature added
-to `DISCOVERERS`; the pipeline then accepts it by name without other changes.
+A new kind of discovery (say, a JSON API) is one function from a `DiscoveryPage` to a `Discovery`
+added to `DISCOVERERS`; the pipeline then accepts it by name without other changes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "DISCOVERERS",
     "Discoverer",
     "Discovery",
+    "DiscoveryPage",
     "Newest",
     "SitemapPage",
     "discover",
@@ -45,52 +46,43 @@ class Discovery:
     left_out: int = 0
 
 
-# (body, text, url, source, selector, cap, wanted) → Discovery. `text` is the body decoded by the
-# fetcher; `cap` (None: no cap) is a bound the discoverer may apply while it reads, as the
-# sitemap's does, to hold no more than that, counting only the URLs `wanted` says yes to;
-# `discover` applies both to whatever comes back.
 Wanted = Callable[[str], bool]
-Discoverer = Callable[[bytes, str, str, Source, str | None, int | None, Wanted], Discovery]
 
 
-def _from_feed(
-    body: bytes,
-    text: str,
-    url: str,
-    source: Source,
-    selector: str | None,
-    cap: int | None,
-    wanted: Wanted,
-) -> Discovery:
-    return Discovery(candidates=parse_feed(body, url, source.zone))
+@dataclass(frozen=True)
+class DiscoveryPage:
+    """One fetched discovery page as a discoverer reads it. `text` is the body decoded by the
+    fetcher; `selector` is a listing's; `cap` (None: no cap) is a bound the discoverer may apply
+    while it reads, as the sitemap's does, to hold no more than that, counting only the URLs
+    `wanted` says yes to. `discover` applies both to whatever comes back, so a discoverer may
+    ignore them."""
+
+    body: bytes
+    text: str
+    url: str
+    source: Source
+    selector: str | None
+    cap: int | None
+    wanted: Wanted
 
 
-def _from_sitemap(
-    body: bytes,
-    text: str,
-    url: str,
-    source: Source,
-    selector: str | None,
-    cap: int | None,
-    wanted: Wanted,
-) -> Discovery:
-    page = parse_sitemap(body, url, source.zone, cap=cap, accept=wanted)
-    return Discovery(candidates=page.candidates, follow=page.sitemaps, left_out=page.left_out)
+Discoverer = Callable[[DiscoveryPage], Discovery]
 
 
-def _from_listing(
-    body: bytes,
-    text: str,
-    url: str,
-    source: Source,
-    selector: str | None,
-    cap: int | None,
-    wanted: Wanted,
-) -> Discovery:
-    if not selector:
-        raise ValueError(f"a listing needs its selector ({url})")
-    html = text or body.decode("utf-8", errors="replace")
-    return Discovery(candidates=parse_listing(html, url, selector, source.zone))
+def _from_feed(page: DiscoveryPage) -> Discovery:
+    return Discovery(candidates=parse_feed(page.body, page.url, page.source.zone))
+
+
+def _from_sitemap(page: DiscoveryPage) -> Discovery:
+    read = parse_sitemap(page.body, page.url, page.source.zone, cap=page.cap, accept=page.wanted)
+    return Discovery(candidates=read.candidates, follow=read.sitemaps, left_out=read.left_out)
+
+
+def _from_listing(page: DiscoveryPage) -> Discovery:
+    if not page.selector:
+        raise ValueError(f"a listing needs its selector ({page.url})")
+    html = page.text or page.body.decode("utf-8", errors="replace")
+    return Discovery(candidates=parse_listing(html, page.url, page.selector, page.source.zone))
 
 
 DISCOVERERS: dict[str, Discoverer] = {
@@ -130,7 +122,7 @@ def discover(
     def wanted(link: str) -> bool:
         return is_article_url(link, source) and not (known and known(link))
 
-    found = discoverer(body, text, url, source, selector, cap, wanted)
+    found = discoverer(DiscoveryPage(body, text, url, source, selector, cap, wanted))
     kept: Newest[Candidate] = Newest(cap)
     for place, candidate in enumerate(found.candidates):  # keyed by place: the pipeline merges
         if wanted(candidate.url):  # repeats by article key, titles and all
