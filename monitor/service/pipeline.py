@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 
 from monitor.config.rules import Rules
 from monitor.config.settings import Settings
-from monitor.config.sources import Source, load_sources
+from monitor.config.sources import Source
 from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ArchiveUnwritable, FetchError, MonitorError, ParseError
 from monitor.core.records import Candidate, ExtractedArticle, Page, SourceReport
@@ -394,7 +394,8 @@ def _reason(error: FetchError | MonitorError | None) -> str:
 def ensure_seeds(deps: Deps, now: datetime) -> None:
     """Before the first poll of an empty archive, archive the seed corpus: the dedupe baseline."""
     if deps.store.count_articles() == 0 and (deps.settings.seeds_dir / "seeds.yaml").exists():
-        seeds = load_seeds(deps.settings.seeds_dir, load_sources(deps.settings.sources))
+        # the seed corpus's own sources.yaml names the sites its copies came from (icma)
+        seeds = load_seeds(deps.settings.seeds_dir)
         counts = archive_seeds(deps.store, seeds, now, deps.rules)
         log.info("archived the seed corpus: %s", counts)
 
