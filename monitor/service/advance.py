@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -28,6 +29,9 @@ from monitor.text.normalise import content_hash
 log = logging.getLogger(__name__)
 
 FINISH_BATCH = 200
+# The pipeline advances articles on several threads; dedupe looks up what is already sketched and
+# then records its own sketch, so two copies deduped at the same moment would each miss the other.
+_DEDUPE_ONE_AT_A_TIME = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ def advance(
         return Advanced()
     duplicate = relevant = None
     if not has_passed(article.stage, "deduped"):
-        match = dedupe_in_order(store, aggregators, article_id)
+        with _DEDUPE_ONE_AT_A_TIME:  # two copies deduped at once would not see each other
+            match = dedupe_in_order(store, aggregators, article_id)
         duplicate = match is not None
         store.mark_stage(article_id, "deduped")
     if not has_passed(article.stage, "tagged"):
