@@ -271,7 +271,7 @@ class Offload:
             pool.stop()
             pool.join()
             raise
-        log.info(
+        log.debug(
             "started %d analysis workers (%s) with rules %s",
             self.workers,
             self.start_method,
