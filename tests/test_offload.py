@@ -213,7 +213,7 @@ def test_reloaded_rules_reach_the_workers(rules: Rules, caplog: pytest.LogCaptur
         async with Offload(workers=1, timeout=20, memory_mb=512) as offload:
             return [await offload.analyse(page, each) for each in (rules, again, strict)]
 
-    with caplog.at_level(logging.INFO, logger="monitor.service.offload"):
+    with caplog.at_level(logging.DEBUG, logger="monitor.service.offload"):
         first, same, stricter = asyncio.run(main())
     assert len([r for r in caplog.records if "analysis workers" in r.getMessage()]) == 2
     assert isinstance(first, Analysis) and isinstance(stricter, Analysis)
