@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,7 @@ from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
-from monitor.text.stems import analyse, search_terms, stems
+from monitor.text.stems import analyse, search_terms, stems, stems_by_grammar
 
 QUERIES = yaml.safe_load(
     (ROOT / "tests" / "fixtures" / "search" / "queries.yaml").read_text(encoding="utf-8")
@@ -504,3 +506,38 @@ def test_export_takes_the_search_filters(archive_file: Path) -> None:
     code, out, err = run(archive_file, "export", "--until", "2026-11-21", "--format", "csv")
     assert code == 0, err
     assert "Qazaxıstan neft ixracı" in out and "Казахстана" not in out
+
+
+def test_words_are_stemmed_alike_on_many_threads_at_once() -> None:
+    """The archive indexes on a database thread while other threads analyse: a stemmer shared
+    between threads cut one thread's word with another's (an IndexError in CI)."""
+    endings = ["ами", "ого", "ыми", "ившись", "ать", "ость", "ений", "ующий"]
+    words = [
+        f"казах{chr(0x430 + i % 32)}{chr(0x430 + i // 32 % 32)}{e}"
+        for i in range(900)
+        for e in endings
+    ]
+    alone = {word: analyse(word, "ru") for word in words}
+    stems_by_grammar.cache_clear()  # every word goes through Snowball again, now on 8 threads
+    failures: list[BaseException] = []
+    mismatches: list[str] = []
+
+    def stem_all(part: list[str]) -> None:
+        try:
+            for word in part:
+                if analyse(word, "ru") != alone[word]:
+                    mismatches.append(word)
+        except BaseException as error:  # the race shows as an exception inside Snowball
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=stem_all, args=(words[n::8],)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == [] and mismatches == []

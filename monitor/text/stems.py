@@ -18,6 +18,7 @@ read (`monitor.search.query`), so a word finds its inflected forms:
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -160,9 +161,17 @@ def _twice(stem: str) -> set[str]:
     return {stem, again} if len(again) >= MIN_STEM else {stem}
 
 
-@lru_cache(maxsize=4)
+_PER_THREAD = threading.local()
+
+
 def _stemmer(language: str) -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer(language)
+    """This thread's own stemmer: a Snowball stemmer keeps the word it is cutting in itself, so
+    two threads sharing one (the database thread indexing an article while another analyses a
+    query) cut each other's words and fail with an IndexError deep in Snowball."""
+    stemmers: dict[str, snowballstemmer.stemmer] = _PER_THREAD.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        stemmers[language] = snowballstemmer.stemmer(language)
+    return stemmers[language]
 
 
 def _snowball(grammar: str, word: str) -> str:
