@@ -25,7 +25,8 @@ from monitor.core.errors import FetchTimeout, HTTPStatusError, RobotsDisallowed
 from monitor.core.records import Candidate, Validators
 from monitor.crawl.frontier import MAX_ATTEMPTS, retry_at
 from monitor.demo.server import SiteServer
-from monitor.service.advance import finish_stages
+from monitor.service.advance import advance, finish_stages
+from monitor.service.dedupe import dedupe_in_order
 from monitor.service.lease import is_dead_worker, worker_name
 from monitor.service.pipeline import poll_sources
 from monitor.service.status import backlog_line, stages_line, status_report
@@ -211,6 +212,37 @@ def record(source: str, key: str, text: str) -> ArticleRecord:
         http_status=200,
         warc=None,
     )
+
+
+def test_a_worker_dedupes_only_while_no_other_worker_on_the_archive_does(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two workers (two `Store`s on one archive, as two processes have) deduping two copies at
+    the same moment would each miss the other's sketch: the second waits for the first."""
+    rules = load_rules(make_settings(tmp_path).topics)
+    other = Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        first = store.save_article(record("azertag-az", "id:1", "Qazaxıstan")).article_id
+        copy = other.save_article(record("icma-az", "id:2", "Qazaxıstan")).article_id
+        finished = threading.Event()
+
+        def other_worker() -> None:
+            advance(other, rules, frozenset(), copy)
+            finished.set()
+
+        with store.one_at_a_time("dedupe"):  # this worker is deduping `first`
+            thread = threading.Thread(target=other_worker)
+            thread.start()
+            assert not finished.wait(1.0)  # the other waits for this worker's dedupe to end
+            assert dedupe_in_order(store, frozenset(), first) is None
+            store.mark_stage(first, "deduped")
+        assert finished.wait(30)
+        thread.join()
+        original, article = store.article(first), store.article(copy)
+        assert original is not None and article is not None
+        assert article.duplicate_of == original.url
+    finally:
+        other.close()
 
 
 def test_an_article_stored_but_never_tagged_is_finished_by_the_next_cycle(

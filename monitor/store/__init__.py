@@ -10,8 +10,17 @@ records from here.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from monitor.store.article_rows import ArticleRows
-from monitor.store.db import Access, migrate, open_engine, require_writable
+from monitor.store.db import (
+    Access,
+    LockPurpose,
+    archive_lock,
+    migrate,
+    open_engine,
+    require_writable,
+)
 from monitor.store.fetch_rows import FetchRows
 from monitor.store.frontier_rows import Backlog, Claimed, Discovered, FrontierRows
 from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved, SourceStatus
@@ -48,6 +57,11 @@ class Store(ArticleRows, SourceRows, FetchRows, FrontierRows):
             engine.dispose()
             raise
         return cls(engine)
+
+    def one_at_a_time(self, purpose: LockPurpose) -> AbstractContextManager[None]:
+        """Held while this process does `purpose` and no other process on the archive does
+        (`db.archive_lock`); the holder's threads still take turns by their own lock."""
+        return archive_lock(self.engine, purpose)
 
     def close(self) -> None:
         self.engine.dispose()

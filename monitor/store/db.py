@@ -267,7 +267,7 @@ def migrate(engine: Engine) -> None:
     if schema_revision(engine) == head_revision():
         return
     try:
-        with migration_lock(engine):
+        with archive_lock(engine, "migrate"):
             if schema_revision(engine) != head_revision():
                 alembic_command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as exc:
@@ -276,31 +276,38 @@ def migrate(engine: Engine) -> None:
         ) from exc
 
 
-# pg_advisory_lock's key for "migrating this database": any constant the monitor alone uses
-MIGRATION_LOCK_KEY = 0x617A6B7A  # "azkz"
+# pg_advisory_lock's keys, one per thing done by one process at a time: constants the monitor
+# alone uses ("azkz" and the next)
+LockPurpose = Literal["migrate", "dedupe"]
+LOCK_KEYS: dict[LockPurpose, int] = {"migrate": 0x617A6B7A, "dedupe": 0x617A6B7B}
 
 
 @contextmanager
-def migration_lock(engine: Engine) -> Iterator[None]:
-    """Held while one process upgrades the schema. PostgreSQL: a session-level advisory lock, on a
-    connection of its own (alembic migrates on another). SQLite: an exclusive lock on a file beside
-    the archive, since two processes creating the same tables would collide on the second. An
-    in-memory database has no other process to wait for."""
+def archive_lock(engine: Engine, purpose: LockPurpose) -> Iterator[None]:
+    """Held while one process does `purpose` ("migrate": upgrade the schema; "dedupe": look up
+    what an article copies and record its sketch), so workers on one archive take turns.
+    PostgreSQL: a session-level advisory lock, on a connection of its own (the work runs on
+    others), freed by the server if the holder dies. SQLite: an exclusive lock on a file beside
+    the archive (`archive.db.<purpose>-lock`), freed by the kernel likewise. An in-memory database
+    has no other process to wait for."""
+    key = LOCK_KEYS[purpose]
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            conn.commit()  # the lock is the session's: no transaction held open while it waits
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
         return
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
     try:
-        lock = open(f"{database}.migrate-lock", "a+b")  # noqa: SIM115 (closed below)
-    except OSError:  # a read-only folder: the upgrade itself then says why it cannot write
+        lock = open(f"{database}.{purpose}-lock", "a+b")  # noqa: SIM115 (closed below)
+    except OSError:  # a read-only folder: the work itself then says why it cannot write
         yield
         return
     with lock:
