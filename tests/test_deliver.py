@@ -16,9 +16,12 @@ import io
 import json
 import logging
 import os
+import random
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import _reset_postgres
 
 from monitor.config.settings import Settings
 from monitor.core.errors import DeliveryError
+from monitor.core.workers import claim_holder
 from monitor.deliver.digest import Labels
 from monitor.deliver.dry_run import preview
 from monitor.deliver.jobs import DigestRun, run_digest
@@ -172,7 +177,10 @@ def worker(job: dict[str, Any]) -> int:
     return 0
 
 
-def spawn(kind: str, settings: Settings, now: datetime, crash: str | None = None) -> int:
+def worker_command(
+    kind: str, settings: Settings, now: datetime, crash: str | None = None
+) -> list[str]:
+    """The command that runs one digest job in a process of its own (`worker`)."""
     job = {
         "kind": kind,
         "now": now.isoformat(),
@@ -199,8 +207,12 @@ def spawn(kind: str, settings: Settings, now: datetime, crash: str | None = None
             else None
         },
     }
+    return [sys.executable, __file__, json.dumps(job)]
+
+
+def spawn(kind: str, settings: Settings, now: datetime, crash: str | None = None) -> int:
     done = subprocess.run(
-        [sys.executable, __file__, json.dumps(job)],
+        worker_command(kind, settings, now, crash),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -270,6 +282,86 @@ def test_a_crash_frees_the_channel_at_once_on_the_same_host(
     assert spawn("telegram", settings, NOW + timedelta(minutes=1)) == 0
     assert api.messages == []
     assert [d.state for d in _deliveries(store)] == ["unknown"]
+
+
+@pytest.fixture
+def shared_archive(postgres_url: str) -> Iterator[Store]:
+    """An empty PostgreSQL archive, the one that several workers share."""
+    _reset_postgres(postgres_url)
+    opened = Store.open(postgres_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def mid_request(
+    store: Store, workers: dict[int, subprocess.Popen[bytes]], *, after: int, api: Any
+) -> subprocess.Popen[bytes]:
+    """The worker that claimed a delivery to send once `after` messages have reached the chat."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(api.messages) >= after:
+            for delivery in _deliveries(store):
+                holder = claim_holder(delivery.claim_token) if delivery.state == "sending" else None
+                pid = int(holder.split(":")[1]) if holder else None
+                if pid in workers:
+                    return workers[pid]
+        time.sleep(0.01)
+    raise AssertionError(f"no worker was sending after {after} messages")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [2, 4])
+def test_workers_sharing_an_archive_post_each_item_once_though_one_is_killed(
+    shared_archive: Store, api: Any, tmp_path: Path, workers: int
+) -> None:
+    """Several workers run the same digest at once on one PostgreSQL archive (as `monitor run` on
+    several machines does when the slot comes), the Bot API slow to answer, and the worker that is
+    sending is SIGKILLed at a random moment of its run. Then a restart, as the scheduler's next tick. No item
+    reaches the chat twice, and every item not posted waits in an `unknown` delivery for the
+    operator (`monitor outbox`): nothing is lost without a word."""
+    store = shared_archive
+    add_items(store, 120)
+    settings = telegram_settings(tmp_path, store_url(store), api.url)
+    api.fail_next("slow", 200, delay=0.2)  # every message is out 0.2 s before its answer comes
+    logs = [(tmp_path / f"worker{n}.err").open("w") for n in range(workers)]
+    processes = [
+        subprocess.Popen(worker_command("telegram", settings, NOW), cwd=ROOT, stderr=log)
+        for log in logs
+    ]
+    by_pid = {p.pid: p for p in processes}
+    try:
+        victim = mid_request(store, by_pid, after=random.randint(1, 5), api=api)
+        time.sleep(random.uniform(0.0, 0.15))  # before its request leaves, or while it waits
+        victim.send_signal(signal.SIGKILL)
+        codes = [p.wait(timeout=120) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+        for log in logs:
+            log.close()
+    errors = "\n".join((tmp_path / f"worker{n}.err").read_text() for n in range(workers))
+    assert victim.returncode == -signal.SIGKILL
+    assert [c for p, c in zip(processes, codes, strict=True) if p is not victim] == [0] * (
+        workers - 1
+    ), errors
+    assert spawn("telegram", settings, NOW + timedelta(minutes=1)) == 0  # the restart
+    posted = times_posted(api.messages, range(120))
+    assert max(posted.values()) == 1, "an item reached the chat twice"
+    parts = [d for d in _deliveries(store) if d.channel == "telegram"]
+    assert {d.state for d in parts} <= {"sent", "unknown"}  # none left pending or claimed
+    awaiting = {
+        n
+        for d in parts
+        if d.state == "unknown"
+        for n in range(120)
+        if marker(n) in d.payload.decode()
+    }
+    assert {n for n, times in posted.items() if times == 0} <= awaiting
+    assert len([d for d in parts if d.state == "unknown"]) <= 1  # only the victim's request
+    assert len(api.calls("sendMessage")) == len(api.messages)  # nothing resent
 
 
 @pytest.mark.slow
