@@ -4,8 +4,9 @@ command shares (its settings, the sources, one way to open the archive, JSON lin
 The commands live beside it, one module per audience: `operate` (the operator's: run, poll,
 status, backfill, the archive's upkeep), `research` (search, export, classify, the web page) and
 `delivery` (digests and the bot); `main` puts them together and turns every expected failure into
-one line. The modules behind the commands are imported on first use (`monitor.core.lazy`):
-`monitor --help` needs none of them, and each command pays only for the ones it uses.
+one line. The modules behind the commands are imported on first use (`monitor.cli.deferred`):
+`monitor --help` needs none of them, and each command pays only for the ones it uses. The options
+that several commands declare alike are in `monitor.cli.options`.
 """
 
 from __future__ import annotations
@@ -22,35 +23,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from monitor.cli.deferred import archive, archive_db, configuration, sources_file
+from monitor.cli.options import setting
 from monitor.core.errors import ConfigError
-from monitor.core.lazy import lazy_import
 
 if TYPE_CHECKING:
-    from monitor import store as archive
-    from monitor.config import settings as configuration
-    from monitor.config import sources as sources_file
     from monitor.config.settings import Settings
     from monitor.config.sources import Source
     from monitor.store import Store
-    from monitor.store import db as archive_db
     from monitor.store.db import Access
-else:
-    archive = lazy_import("monitor.store")
-    archive_db = lazy_import("monitor.store.db")
-    configuration = lazy_import("monitor.config.settings")
-    sources_file = lazy_import("monitor.config.sources")
-
-# Options shared by several commands (the search filters are search's and export's alike).
-Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source.")]
-Langs = Annotated[list[str] | None, typer.Option("--lang", help="Only this language.")]
-Topics = Annotated[list[str] | None, typer.Option("--topic", help="Only this topic.")]
-Since = Annotated[str | None, typer.Option("--since", help="Published on/after (ISO date).")]
-Until = Annotated[
-    str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
-]
-RelevantOnly = Annotated[
-    bool, typer.Option("--relevant-only", help="Only articles tagged relevant.")
-]
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -90,30 +71,19 @@ def settings_of(ctx: typer.Context) -> Settings:
 @app.callback()
 def options(
     ctx: typer.Context,
-    sources: Annotated[
-        Path | None, typer.Option("--sources", help="sources.yaml [env MONITOR_SOURCES]")
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="SQLAlchemy URL [env MONITOR_DATABASE_URL]")
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="data folder [env MONITOR_DATA_DIR]")
-    ] = None,
-    log_format: Annotated[
-        str | None, typer.Option("--log-format", help="text or json [env MONITOR_LOG_FORMAT]")
-    ] = None,
+    sources: Annotated[Path | None, setting("--sources", "sources", "sources.yaml")] = None,
+    database_url: Annotated[str | None, setting("--db", "database_url", "SQLAlchemy URL")] = None,
+    data_dir: Annotated[Path | None, setting("--data-dir", "data_dir", "data folder")] = None,
+    log_format: Annotated[str | None, setting("--log-format", "log_format", "text or json")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    overrides: dict[str, Any] = {
-        key: value
-        for key, value in {
-            "sources": sources,
-            "database_url": db,
-            "data_dir": data_dir,
-            "log_format": log_format,
-        }.items()
-        if value is not None
+    given = {
+        "sources": sources,
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "log_format": log_format,
     }
+    overrides: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     if verbose:
         overrides["log_level"] = "DEBUG"
     try:

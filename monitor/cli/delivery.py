@@ -10,31 +10,23 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from monitor.cli.app import app, date_option, log, open_archive, settings_of, sources_of
+from monitor.cli.deferred import (
+    asyncio,
+    bot_commands,
+    chat_bot,
+    digest_jobs,
+    digest_preview,
+    leases,
+    routing,
+    topic_rules,
+)
+from monitor.cli.options import flag
 from monitor.core.clock import utc_now
 from monitor.core.errors import ConfigError
-from monitor.core.lazy import lazy_import
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from monitor.bot import commands as bot_commands
-    from monitor.bot import telegram_app as chat_bot
-    from monitor.config import rules as topic_rules
-    from monitor.deliver import dry_run as digest_preview
-    from monitor.deliver import jobs as deliver
-    from monitor.deliver import routing
     from monitor.deliver.routing import Kind
-    from monitor.service import lease as leases
     from monitor.store import Store
-else:
-    asyncio = lazy_import("asyncio")
-    bot_commands = lazy_import("monitor.bot.commands")
-    chat_bot = lazy_import("monitor.bot.telegram_app")
-    deliver = lazy_import("monitor.deliver.jobs")
-    digest_preview = lazy_import("monitor.deliver.dry_run")
-    leases = lazy_import("monitor.service.lease")
-    routing = lazy_import("monitor.deliver.routing")
-    topic_rules = lazy_import("monitor.config.rules")
 
 
 @app.command()
@@ -45,7 +37,7 @@ def digest(
         str | None, typer.Option("--since", help="Telegram: items first seen on/after (ISO).")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what is due; record and send nothing.")
+        bool, flag("--dry-run", "Show what is due; record and send nothing.")
     ] = False,
 ) -> None:
     """Send (or show) the digest that is due now: the Telegram digest of new relevant items, or
@@ -71,7 +63,7 @@ def digest(
                 typer.echo(line)
             return
         run = asyncio.run(
-            deliver.run_digest(chosen, store, settings, now, labels=labels, since=start)
+            digest_jobs.run_digest(chosen, store, settings, now, labels=labels, since=start)
         )
     for line in run.lines():
         typer.echo(line)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor.cli.app import (
-    Sources,
     app,
     json_line,
     log,
@@ -23,48 +22,34 @@ from monitor.cli.app import (
     sources_of,
     when,
 )
+from monitor.cli.deferred import (
+    advance,
+    asyncio,
+    backfills,
+    bot_commands,
+    chat_bot,
+    dedupe_stage,
+    demo_run,
+    fingerprints,
+    health,
+    maintenance,
+    pipeline,
+    runner,
+    runtime,
+    seed_corpus,
+    sources_file,
+    status_reports,
+    topic_rules,
+    warc,
+)
+from monitor.cli.options import Sources, flag
 from monitor.core.clock import utc_now
-from monitor.core.lazy import lazy_import
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from monitor.bot import commands as bot_commands
-    from monitor.bot import telegram_app as chat_bot
-    from monitor.config import rules as topic_rules
-    from monitor.config import sources as sources_file
     from monitor.config.rules import Rules
     from monitor.config.settings import Settings
     from monitor.config.sources import Source
-    from monitor.demo import run as demo_run
-    from monitor.extract import seeds as seed_corpus
-    from monitor.service import advance, health, maintenance, pipeline
-    from monitor.service import backfill as backfills
-    from monitor.service import dedupe as dedupe_stage
-    from monitor.service import runner as schedule
-    from monitor.service import status as status_reports
-    from monitor.service import wiring as runtime
     from monitor.service.pipeline import Deps
-    from monitor.store import fingerprints, warc
-else:
-    advance = lazy_import("monitor.service.advance")
-    asyncio = lazy_import("asyncio")
-    backfills = lazy_import("monitor.service.backfill")
-    bot_commands = lazy_import("monitor.bot.commands")
-    chat_bot = lazy_import("monitor.bot.telegram_app")
-    dedupe_stage = lazy_import("monitor.service.dedupe")
-    demo_run = lazy_import("monitor.demo.run")
-    fingerprints = lazy_import("monitor.store.fingerprints")
-    health = lazy_import("monitor.service.health")
-    maintenance = lazy_import("monitor.service.maintenance")
-    pipeline = lazy_import("monitor.service.pipeline")
-    runtime = lazy_import("monitor.service.wiring")
-    schedule = lazy_import("monitor.service.runner")
-    seed_corpus = lazy_import("monitor.extract.seeds")
-    sources_file = lazy_import("monitor.config.sources")
-    status_reports = lazy_import("monitor.service.status")
-    topic_rules = lazy_import("monitor.config.rules")
-    warc = lazy_import("monitor.store.warc")
 
 
 @app.command()
@@ -80,12 +65,12 @@ def run(ctx: typer.Context) -> None:
         async with runtime.open_deps(settings, sources) as deps:
             if bot is None:
                 log.info("bot not started: %s", bot_commands.bot_disabled_reason(settings))
-            await schedule.Runner(deps, sources, chat_bot=bot).run()
+            await runner.Runner(deps, sources, chat_bot=bot).run()
 
     asyncio.run(main())
 
 
-def _chat_bot(settings: Settings) -> schedule.ChatBot | None:
+def _chat_bot(settings: Settings) -> runner.ChatBot | None:
     """The bot `monitor run` keeps beside its polls, when one is configured. Bad chat ids stop
     the run here, before anything starts (exit 2)."""
     if bot_commands.bot_disabled_reason(settings) is not None:
@@ -105,7 +90,7 @@ def _chat_bot(settings: Settings) -> schedule.ChatBot | None:
 def poll(
     ctx: typer.Context,
     source: Sources = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per source.")] = False,
+    as_json: Annotated[bool, flag("--json", "One JSON object per source.")] = False,
 ) -> None:
     """Run one polling cycle now and print what it found."""
     settings = settings_of(ctx)
@@ -144,7 +129,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 @app.command()
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, flag("--json", "Machine-readable output.")] = False,
 ) -> None:
     """Per source: last success, failures in a row, articles, empty extractions, recent errors."""
     settings = settings_of(ctx)
@@ -187,11 +172,9 @@ def status(
 def frontier(
     ctx: typer.Context,
     source: Sources = None,
-    failed: Annotated[
-        bool, typer.Option("--failed", help="The URLs given up, with the reason.")
-    ] = False,
+    failed: Annotated[bool, flag("--failed", "The URLs given up, with the reason.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many URLs.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per URL.")] = False,
+    as_json: Annotated[bool, flag("--json", "One JSON object per URL.")] = False,
 ) -> None:
     """The article URLs discovered and not archived yet, oldest first (or those given up)."""
     settings = settings_of(ctx)
@@ -228,7 +211,7 @@ def seeds(ctx: typer.Context) -> None:
 def dedupe(
     ctx: typer.Context,
     rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Rebuild the index from stored sketches only.")
+        bool, flag("--rebuild", "Rebuild the index from stored sketches only.")
     ] = False,
 ) -> None:
     """Dedupe archived articles that have no current sketch (an archive from before dedupe, or
@@ -269,7 +252,7 @@ def retag(
     ctx: typer.Context,
     source: Sources = None,
     everything: Annotated[
-        bool, typer.Option("--all", help="Also articles the current rules already tagged.")
+        bool, flag("--all", "Also articles the current rules already tagged.")
     ] = False,
 ) -> None:
     """Apply the current topics.yaml to the archive (after editing the rules)."""
@@ -297,10 +280,8 @@ def backfill(
         str | None,
         typer.Option("--since", help="Back to this date (ISO; the site's local midnight)."),
     ] = None,
-    restart: Annotated[
-        bool, typer.Option("--restart", help="Start over from the newest page.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per page.")] = False,
+    restart: Annotated[bool, flag("--restart", "Start over from the newest page.")] = False,
+    as_json: Annotated[bool, flag("--json", "One JSON line per page.")] = False,
 ) -> None:
     """Walk a source's listing pages back to a date and archive what they list; resumable
     (run it again to continue), with its progress kept in the archive database."""

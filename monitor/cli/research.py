@@ -11,50 +11,27 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
 import typer
 
-from monitor.cli.app import (
-    Langs,
-    RelevantOnly,
-    Since,
-    Sources,
-    Topics,
-    Until,
-    app,
-    date_option,
-    log,
-    open_archive,
-    settings_of,
-    sources_of,
+from monitor.cli.app import app, date_option, log, open_archive, settings_of, sources_of
+from monitor.cli.deferred import (
+    archive_db,
+    exports,
+    listening,
+    query_language,
+    routing,
+    search_index,
+    search_service,
+    seed_corpus,
+    tagger,
+    topic_rules,
+    web_app,
 )
 from monitor.cli.json_lines import Line, read_json_lines
+from monitor.cli.options import Langs, RelevantOnly, Since, Sources, Topics, Until, flag
 from monitor.core.errors import ConfigError
-from monitor.core.lazy import lazy_import
 from monitor.text.lang import LANGUAGES
 
 if TYPE_CHECKING:
-    import monitor.web.serve as listening  # (monitor.web's `serve` is the function)
-    from monitor.config import rules as topic_rules
     from monitor.config.settings import Settings
-    from monitor.deliver import routing as deliver
-    from monitor.extract import seeds as seed_corpus
-    from monitor.search import export as exports
-    from monitor.search import query as query_language
-    from monitor.search import service as search
-    from monitor.store import db as archive_db
-    from monitor.store import fulltext as search_index
-    from monitor.tag import tagger as tag
-    from monitor.web import app as web_app
-else:
-    archive_db = lazy_import("monitor.store.db")
-    deliver = lazy_import("monitor.deliver.routing")
-    exports = lazy_import("monitor.search.export")
-    listening = lazy_import("monitor.web.serve")
-    query_language = lazy_import("monitor.search.query")
-    search = lazy_import("monitor.search.service")
-    search_index = lazy_import("monitor.store.fulltext")
-    seed_corpus = lazy_import("monitor.extract.seeds")
-    tag = lazy_import("monitor.tag.tagger")
-    topic_rules = lazy_import("monitor.config.rules")
-    web_app = lazy_import("monitor.web.app")
 
 
 @app.command("search")
@@ -77,7 +54,7 @@ def search_command(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 20,
     format: Annotated[str, typer.Option("--format", help="table or jsonl")] = "table",
     reindex: Annotated[
-        bool, typer.Option("--reindex", help="First index articles missing from the index.")
+        bool, flag("--reindex", "First index articles missing from the index.")
     ] = False,
 ) -> None:
     """Full-text search of the archive, best matches first (no query: the newest articles).
@@ -92,7 +69,7 @@ def search_command(
         if reindex:
             with store.engine.begin() as conn:
                 typer.echo(f"indexed {search_index.reindex(conn)} articles", err=True)
-        result = search.search(store, query, filters, limit=limit)
+        result = search_service.search(store, query, filters, limit=limit)
     for line in _search_lines(result, format):
         typer.echo(line)
 
@@ -202,7 +179,7 @@ def classify(ctx: typer.Context) -> None:
             typer.echo(json.dumps({"id": None, "line": line.number, "error": problem}))
             continue
         title = item.get("title") or ""
-        tagging = tag.tag(title, item["text"], rules, lang=item.get("lang"))
+        tagging = tagger.tag(title, item["text"], rules, lang=item.get("lang"))
         typer.echo(json.dumps({"id": item.get("id")} | tagging.as_dict(), ensure_ascii=False))
     if failed:
         raise typer.Exit(1)
@@ -238,7 +215,7 @@ def web(
     settings = settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
     listening.check_exposure(settings)
     sources = sources_of(settings)
-    labels = deliver.labels_for(sources, topic_rules.load_rules(settings.topics))
+    labels = routing.labels_for(sources, topic_rules.load_rules(settings.topics))
     shown = archive_db.archive_name(settings.archive_url)
     with open_archive(settings, "read") as store:
         site = web_app.create_app(settings, store, sources=sources, labels=labels)

@@ -36,6 +36,8 @@ driver's wording reaches the user; the command line ends each with one line and 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class MonitorError(Exception):
     """Base of every error raised on purpose by the monitor."""
@@ -71,7 +73,7 @@ class RulesFileError(ConfigFileError):
 class FetchError(MonitorError):
     """A fetch failed for good (after retries). `kind` is a short stable label for logs and status."""
 
-    kind = "fetch-error"
+    kind: ClassVar[str] = "fetch-error"
 
     def __init__(
         self,
@@ -90,37 +92,36 @@ class FetchError(MonitorError):
         self.retry_after = retry_after
         super().__init__(f"{message} ({url})")
 
-
-class FetchTimeout(FetchError):
-    kind = "timeout"
-
-
-class ConnectionFailed(FetchError):
-    kind = "connection"
-
-
-class HTTPStatusError(FetchError):
-    kind = "http-status"
+    def __init_subclass__(cls, *, kind: str) -> None:
+        """Every kind of failed fetch states its label in its class line, `class
+        FetchTimeout(FetchError, kind="timeout")`; a new kind without one fails where it is
+        defined, not in a log line that reads "fetch-error"."""
+        super().__init_subclass__()
+        cls.kind = kind
 
 
-class ChallengePage(HTTPStatusError):
-    kind = "challenge"
+class FetchTimeout(FetchError, kind="timeout"): ...
 
 
-class TooManyRedirects(FetchError):
-    kind = "redirects"
+class ConnectionFailed(FetchError, kind="connection"): ...
 
 
-class BodyTooLarge(FetchError):
-    kind = "too-large"
+class HTTPStatusError(FetchError, kind="http-status"): ...
 
 
-class RobotsDisallowed(FetchError):
-    kind = "robots"
+class ChallengePage(HTTPStatusError, kind="challenge"): ...
 
 
-class PrivateAddressRefused(FetchError):
-    kind = "private-address"
+class TooManyRedirects(FetchError, kind="redirects"): ...
+
+
+class BodyTooLarge(FetchError, kind="too-large"): ...
+
+
+class RobotsDisallowed(FetchError, kind="robots"): ...
+
+
+class PrivateAddressRefused(FetchError, kind="private-address"): ...
 
 
 class ParseError(MonitorError):
@@ -135,7 +136,9 @@ class ParseError(MonitorError):
 
 class DeliveryError(MonitorError):
     """A digest or item could not be delivered. `permanent` errors (bot blocked, chat not found,
-    recipient refused) are not retried; others are, after `retry_after` seconds when given."""
+    recipient refused) are not retried; others are, after `retry_after` seconds when given.
+    `maybe_delivered`: the request may have reached the server and only the answer was lost, so
+    resending might post twice (the outbox decides what to do in that window)."""
 
     def __init__(
         self,
@@ -146,13 +149,11 @@ class DeliveryError(MonitorError):
         retry_after: float | None = None,
         maybe_delivered: bool = False,
     ) -> None:
+        super().__init__(f"{channel}: {message}")
         self.channel = channel
         self.permanent = permanent
         self.retry_after = retry_after
-        # the request may have reached the server and only the answer was lost: resending might
-        # post twice (the outbox decides what to do in that window)
         self.maybe_delivered = maybe_delivered
-        super().__init__(f"{channel}: {message}")
 
 
 class StoreError(MonitorError):

@@ -178,10 +178,9 @@ def _item_block(
     group: str,
     labels: Labels,
     zone: ZoneInfo,
-    *,
-    title_chars: int | None = None,
-    snippet_chars: int | None = None,
-    linked: bool = True,
+    title_chars: int | None,
+    snippet_chars: int | None,
+    linked: bool,
 ) -> Block:
     title = item.title if title_chars is None else shorten(item.title, title_chars)
     snippet = item.snippet if snippet_chars is None else shorten(item.snippet, snippet_chars)
@@ -206,9 +205,7 @@ def _fitted_item(item: DigestItem, group: str, labels: Labels, zone: ZoneInfo, r
     """The item's block, its snippet then its title shortened until it fits in `room`."""
 
     def block(title: int | None = None, snippet: int | None = None, linked: bool = True) -> Block:
-        return _item_block(
-            item, group, labels, zone, title_chars=title, snippet_chars=snippet, linked=linked
-        )
+        return _item_block(item, group, labels, zone, title, snippet, linked)
 
     if block().size() <= room:
         return block()
@@ -296,12 +293,11 @@ def render_markdown(
     zone: ZoneInfo | str,
     now: datetime,
     labels: Labels = Labels(),
-    title: str = DIGEST_TITLE,
 ) -> str:
     """The same digest as one Markdown document, for `storage/digests/` and stdout."""
     zone = _zone(zone)
     stamp = f"{local_stamp(now, zone)} ({zone.key})"  # our own words: nothing to escape
-    lines = [f"# {md_escape(title)}", "", f"{stamp} · {len(items)} items", ""]
+    lines = [f"# {md_escape(DIGEST_TITLE)}", "", f"{stamp} · {len(items)} items", ""]
     for topic_id, group in group_by_topic(items, labels):
         lines += [f"## {md_escape(labels.topic(topic_id))}", ""]
         for item in group:

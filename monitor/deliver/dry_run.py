@@ -3,6 +3,9 @@ demo. The Telegram digest and the instant posts are planned exactly as the queue
 same rows, the same articles held back) and returned as the text they would post; the weekly email
 is shown as its subject and plain-text part, with its HTML page (chart embedded) written under
 `digests_dir/dry-run/`, apart from the files the file sink delivers.
+
+The command line binds this module on first use and only the demo imports it otherwise, so it
+imports the weekly renderer (Jinja2, Pillow) at its top: no start-up waits for it.
 """
 
 from __future__ import annotations
@@ -10,12 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from monitor.config.settings import Settings
-from monitor.core.lazy import lazy_import
+from monitor.deliver import weekly
 from monitor.deliver.digest import Labels, week_key
-from monitor.deliver.queuing import INSTANT_LOOKBACK, LOOKBACK, telegram_plan, weekly_summary
+from monitor.deliver.queuing import (
+    INSTANT_LOOKBACK,
+    LOOKBACK,
+    last_full_week,
+    telegram_plan,
+    weekly_summary,
+)
 from monitor.deliver.routing import (
     AUDIENCES,
     EMAIL,
@@ -28,11 +36,6 @@ from monitor.deliver.routing import (
 from monitor.deliver.sinks import decode_telegram, write_whole
 from monitor.store import Store, outbox, queries
 
-if TYPE_CHECKING:
-    from monitor.deliver import weekly
-else:  # Jinja2 and Pillow load only when a weekly email is rendered (start-up of the CLI, the bot)
-    weekly = lazy_import("monitor.deliver.weekly")
-
 DRY_RUN_DIR = "dry-run"  # under digests_dir: what `digest email --dry-run` renders
 
 
@@ -42,11 +45,13 @@ def preview(
     settings: Settings,
     now: datetime,
     *,
-    labels: Labels = Labels(),
+    labels: Labels,
     since: datetime | None = None,
 ) -> list[str]:
     """What `run_digest` would queue at `now`, as text (Telegram HTML, Markdown, or the email's
-    subject and plain-text part with the path of its HTML part), recording nothing: `--dry-run`."""
+    subject and plain-text part with the path of its HTML part), recording nothing: `--dry-run`.
+    `labels` has no default: without them the preview would show topic ids where the digest shows
+    the topics' names."""
     if kind == "email":
         return preview_weekly(store, settings, now, labels=labels).lines()
     channel = telegram_channel(settings) if kind == "telegram" else INSTANT
@@ -94,7 +99,8 @@ def preview_weekly(
     """The weekly email of the week starting `week_start` (default: the last full week before
     `now`), recording nothing in the outbox: its HTML page (chart embedded) is written under
     `digests_dir/dry-run/`, apart from the files the file sink delivers."""
-    summary = weekly_summary(store, settings, now, labels=labels, week_start=week_start)
+    start = week_start or last_full_week(settings, now)
+    summary = weekly_summary(store, settings, start, labels)
     path = settings.digests_dir / DRY_RUN_DIR / f"email-{week_key(summary.week_start)}.html"
     write_whole(path, weekly.render_weekly_page(summary))
     if email_channel(settings) == EMAIL:

@@ -104,20 +104,14 @@ def telegram_plan(
 
 
 def queue_telegram_digest(
-    store: Store,
-    settings: Settings,
-    now: datetime,
-    *,
-    labels: Labels = Labels(),
-    since: datetime | None = None,
-    max_items: int | None = MAX_DIGEST_ITEMS,
+    store: Store, settings: Settings, now: datetime, *, labels: Labels, since: datetime | None
 ) -> list[int]:
-    """Record the digest of relevant, original articles first seen since `since` (default: the
+    """Record the digest of relevant, original articles first seen since `since` (None: the
     last 7 days) that no live delivery to the same readers holds. Returns the new delivery ids:
     [] when there is nothing new, or this slot's digest was recorded before."""
     channel = telegram_channel(settings)
     since = since or now - LOOKBACK
-    plan = telegram_plan(channel, settings, now, since=since, labels=labels, max_items=max_items)
+    plan = telegram_plan(channel, settings, now, since=since, labels=labels)
     ids = outbox.record_digest(
         store, channel, now, since=since, audience=AUDIENCES[channel], plan=plan
     )
@@ -127,7 +121,7 @@ def queue_telegram_digest(
 
 
 def queue_instant_posts(
-    store: Store, settings: Settings, now: datetime, *, labels: Labels = Labels()
+    store: Store, settings: Settings, now: datetime, *, labels: Labels
 ) -> list[int]:
     """Record one post per article first seen in the last hours scoring at least
     `telegram_instant_score` (when set, and Telegram is configured). The digest leaves them out."""
@@ -143,34 +137,33 @@ def queue_instant_posts(
     return ids
 
 
+def last_full_week(settings: Settings, now: datetime) -> date:
+    """The Monday of the last full ISO week before `now` in the digest zone: the week that a
+    weekly email sent at `now` summarises."""
+    return week_of(now, settings.digest_timezone)[0]
+
+
 def weekly_summary(
-    store: Store,
-    settings: Settings,
-    now: datetime,
-    *,
-    labels: Labels = Labels(),
-    week_start: date | None = None,
+    store: Store, settings: Settings, week_start: date, labels: Labels
 ) -> WeeklySummary:
-    """The summary of the week starting on Monday `week_start`, by default the last full ISO week
-    before `now`, in the digest zone."""
+    """The summary of the week starting on Monday `week_start`, in the digest zone."""
     zone = ZoneInfo(settings.digest_timezone)
-    start = week_start or week_of(now, zone)[0]
-    first, last = week_bounds(start, zone)
+    first, last = week_bounds(week_start, zone)
     rows = queries.digest_rows(store, since=first, until=last, relevant_only=False)
-    return build_weekly_summary(rows, week_start=start, zone=zone, labels=labels)
+    return build_weekly_summary(rows, week_start=week_start, zone=zone, labels=labels)
 
 
 def queue_weekly_email(
-    store: Store, settings: Settings, now: datetime, *, labels: Labels = Labels()
+    store: Store, settings: Settings, now: datetime, *, labels: Labels
 ) -> list[int]:
     """Record the weekly email of the last full ISO week, once per week: the key is the week, so
     a rerun, a restart or a second worker records nothing more."""
     channel = email_channel(settings)
-    zone = ZoneInfo(settings.digest_timezone)
-    key = f"{channel}:{week_key(week_of(now, zone)[0])}"
+    week_start = last_full_week(settings, now)
+    key = f"{channel}:{week_key(week_start)}"
     if outbox.recorded(store, key):
         return []
-    summary = weekly_summary(store, settings, now, labels=labels)
+    summary = weekly_summary(store, settings, week_start, labels)
     if channel == EMAIL:
         message = weekly.render_weekly(
             summary,

@@ -52,8 +52,11 @@ _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 @dataclass(frozen=True)
 class Count:
-    label: str
+    """A labelled count: of a source, a language, a topic, or a day (which also has its bar)."""
+
+    label: str  # a source title, language or topic name; "Mon 16 Nov" for a day
     count: int
+    bar: str = ""  # per day: a row of '#' for the plain-text chart
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,6 @@ class TopicStories:
 
 
 @dataclass(frozen=True)
-class DayCount:
-    label: str  # "Mon 16 Nov"
-    count: int
-    bar: str  # a row of '#' for the plain-text chart
-
-
-@dataclass(frozen=True)
 class WeeklyView:
     """Everything the templates print, already cleaned, ordered and formatted."""
 
@@ -92,7 +88,7 @@ class WeeklyView:
     by_source: tuple[Count, ...]
     by_lang: tuple[Count, ...]
     by_topic: tuple[Count, ...]
-    per_day: tuple[DayCount, ...]
+    per_day: tuple[Count, ...]
     chart_alt: str
     topics: tuple[TopicStories, ...]
 
@@ -250,11 +246,11 @@ def _story_date(published: datetime | None, zone: ZoneInfo) -> str:
     return f"{WEEKDAYS[local.weekday()]} {local.day} {_month(local)}"
 
 
-def _per_day(per_day: tuple[tuple[date, int], ...]) -> tuple[DayCount, ...]:
+def _per_day(per_day: tuple[tuple[date, int], ...]) -> tuple[Count, ...]:
     tallest = max((count for _, count in per_day), default=0)
     width = 30
     return tuple(
-        DayCount(
+        Count(
             label=f"{WEEKDAYS[day.weekday()]} {day.day} {_month(day)}",
             count=count,
             bar="#" * (round(width * count / tallest) if tallest and count > 0 else 0),

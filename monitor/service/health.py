@@ -19,7 +19,6 @@ sources failed"), since eight lines naming eight sites hide that the trouble is 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from monitor.core.errors import DeliveryError
 from monitor.core.lazy import lazy_import
+from monitor.deliver.telegram_text import escape
 from monitor.store import queries
 from monitor.store.tables import PollLog, SourceAlert
 
@@ -133,9 +133,9 @@ class Alert:
     @property
     def html(self) -> str:
         head, _, detail = self.plain.partition("\n")
-        name = html.escape(self.source)
-        head = html.escape(head).replace(name, f"<b>{name}</b>", 1)
-        return f"{head}\n<code>{html.escape(detail)}</code>" if detail else head
+        name = escape(self.source)
+        head = escape(head).replace(name, f"<b>{name}</b>", 1)
+        return f"{head}\n<code>{escape(detail)}</code>" if detail else head
 
 
 def alert_for(

@@ -99,14 +99,14 @@ class Legend:
 
 @dataclass(frozen=True)
 class WeekChart:
-    width: int
-    height: int
     bars: tuple[Bar, ...]
     week_labels: tuple[Label, ...]
     scale_labels: tuple[Label, ...]
     legend: tuple[Legend, ...]
     baseline: float
     empty: bool
+    width: int = WIDTH  # every chart has the page's size; the template reads it from here
+    height: int = HEIGHT
 
 
 def week_name(monday: date) -> str:
@@ -145,8 +145,6 @@ def layout(data: WeeklyTopics, topic_label: dict[str, str]) -> WeekChart:
     if tallest:
         scale.append(Label(LEFT - 6, TOP + 4, str(tallest)))
     return WeekChart(
-        width=WIDTH,
-        height=HEIGHT,
         bars=tuple(bars),
         week_labels=tuple(week_labels),
         scale_labels=tuple(scale),
