@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from monitor.dedupe import sketch as dedupe
+from monitor.dedupe.reference import reference_for, seed_keys
 from monitor.dedupe.sketch import (
     Archived,
     Match,
@@ -344,3 +345,16 @@ def test_the_labelled_set_through_the_archive(store: Store) -> None:
             misses.append(f"FALSE POSITIVE {pair.id}: both under {root(pair.new)}")
     print("\n".join(misses))
     assert misses == []
+
+
+@pytest.mark.parametrize("key", ["003_5035", "seed:003_5035", "id:003_5035"])
+def test_a_seeds_reference_reads_back_to_the_key_it_was_stored_under(key: str) -> None:
+    reference = reference_for("https://seed.invalid/003", key, seed=True)
+    assert reference == "seed:003_5035"
+    assert key in seed_keys(reference)
+
+
+def test_an_articles_reference_is_its_url_and_names_no_seed() -> None:
+    url = "https://azertag.az/xeber/seed:1"
+    assert reference_for(url, "id:1", seed=False) == url
+    assert seed_keys(url) == ()

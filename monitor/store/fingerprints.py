@@ -28,6 +28,7 @@ from sqlalchemy import delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from monitor.dedupe.reference import reference_for, seed_keys
 from monitor.dedupe.sketch import (
     SKETCH_VERSION,
     Archived,
@@ -84,11 +85,11 @@ def original_under(store: Store, reference: str) -> int | None:
     """The id of the article that stands as the original under `reference` (no `duplicate_of`);
     None when that article is gone or no longer stands alone."""
     with store.session() as session:
-        if reference.startswith("seed:"):
+        if keys := seed_keys(reference):
             found = session.exec(
                 select(Article.id)
                 .where(Article.source == SEED_SOURCE, col(Article.duplicate_of).is_(None))
-                .where(col(Article.key).in_([reference, "id:" + reference[5:], reference[5:]]))
+                .where(col(Article.key).in_(keys))
                 .order_by(col(Article.id))
             ).first()
         else:
@@ -152,13 +153,8 @@ def without_current_sketch(store: Store, after: int, batch: int) -> list[int]:
 
 
 def reference_of(article: Article) -> str:
-    """What a copy of this article links to: "seed:<seed id>" for a seed, else its canonical URL.
-
-    A seed's id is its key, without a "seed:" or "id:" prefix if the seed loader gives one.
-    """
-    if article.source == SEED_SOURCE:
-        return "seed:" + article.key.split(":", 1)[-1]
-    return article.url
+    """What a copy of this article links to (`monitor.dedupe.reference`)."""
+    return reference_for(article.url, article.key, seed=article.source == SEED_SOURCE)
 
 
 def remember(store: Store, article_id: int, reference: str, new: Sketch) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from monitor.core.records import copied
+from monitor.dedupe.reference import seed_keys
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Article, EntityRow, Store
 from monitor.store.fingerprints import reference_of
@@ -250,12 +251,8 @@ def article_view(store: Store, article_id: int) -> ArticleView | None:
 def _original(session: Session, article: Article) -> Article | None:
     """The archived article that `article.duplicate_of` names: a seed or a first copy's URL."""
     reference = article.duplicate_of or ""
-    if reference.startswith("seed:"):
-        seed_id = reference.removeprefix("seed:")
-        query = select(Article).where(
-            Article.source == SEED_SOURCE,
-            col(Article.key).in_([seed_id, f"seed:{seed_id}", f"id:{seed_id}"]),
-        )
+    if keys := seed_keys(reference):
+        query = select(Article).where(Article.source == SEED_SOURCE, col(Article.key).in_(keys))
     else:
         query = select(Article).where(Article.url == reference, Article.source != SEED_SOURCE)
     return session.exec(
