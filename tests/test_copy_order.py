@@ -30,7 +30,7 @@ from monitor.dedupe.original import (
 )
 from monitor.service.dedupe import dedupe_archive, dedupe_in_order
 from monitor.store import ArticleRecord, Store
-from monitor.store.fingerprints import mark_copy
+from monitor.store.sketch_rows import mark_copy
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
 TEXTS = Path(__file__).parent / "fixtures" / "dedupe" / "texts"

@@ -28,7 +28,7 @@ from monitor.dedupe.sketch import (
 )
 from monitor.service import dedupe as dedupe_stage
 from monitor.store import ArticleRecord, Store
-from monitor.store import fingerprints as index
+from monitor.store import sketch_rows as index
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from monitor.service import status as status_reports
     from monitor.service import wiring as runtime
     from monitor.store import db as archive_db
-    from monitor.store import fingerprints, warc
     from monitor.store import fulltext as search_index
+    from monitor.store import sketch_rows, warc
     from monitor.tag import tagger
     from monitor.web import app as web_app
 else:
@@ -55,7 +55,6 @@ else:
     digest_jobs = lazy_import("monitor.deliver.jobs")
     digest_preview = lazy_import("monitor.deliver.dry_run")
     exports = lazy_import("monitor.search.export")
-    fingerprints = lazy_import("monitor.store.fingerprints")
     health = lazy_import("monitor.service.health")
     leases = lazy_import("monitor.service.lease")
     listening = lazy_import("monitor.web.serve")
@@ -68,6 +67,7 @@ else:
     search_index = lazy_import("monitor.store.fulltext")
     search_service = lazy_import("monitor.search.service")
     seed_corpus = lazy_import("monitor.extract.seeds")
+    sketch_rows = lazy_import("monitor.store.sketch_rows")
     sources_file = lazy_import("monitor.config.sources")
     status_reports = lazy_import("monitor.service.status")
     tagger = lazy_import("monitor.tag.tagger")

@@ -30,13 +30,13 @@ from monitor.cli.deferred import (
     chat_bot,
     dedupe_stage,
     demo_run,
-    fingerprints,
     health,
     maintenance,
     pipeline,
     runner,
     runtime,
     seed_corpus,
+    sketch_rows,
     sources_file,
     status_reports,
     topic_rules,
@@ -220,7 +220,7 @@ def dedupe(
     aggregators = frozenset(s.name for s in sources_of(settings) if s.aggregator)
     with open_archive(settings) as store:
         if rebuild:
-            typer.echo(f"index rebuilt from {fingerprints.rebuild(store)} stored sketches")
+            typer.echo(f"index rebuilt from {sketch_rows.rebuild(store)} stored sketches")
         else:
             deduped = dedupe_stage.dedupe_archive(
                 store, progress=_progress(), aggregators=aggregators

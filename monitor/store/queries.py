@@ -25,7 +25,7 @@ from monitor.core.records import copied
 from monitor.dedupe.reference import seed_keys
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Article, EntityRow, Store
-from monitor.store.fingerprints import reference_of
+from monitor.store.sketch_rows import reference_of
 from monitor.store.tables import ArticleTopic, PollLog, SourceAlert
 
 LEAD_CHARS = 1500  # of an item's text read for its snippet: a few paragraphs, never the whole

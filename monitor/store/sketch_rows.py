@@ -1,7 +1,7 @@
 """The archive's side of dedupe: sketches stored with the articles, and indexed look-ups of them.
 
-State lives in the database only, so several workers can dedupe at once and a restart needs no
-warm-up: there is no in-memory index to rebuild (an in-memory datasketch `MinHashLSH` would hold
+State lives in the database only, so a worker on any machine sees every other's sketches (they
+take turns to dedupe: `Store.one_at_a_time`) and a restart needs no warm-up: there is no in-memory index to rebuild (an in-memory datasketch `MinHashLSH` would hold
 32 keys per article, gigabytes at a million articles, per worker, and would have to be refilled
 at every start). A lookup costs a fixed number of indexed queries whatever the archive's size:
 
