@@ -7,10 +7,12 @@ import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from monitor.config.sources import agencies, load_sources
 from monitor.deliver.digest import (
     Labels,
     build_weekly_summary,
@@ -33,6 +35,7 @@ NOW = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)  # 10:00 in Baku
 LABELS = Labels(
     sources={"azertag-az": "AZERTAC", "inform-kz": "Kazinform"},
     topics={"diplomacy": "Diplomacy", "trade": "Trade", "energy": "Energy", "other": "Other"},
+    agencies=agencies(load_sources(Path(__file__).resolve().parent.parent / "sources.yaml")),
 )
 
 
@@ -143,6 +146,12 @@ def test_a_digest_item_never_leads_with_a_bare_dateline(lead: str, snippet: str)
         assert agency not in item.snippet
     [message] = render_telegram([item], zone="Asia/Baku", now=NOW, labels=LABELS)
     assert item.snippet in message.plain
+
+
+def test_a_dateline_stays_in_the_snippet_when_no_source_names_its_agency() -> None:
+    lead = "Baku, November 20, AZERTAC\n\nAzerbaijan and Kazakhstan discussed cargo."
+    [item] = [digest_item(row(1, lead=lead), replace(LABELS, agencies=frozenset()))]
+    assert item.snippet == "Baku, November 20, AZERTAC"
 
 
 # --- Telegram ----------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def _rules(case: dict[str, Any], path: str) -> ArticleRules:
             **own,
             "drop_lines": [*shipped.drop_lines, *own.get("drop_lines", [])],
             "datelines": [*shipped.datelines, *own.get("datelines", [])],
+            "cross_links": [*shipped.cross_links, *own.get("cross_links", [])],
         }
     )
 
@@ -347,15 +348,27 @@ def test_datelines_only_when_the_source_has_them() -> None:
     ],
 )
 def test_closing_cross_link_is_dropped(closing: str) -> None:
-    assert clean_paragraphs([LONG, closing], "", []) == [LONG]
+    html = f"<html><body><div class='story'><p>{LONG}</p><p>{closing}</p></div></body></html>"
+    shipped = SHIPPED["kazinform-ru"].model_dump()
+    assert _article(html, **shipped | {"body": "div.story"}).text == LONG
+    # The wording is config: a source without `cross_links` keeps the paragraph.
+    assert _article(html, body="div.story").text == f"{LONG}\n\n{closing}"
+
+
+def test_every_source_drops_the_closing_cross_links() -> None:
+    assert all(
+        rules.cross_links == SHIPPED["kazinform-ru"].cross_links for rules in SHIPPED.values()
+    )
 
 
 def test_cross_link_kept_when_not_last_or_long_or_alone() -> None:
     closing = "Ранее сообщалось, что Токаев и Алиев обсудили развитие транзита."
-    assert clean_paragraphs([closing, LONG], "", []) == [closing, LONG]
-    assert clean_paragraphs([closing], "", []) == [closing]
+    links = [re.compile(pattern) for pattern in SHIPPED["kazinform-ru"].cross_links]
+    assert clean_paragraphs([LONG, closing], "", [], [], links) == [LONG]
+    assert clean_paragraphs([closing, LONG], "", [], [], links) == [closing, LONG]
+    assert clean_paragraphs([closing], "", [], [], links) == [closing]
     long_background = closing + " Подробности переговоров." * 20
-    assert clean_paragraphs([LONG, long_background], "", []) == [LONG, long_background]
+    assert clean_paragraphs([LONG, long_background], "", [], [], links) == [LONG, long_background]
 
 
 def test_title_repeats_and_duplicate_paragraphs_go() -> None:

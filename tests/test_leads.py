@@ -1,12 +1,20 @@
 """A digest's lead is never only a dateline: the shapes of the agencies' datelines in az, kk, ru
 and en, as the recorded demo pages and shared/sites.md show them, and sentences that merely look
-like one."""
+like one. The agencies' names come from sources.yaml: a name no source lists signs no
+dateline."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from monitor.text.leads import lead_paragraph, without_dateline
+import pytest
+import yaml
+
+from monitor.config.sources import agencies, load_sources
+from monitor.text.leads import dateline_pattern, lead_paragraph, without_dateline
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENCIES = agencies(load_sources(ROOT / "sources.yaml"))
 
 
 @pytest.mark.parametrize(
@@ -51,7 +59,7 @@ from monitor.text.leads import lead_paragraph, without_dateline
     ],
 )
 def test_without_dateline(paragraph: str, kept: str) -> None:
-    assert without_dateline(paragraph) == kept
+    assert without_dateline(paragraph, AGENCIES) == kept
 
 
 @pytest.mark.parametrize(
@@ -66,5 +74,44 @@ def test_without_dateline(paragraph: str, kept: str) -> None:
     ],
 )
 def test_lead_paragraph_passes_over_datelines(text: str, lead: str) -> None:
-    assert lead_paragraph(text).startswith(lead)
-    assert bool(lead_paragraph(text)) == bool(lead)
+    assert lead_paragraph(text, AGENCIES).startswith(lead)
+    assert bool(lead_paragraph(text, AGENCIES)) == bool(lead)
+
+
+def test_the_shipped_sources_name_every_agency_spelling() -> None:
+    azertac = {"AZƏRTAC", "AZERTAC", "AZERTAG", "АЗЕРТАДЖ"}
+    kazinform = {"KAZINFORM", "Kazinform", "КАЗИНФОРМ", "Казинформ", "ҚазАқпарат", "ҚАЗАҚПАРАТ"}
+    assert azertac | kazinform | {"/Trend/"} == AGENCIES
+
+
+def _sources_file(tmp_path: Path, agency: list[str] | None) -> Path:
+    source = {
+        "name": "report-az",
+        "homepage": "https://report.az/",
+        "language": "az",
+        "feeds": ["https://report.az/rss/"],
+        "article": {"agency": agency} if agency is not None else {},
+    }
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": [source]}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("agency", "lead"), [(["Report"], "Nazir"), (None, "Bakı")])
+def test_a_configured_agency_name_signs_datelines(
+    tmp_path: Path, agency: list[str] | None, lead: str
+) -> None:
+    """Adding an agency is a line in sources.yaml: without it, its dateline is the lead."""
+    names = agencies(load_sources(_sources_file(tmp_path, agency)))
+    text = "Bakı, 20 noyabr, Report\n\nNazir görüşüb."
+    assert lead_paragraph(text, names).startswith(lead)
+
+
+def test_no_agencies_no_datelines_but_date_stamps_still_go() -> None:
+    assert dateline_pattern(frozenset()) is None
+    assert without_dateline("Baku, November 20, AZERTAC", ()) == "Baku, November 20, AZERTAC"
+    assert lead_paragraph("08.07.2026 [10:28]\n\nStory.", ()) == "Story."
+
+
+def test_a_longer_name_is_not_cut_short_by_one_it_opens_with() -> None:
+    assert without_dateline("Baku, May 5, Report.az - Story.", {"Report", "Report.az"}) == "Story."

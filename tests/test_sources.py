@@ -198,6 +198,26 @@ BAD_SOURCES = [
         id="datelines-regex",
     ),
     pytest.param(
+        example(article={"cross_links": ["^Ранее (сообщалось"]}),
+        ("example-az", "'article.cross_links.0'", "regular expression"),
+        id="cross-links-regex",
+    ),
+    pytest.param(
+        example(article={"agency": [" AZERTAC"]}),
+        ("example-az", "'article.agency.0'", "agency name"),
+        id="agency-name-blank-around",
+    ),
+    pytest.param(
+        example(article={"agency": [""]}),
+        ("example-az", "'article.agency.0'", "agency name"),
+        id="agency-name-empty",
+    ),
+    pytest.param(
+        example(article={"agency": "AZERTAC"}),
+        ("example-az", "'article.agency'", "list"),
+        id="agency-not-a-list",
+    ),
+    pytest.param(
         example(feeds=DROP, listings=[{"url": "https://example.az/", "selector": "a["}]),
         ("example-az", "'listings.0.selector'", "CSS selector"),
         id="listing-selector",

@@ -9,6 +9,7 @@ extraction. Errors name the file, the source and the field, e.g.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,9 +57,16 @@ def _check_selector(value: str) -> str:
     return value
 
 
+def _check_agency_name(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip() or value != value.strip() or "\n" in value:
+        raise ValueError(f"{value!r} is not an agency name: a word such as 'AZERTAC' or '/Trend/'")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Selector = Annotated[str, BeforeValidator(_check_selector)]
 HttpUrl = Annotated[str, BeforeValidator(lambda v: str(AnyHttpUrl(v)) if v else v)]
+AgencyName = Annotated[str, BeforeValidator(_check_agency_name)]
 
 
 class Listing(Strict):
@@ -105,8 +113,12 @@ class ArticleRules(Strict):
     `drop_lines` are searched in each line and drop the whole line (an aggregator's attribution,
     a footer). `datelines` are matched at the start of the first paragraphs and cut only the
     matched text, since the story's first sentence follows the agency's dateline in the same
-    paragraph ('ASTANA. KAZINFORM – The sides…'). Both are site knowledge, so they live here and
-    in sources.yaml, not in the extractor.
+    paragraph ('ASTANA. KAZINFORM – The sides…'). `cross_links` are matched, in any letter case,
+    at the start of a short closing paragraph ('Ранее сообщалось…'), which is then dropped.
+    `agency` lists the names (each spelling) signing the datelines its articles open with ('Baku,
+    November 20, AZERTAC'): a digest's snippet skips such a dateline whichever source's article it
+    opens, since an aggregator may carry another agency's. All of it is site knowledge, so it
+    lives here and in sources.yaml, not in the extractor or the digest.
     """
 
     title: Selector | None = None
@@ -116,6 +128,8 @@ class ArticleRules(Strict):
     remove: list[Selector] = Field(default_factory=list)
     drop_lines: list[Regex] = Field(default_factory=list)
     datelines: list[Regex] = Field(default_factory=list)
+    cross_links: list[Regex] = Field(default_factory=list)
+    agency: list[AgencyName] = Field(default_factory=list)
 
 
 class Source(Strict):
@@ -213,6 +227,11 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
         return listed_item(loc, "sources", entries, "source", "name") or ("", loc)
 
     return describe_errors(exc, locate)
+
+
+def agencies(sources: Iterable[Source]) -> frozenset[str]:
+    """Every name any source signs its datelines with: the lead stripper's set."""
+    return frozenset(name for source in sources for name in source.article.agency)
 
 
 def enabled(sources: list[Source], names: list[str] | None = None) -> list[Source]:

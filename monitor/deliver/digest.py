@@ -48,10 +48,12 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 @dataclass(frozen=True)
 class Labels:
     """Display names: source titles from sources.yaml, topic labels from topics.yaml. The order of
-    `topics` is the rules' order: it decides an item's first topic and the order of the groups."""
+    `topics` is the rules' order: it decides an item's first topic and the order of the groups.
+    `agencies` are the names datelines are signed with (sources.yaml), kept out of snippets."""
 
     sources: Mapping[str, str] = field(default_factory=dict)
     topics: Mapping[str, str] = field(default_factory=dict)
+    agencies: frozenset[str] = frozenset()
 
     def source(self, name: str) -> str:
         return self.sources.get(name) or name
@@ -124,15 +126,17 @@ def digest_item(row: DigestRow, labels: Labels) -> DigestItem:
         published_at=row.published_at,
         lang=row.lang or "",
         topics=tuple(sorted(row.topics, key=labels.topic_rank)),
-        snippet=snippet_of(row.lead),
+        snippet=snippet_of(row.lead, agencies=labels.agencies),
         score=row.score or 0.0,
     )
 
 
-def snippet_of(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """The first paragraph that says something (never a bare dateline: `monitor.text.leads`), on
-    one line, cut at a word near `limit` characters."""
-    return shorten(one_line(lead_paragraph(text)), limit)
+def snippet_of(
+    text: str, limit: int = SNIPPET_CHARS, agencies: Collection[str] = frozenset()
+) -> str:
+    """The first paragraph that says something (never a bare dateline signed by one of
+    `agencies`: `monitor.text.leads`), on one line, cut at a word near `limit` characters."""
+    return shorten(one_line(lead_paragraph(text, agencies)), limit)
 
 
 def group_by_topic(

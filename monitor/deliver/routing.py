@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from monitor.config.settings import Settings
+from monitor.config.sources import agencies
 from monitor.deliver.channel import EMAIL, TELEGRAM
 from monitor.deliver.digest import Labels
 
@@ -35,10 +36,13 @@ Kind = Literal["telegram", "instant", "email"]
 
 
 def labels_for(sources: Iterable[Source] = (), rules: Rules | None = None) -> Labels:
-    """Display names from sources.yaml (source titles) and topics.yaml (topic labels, in order)."""
+    """Display names from sources.yaml (source titles, the agencies signing datelines) and
+    topics.yaml (topic labels, in order)."""
+    sources = list(sources)
     return Labels(
         sources={source.name: source.title or source.name for source in sources},
         topics={topic: rule.label for topic, rule in rules.topics.items()} if rules else {},
+        agencies=agencies(sources),
     )
 
 

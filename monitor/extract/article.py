@@ -6,8 +6,8 @@ generic extraction; (3) nothing, reported as method "empty" rather than raised, 
 without readable text (a Cloudflare page, a JSON error, a truncated body) is an expected outcome.
 Both paths then go through the same cleaning: the source's `drop_lines` (an aggregator's
 attribution and footer lines, `… Icma.az xəbər verir.`, `Mənbə: …`) and `datelines` (the Kazinform
-token), both from sources.yaml, then a closing "earlier we reported" cross-link and paragraphs
-repeating the title.
+token), then a closing "earlier we reported" paragraph opening with one of its `cross_links`,
+all from sources.yaml, and paragraphs repeating the title.
 Metadata comes only from places meant to carry it (the source's selectors, meta tags, JSON-LD,
 `<time datetime>` inside the article), never from free text elsewhere on the page, nor from
 trafilatura's date guess, which can take a copyright footer's year for the publication date.
@@ -100,9 +100,11 @@ def extract_article(
     canonical_url = find_canonical_url(tree, url)
     drop_lines = [re.compile(pattern) for pattern in rules.drop_lines]
     datelines = [re.compile(pattern) for pattern in rules.datelines]
+    # Cross-links are matched in any case, and across the line breaks of their paragraph.
+    cross_links = [re.compile(pattern, re.IGNORECASE | re.DOTALL) for pattern in rules.cross_links]
 
     def cleaned(paragraphs: list[str]) -> list[str]:
-        return clean_paragraphs(paragraphs, title, drop_lines, datelines)
+        return clean_paragraphs(paragraphs, title, drop_lines, datelines, cross_links)
 
     # 1. The source's own selectors.
     method = "selectors"

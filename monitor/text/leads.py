@@ -12,33 +12,17 @@ prefix off the paragraph that carries the story.
 A dateline is told from a sentence that happens to name the agency ("Baku, the minister told
 AZERTAC: …") by its shape: a capitalised place of one to three words, then nothing or a date
 (something with a digit in it), then the agency, then the end of the line or a dash, colon or
-full stop. Pure functions over plain text.
+full stop. Which names sign datelines is site knowledge: the caller passes them (every source's
+`article.agency` in sources.yaml, gathered into one set, since an aggregator may carry another
+agency's dateline). Pure functions over plain text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from functools import lru_cache
 
-# The agencies whose datelines are known (shared/sites.md; the `ignore` patterns of topics.yaml).
-AGENCIES = (
-    "AZƏRTAC",
-    "AZERTAC",
-    "AZERTAG",
-    "АЗЕРТАДЖ",
-    "KAZINFORM",
-    "Kazinform",
-    "КАЗИНФОРМ",
-    "Казинформ",
-    "ҚазАқпарат",
-    "ҚАЗАҚПАРАТ",
-    "/Trend/",
-)
-DATELINE = re.compile(
-    r"[ \t]*(?P<place>[^\W\d_][^\W\d_’'-]*(?:[ -][^\W\d_’'-]+){0,2})[ \t]*[.,][ \t]*"
-    r"(?P<date>[^\n()/]{0,40}?)"
-    r"(?P<agency>\(?(?:" + "|".join(re.escape(agency) for agency in AGENCIES) + r")\)?)"
-    r"[ \t]*(?P<separator>[-–—−]+|[.:](?=\s|$))?[ \t]*"
-)
 # A line holding only a date and time, as page headers print them: "08.07.2026 [10:28]",
 # "11:17, 30 Qańtar 2026 | GMT +5", "13 noyabr, 2025 • 16:16".
 DATE_STAMP = re.compile(
@@ -49,26 +33,28 @@ DATE_STAMP = re.compile(
 )
 
 
-def lead_paragraph(text: str) -> str:
+def lead_paragraph(text: str, agencies: Collection[str]) -> str:
     """The first paragraph (paragraphs are separated by a blank line) with anything left once
-    datelines and date stamps are taken off its head; "" when there is none."""
+    datelines signed by one of `agencies` and date stamps are taken off its head; "" when there
+    is none."""
     for paragraph in text.split("\n\n"):
-        kept = without_dateline(paragraph).strip()
+        kept = without_dateline(paragraph, agencies).strip()
         if kept:
             return kept
     return ""
 
 
-def without_dateline(paragraph: str) -> str:
+def without_dateline(paragraph: str, agencies: Collection[str]) -> str:
     """The paragraph without the dateline and date-stamp lines that open it, and without a
     dateline opening its first line of text ("ASTANA. KAZINFORM – The sides…" → "The sides…")."""
+    dateline = dateline_pattern(frozenset(agencies))
     lines = paragraph.strip().split("\n")
     while lines:
         first = lines[0]
         if not first.strip() or DATE_STAMP.fullmatch(first):
             lines.pop(0)
             continue
-        end = dateline_end(first)
+        end = dateline_end(first, dateline)
         if end is None:
             break
         rest = first[end:].strip()
@@ -79,9 +65,24 @@ def without_dateline(paragraph: str) -> str:
     return "\n".join(lines)
 
 
-def dateline_end(line: str) -> int | None:
+@lru_cache(maxsize=16)  # one set of agencies per sources file: compiled once, not per snippet
+def dateline_pattern(agencies: frozenset[str]) -> re.Pattern[str] | None:
+    """A dateline signed by one of `agencies`; None when there are none, so nothing is one.
+    Longer names come first, so that a name which opens another never cuts it short."""
+    if not agencies:
+        return None
+    names = sorted(agencies, key=lambda name: (-len(name), name))
+    return re.compile(
+        r"[ \t]*(?P<place>[^\W\d_][^\W\d_’'-]*(?:[ -][^\W\d_’'-]+){0,2})[ \t]*[.,][ \t]*"
+        r"(?P<date>[^\n()/]{0,40}?)"
+        r"(?P<agency>\(?(?:" + "|".join(map(re.escape, names)) + r")\)?)"
+        r"[ \t]*(?P<separator>[-–—−]+|[.:](?=\s|$))?[ \t]*"
+    )
+
+
+def dateline_end(line: str, dateline: re.Pattern[str] | None) -> int | None:
     """Where the dateline opening `line` ends, or None when the line does not open with one."""
-    found = DATELINE.match(line)
+    found = dateline.match(line) if dateline else None
     if found is None or not found["place"][0].isupper():
         return None
     date = found["date"].strip(" \t,.")

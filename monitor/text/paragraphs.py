@@ -3,9 +3,10 @@
 What a site adds around a story (attribution lines, an agency dateline, "earlier we reported"
 links, repeated titles and paragraphs) is dropped here, on plain paragraphs, so that every path to
 an article's text (site selectors, trafilatura, a seed file) cleans it the same way, without
-loading an HTML extractor to do it. Which lines and datelines are a site's own is the caller's to
-say (a source's `drop_lines` and `datelines` in sources.yaml, a seed cleaner's patterns): this
-module knows only what holds for any site, such as the closing cross-link's wording per language.
+loading an HTML extractor to do it. Which lines, datelines and cross-links are a site's own is
+the caller's to say (a source's `drop_lines`, `datelines` and `cross_links` in sources.yaml, a seed
+cleaner's patterns): this module knows only what holds for any site, such as where a dateline or a
+cross-link may stand and how long a cross-link may be.
 """
 
 from __future__ import annotations
@@ -22,15 +23,8 @@ def any_case(*patterns: str) -> tuple[re.Pattern[str], ...]:
 
 DATELINE_SEARCH_DEPTH = 3  # the dateline opens the body text, which may follow a lead paragraph
 # A closing "earlier we reported …" paragraph links to another story. It is dropped only when it
-# is the last paragraph, opens with one of these phrases and is short, so a long paragraph of
-# background that happens to open the same way stays.
-CROSS_LINK_OPENING = re.compile(
-    r"^(?:Ранее (?:сообщалось|мы сообщали|мы писали|писали|Kazinform)"
-    r"|Earlier,? .{0,80}?\b(?:reported|wrote)\b"
-    r"|Бұған дейін\b.*хабарла"
-    r"|Bu[ǵg]an de[ıi]in\b.*habarla)",
-    re.IGNORECASE | re.DOTALL,
-)
+# is the last paragraph, opens with one of the source's `cross_links` and is short, so a long
+# paragraph of background that happens to open the same way stays.
 MAX_CROSS_LINK_LENGTH = 300
 MIN_REPEAT_LENGTH = 40  # shorter paragraphs may repeat on purpose ("— Да.")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
@@ -47,12 +41,14 @@ def clean_paragraphs(
     title: str,
     drop_lines: Sequence[re.Pattern[str]],
     datelines: Sequence[re.Pattern[str]] = (),
+    cross_links: Sequence[re.Pattern[str]] = (),
 ) -> list[str]:
     """Paragraphs without dropped lines, dateline, title repeats, repeats, closing cross-link.
 
     A line is dropped when a `drop_lines` pattern is found in it (`re.search`), so a source's
     rule anchors with ^…$ when it means the whole line. A dateline is cut, not dropped: the
-    story's first sentence often follows it in the same paragraph.
+    story's first sentence often follows it in the same paragraph. A closing paragraph is a
+    cross-link when a `cross_links` pattern matches at its start (`re.match`).
     """
     kept = []
     for paragraph in paragraphs:
@@ -62,7 +58,7 @@ def clean_paragraphs(
     kept = strip_dateline(kept, datelines)
     kept = [paragraph for paragraph in kept if not _same_text(paragraph, title)]
     kept = _without_repeats(kept)
-    while len(kept) > 1 and _is_cross_link(kept[-1]):
+    while len(kept) > 1 and _is_cross_link(kept[-1], cross_links):
         kept.pop()
     return kept
 
@@ -97,8 +93,10 @@ def _without_repeats(paragraphs: list[str]) -> list[str]:
     return kept
 
 
-def _is_cross_link(paragraph: str) -> bool:
-    return len(paragraph) <= MAX_CROSS_LINK_LENGTH and bool(CROSS_LINK_OPENING.match(paragraph))
+def _is_cross_link(paragraph: str, openings: Sequence[re.Pattern[str]]) -> bool:
+    if len(paragraph) > MAX_CROSS_LINK_LENGTH:
+        return False
+    return any(opening.match(paragraph) for opening in openings)
 
 
 def _same_text(paragraph: str, title: str) -> bool:
