@@ -8,7 +8,7 @@ killed mid-run costs (issue 14).
 The site is tests/faultsite.py: one AZERTAC-like feed of N items that answers 304 once read, and
 N article pages. For each number of workers the benchmark makes a fresh PostgreSQL database,
 starts that many `monitor run` processes together on it, and times them until every article is
-archived. In the runs with two or more workers it SIGKILLs the busiest worker (the one whose
+archived and tagged (through every stage). In the runs with two or more workers it SIGKILLs the busiest worker (the one whose
 User-Agent the site saw most) once a share of the articles is archived, and then checks: no
 article lost, none fetched twice (apart from those the killed worker had asked for and not yet
 stored: its fetches in flight, counted apart), no duplicate row. A run that makes no progress
@@ -103,6 +103,13 @@ def rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
 
 def archived_count(engine: Engine) -> int:
     found = rows(engine, "SELECT count(*) FROM article WHERE source = :source")
+    return int(str(found[0][0])) if found else 0
+
+
+def tagged_count(engine: Engine) -> int:
+    found = rows(
+        engine, "SELECT count(*) FROM article WHERE source = :source AND tagged_with IS NOT NULL"
+    )
     return int(str(found[0][0])) if found else 0
 
 
@@ -222,26 +229,26 @@ def run_workers(args: argparse.Namespace, site: FaultSite, count: int, folder: P
         started = time.monotonic()
         workers = [Worker(n, worker_env(base, n), args.mode, folder) for n in range(1, count + 1)]
         try:
-            last_progress, last_count = time.monotonic(), 0
+            last_progress, last_count = time.monotonic(), (0, 0)
             while True:
                 time.sleep(0.5)
                 for worker in workers:
                     worker.keep_going()
-                done = archived_count(engine)
+                done, finished = archived_count(engine), tagged_count(engine)
                 now = time.monotonic()
-                if done != last_count:
-                    last_progress, last_count = now, done
+                if (done, finished) != last_count:
+                    last_progress, last_count = now, (done, finished)
                 if result.to_share is None and done >= args.kill_at * total:
                     result.to_share = now - started  # comparable across runs, kill or not
                     if count > 1:
                         kill_busiest(workers, site, engine, result)
-                if done >= total:
+                if finished >= total:  # archived, and through every stage
                     result.complete = True
                     break
                 if now - last_progress > args.stall or now - started > args.deadline:
                     break
             result.wall = (last_progress if not result.complete else now) - started
-            result.archived = last_count
+            result.archived = last_count[0]
         finally:
             for worker in workers:
                 worker.stop()
