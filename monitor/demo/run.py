@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.config.rules import load_rules
@@ -119,7 +120,7 @@ def _run(
     first_seen: list[datetime] = []
     try:
         echo("R = relevant to Azerbaijan–Kazakhstan relations, D = duplicate of an archived text")
-        for row in export_rows(store):
+        for row in sorted(export_rows(store), key=_listing_order):
             if row["source"] != SEED_SOURCE:
                 first_seen.append(datetime.fromisoformat(row["first_seen_at"]))
             marks = ("R" if row["relevant"] else "-") + ("D" if row["duplicate_of"] else "-")
@@ -134,6 +135,14 @@ def _run(
         store.close()
     echo(_next_steps(data_dir, kept, settings))
     return data_dir
+
+
+def _listing_order(row: dict[str, Any]) -> tuple[bool, float, str, str]:
+    """Newest first by the sites' own dates, undated last, then by source and URL: the same
+    listing on every run, whichever page a poll happened to archive first."""
+    published = row["published_at"]
+    newest_first = -datetime.fromisoformat(published).timestamp() if published else 0.0
+    return (published is None, newest_first, row["source"], row["url"])
 
 
 def _weekly_email(
