@@ -245,6 +245,33 @@ def test_a_worker_dedupes_only_while_no_other_worker_on_the_archive_does(
         other.close()
 
 
+@pytest.mark.postgres
+def test_threads_waiting_for_their_turn_hold_no_database_connection(postgres_url: str) -> None:
+    """The pipeline advances articles on many threads; those waiting for their turn to dedupe
+    wait in the process, not each on a pooled connection in `pg_advisory_lock`, which would
+    empty the pool (5 + 10 overflow) on a machine with many cores."""
+    _reset_postgres(postgres_url)
+    store = Store.open(postgres_url)
+    try:
+        entered = threading.Semaphore(0)
+
+        def waiter() -> None:
+            with store.one_at_a_time("dedupe"):
+                entered.release()
+
+        threads = [threading.Thread(target=waiter) for _ in range(20)]
+        with store.one_at_a_time("dedupe"):
+            for thread in threads:
+                thread.start()
+            assert not entered.acquire(timeout=1.0)  # they wait for the holder
+            assert store.engine.pool.checkedout() == 1  # the holder's lock, and no other
+        for thread in threads:
+            thread.join(timeout=30)
+        assert all(entered.acquire(timeout=0) for _ in threads)  # each had its turn
+    finally:
+        store.close()
+
+
 def test_an_article_stored_but_never_tagged_is_finished_by_the_next_cycle(
     tmp_path: Path,
 ) -> None:

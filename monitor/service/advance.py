@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -29,11 +28,6 @@ from monitor.text.normalise import content_hash
 log = logging.getLogger(__name__)
 
 FINISH_BATCH = 200
-# The pipeline advances articles on several threads, and several workers may share an archive;
-# dedupe looks up what is already sketched and then records its own sketch, so two copies deduped
-# at the same moment would each miss the other. The threads of one process take turns by this
-# lock, the processes by the archive's (`Store.one_at_a_time`).
-_DEDUPE_ONE_AT_A_TIME = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,9 @@ def advance(
         return Advanced()
     duplicate = relevant = None
     if not has_passed(article.stage, "deduped"):
-        with _DEDUPE_ONE_AT_A_TIME, store.one_at_a_time("dedupe"):
+        # dedupe looks up what is already sketched, then records its own sketch: two copies
+        # deduped at once, on two threads or two workers, would each miss the other
+        with store.one_at_a_time("dedupe"):
             match = dedupe_in_order(store, aggregators, article_id)
         duplicate = match is not None
         store.mark_stage(article_id, "deduped")

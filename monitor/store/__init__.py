@@ -59,8 +59,8 @@ class Store(ArticleRows, SourceRows, FetchRows, FrontierRows):
         return cls(engine)
 
     def one_at_a_time(self, purpose: LockPurpose) -> AbstractContextManager[None]:
-        """Held while this process does `purpose` and no other process on the archive does
-        (`db.archive_lock`); the holder's threads still take turns by their own lock."""
+        """Held while this thread does `purpose` and no other thread or process on the archive
+        does (`db.archive_lock`)."""
         return archive_lock(self.engine, purpose)
 
     def close(self) -> None:

@@ -20,6 +20,8 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -282,14 +284,31 @@ LockPurpose = Literal["migrate", "dedupe"]
 LOCK_KEYS: dict[LockPurpose, int] = {"migrate": 0x617A6B7A, "dedupe": 0x617A6B7B}
 
 
+# The threads of this process take turns by a lock per engine and purpose before they ask the
+# database or the kernel, so that a thread waiting its turn holds no pooled connection.
+_THREAD_LOCKS: weakref.WeakKeyDictionary[Engine, dict[LockPurpose, threading.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
 @contextmanager
 def archive_lock(engine: Engine, purpose: LockPurpose) -> Iterator[None]:
-    """Held while one process does `purpose` ("migrate": upgrade the schema; "dedupe": look up
-    what an article copies and record its sketch), so workers on one archive take turns.
-    PostgreSQL: a session-level advisory lock, on a connection of its own (the work runs on
-    others), freed by the server if the holder dies. SQLite: an exclusive lock on a file beside
+    """Held while one thread of one process does `purpose` ("migrate": upgrade the schema;
+    "dedupe": look up what an article copies and record its sketch), so that the threads of a
+    worker and the workers on one archive take turns. Threads: a lock of this process. Processes
+    on PostgreSQL: a session-level advisory lock, on a connection of its own (the work runs on
+    others), freed by the server if the holder dies; on SQLite: an exclusive lock on a file beside
     the archive (`archive.db.<purpose>-lock`), freed by the kernel likewise. An in-memory database
     has no other process to wait for."""
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(engine, {}).setdefault(purpose, threading.Lock())
+    with thread_lock, _process_lock(engine, purpose):
+        yield
+
+
+@contextmanager
+def _process_lock(engine: Engine, purpose: LockPurpose) -> Iterator[None]:
     key = LOCK_KEYS[purpose]
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
