@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.startup_bench $(STARTUP_BENCH_ARGS)
 	$(BIN)/python -m bench.offload_bench $(OFFLOAD_BENCH_ARGS)
 	$(BIN)/python -m bench.workers_bench $(WORKERS_BENCH_ARGS)
+	$(BIN)/python -m bench.story_bench $(STORY_BENCH_ARGS)
 
 # ruff, then the layers contract of pyproject.toml ([tool.importlinter]): a lower layer that
 # imports a higher one fails here

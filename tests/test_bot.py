@@ -1,6 +1,7 @@
 """The bot commands: pure renderers, then the real python-telegram-bot Application long-polling
 the fake Bot API server (fakebotapi.py) over an archive filled by a real poll of the recorded
-sites, then `monitor bot` as a subprocess.
+sites (whose pipeline links the stories /latest, /search and /story show), then `monitor bot` as
+a subprocess.
 
 pytest-asyncio is not a dependency: each conversation is one `asyncio.run`. A conversation queues
 incoming messages on the fake server and waits until the expected number of answers arrived; the
@@ -35,9 +36,12 @@ from monitor.bot.commands import REFUSAL
 from monitor.bot.render import (
     LATEST_USAGE,
     SEARCH_USAGE,
+    STORY_USAGE,
+    render_help,
     render_latest,
     render_search,
     render_status,
+    render_story,
     render_topics,
 )
 from monitor.bot.telegram_app import BOT_LEASE, keep_bot, start_bot
@@ -49,12 +53,15 @@ from monitor.deliver.digest import Labels
 from monitor.deliver.routing import labels_for
 from monitor.deliver.telegram_text import utf16_len
 from monitor.demo.server import SiteServer, rewrite_sources
+from monitor.link.members import best_member
 from monitor.search.highlight import Marked
 from monitor.search.service import SearchHit, SearchResult, search
+from monitor.search.stories import StoryView, story_view
 from monitor.service.pipeline import poll_sources
 from monitor.service.status import source_health
 from monitor.service.wiring import open_deps
 from monitor.store import SourceStatus, Store
+from monitor.store.story_rows import StoryMember, newest_stories, story_members
 from monitor.store.tables import Article, ArticleTopic
 
 TOKEN = "4242:fake-SECRET-token"
@@ -270,6 +277,73 @@ def test_topics_in_the_rules_order_with_zero_counts() -> None:
     assert message.endswith("3 relevant items in all (an item may have several topics).")
 
 
+def member(n: int, lang: str = "en", **changes: object) -> StoryMember:
+    fields: dict[str, object] = {
+        "article_id": n,
+        "story_id": 12,
+        "source": "kazinform-en",
+        "title": f"Aktau port {n}",
+        "url": f"https://en.inform.kz/news/item-{n}/",
+        "lang": lang,
+        "published_at": datetime(2026, 11, 20, 10, n % 60, tzinfo=UTC),
+        "first_seen_at": datetime(2026, 11, 20, 11, 0, tzinfo=UTC),
+        "relevant": True,
+        "score": 5.0,
+        "duplicate_of": None,
+    }
+    fields.update(changes)
+    return StoryMember(**fields)  # type: ignore[arg-type]
+
+
+def story(*members: StoryMember) -> StoryView:
+    view = story_view(12, members, None)
+    assert view is not None
+    return view
+
+
+def test_a_story_answer_lists_its_versions_with_copies_marked() -> None:
+    told = story(
+        member(1, "en", score=9.0),
+        member(2, "ru", source="kazinform-ru", title="Порт Актау"),
+        member(3, "az", source="icma", title="Aktau limanı", duplicate_of="https://x/1"),
+        member(4, "az", source="seed", title="the baseline"),  # never shown
+    )
+    message = render_story(told, 12, {1: "ASTANA. KAZINFORM – Cargo grew.\n\nMore."}, LABELS, BAKU)
+    shown = check_html(message).splitlines()
+    assert shown[0] == "Story 12: 3 versions, 3 sites (en, ru, az), 20 Nov 2026, 14:01–14:03"
+    assert shown[1:3] == ["Aktau port 1", "ASTANA. KAZINFORM – Cargo grew."]
+    assert '<a href="https://en.inform.kz/news/item-2/">Порт Актау</a>' in message
+    assert "ru: kazinform-ru · 20 Nov 2026, 14:02" in shown
+    assert "az: icma · 20 Nov 2026, 14:03 · copy of an earlier item" in shown
+    assert "the baseline" not in message
+    missing = render_story(None, 99, {}, LABELS, BAKU)
+    assert missing.startswith("No story 99 in the archive.") and STORY_USAGE in missing
+
+
+def test_a_hit_of_a_story_says_how_many_more_versions_and_how_to_see_them() -> None:
+    others = (member(2, "ru", source="kazinform-ru"), member(3, "kk", source="kazinform-kk"))
+    grouped = hit(1, story_id=12, versions=4, others=others)
+    message = render_latest([grouped, hit(5)], LABELS, BAKU, asked=2)
+    shown = check_html(message)
+    assert "+3 versions (ru: kazinform-ru · kk: kazinform-kk) · /story_12" in shown
+    assert shown.count("/story_") == 1  # a story of one version has nothing more to show
+    assert shown.startswith("Latest 2 relevant stories")
+
+
+def test_a_story_of_hostile_and_many_versions_fits_one_message() -> None:
+    hostile = "</a><b>&" * 200
+    told = story(*(member(n, title=hostile, url="https://x/?" + "&" * 900) for n in range(300)))
+    message = render_story(told, 12, {0: hostile * 5}, LABELS, BAKU)
+    check_html(message)
+    assert "more not shown" in message and message.count("</") <= 90
+
+
+def test_help_names_the_story_command() -> None:
+    shown = check_html(render_help())
+    assert "/story — every version of a story" in shown
+    assert "list a story once" in shown
+
+
 # --- the real bot against the fake Bot API ---------------------------------------------------
 
 
@@ -395,7 +469,7 @@ def test_search_answers_in_an_allowed_chat(polled: Archive, api: FakeBotAPI) -> 
 
     store = Store.open(polled.settings.archive_url)
     try:
-        expected = search(store, "Aktau", limit=5)
+        expected = search(store, "Aktau", limit=5, by_story=True)
     finally:
         store.close()
     assert expected.total >= 3, "the recorded sites have several Aktau stories"
@@ -447,7 +521,32 @@ def test_status_is_refused_to_members_and_answered_to_admins(
     assert all(line.startswith("✅") for line in lines[3:]), lines
 
 
-def test_latest_lists_the_newest_relevant_items_only(archive: Archive, api: FakeBotAPI) -> None:
+def shown_stories(settings: Settings) -> list[tuple[int | None, StoryMember | Article, int]]:
+    """What /latest should list, worked out from the archive: one entry per story that has a
+    relevant original (an unlinked one alone), the newest such original first; each as the
+    story's best version (seeds left out), with its number of versions."""
+    store = Store.open(settings.archive_url)
+    try:
+        originals = relevant_originals(settings)
+        newest: dict[object, Article] = {}
+        for article in originals:  # newest first already
+            newest.setdefault(article.story_id or -(article.id or 0), article)
+        stories = story_members(store, [a.story_id for a in newest.values() if a.story_id])
+    finally:
+        store.close()
+    entries: list[tuple[int | None, StoryMember | Article, int]] = []
+    for article in newest.values():
+        if article.story_id is None:
+            entries.append((None, article, 1))
+            continue
+        versions = [m for m in stories[article.story_id] if m.source != "seed"]
+        entries.append((article.story_id, best_member(versions), len(versions)))
+    return entries
+
+
+def test_latest_lists_the_newest_relevant_stories_once_each(
+    archive: Archive, api: FakeBotAPI
+) -> None:
     said = [
         ("/latest 10", ALLOWED, MEMBER),
         ("/latest", ALLOWED, MEMBER),
@@ -455,11 +554,19 @@ def test_latest_lists_the_newest_relevant_items_only(archive: Archive, api: Fake
     ]
     ten, default, usage = converse(archive, api, said, 3)
 
-    originals = relevant_originals(archive.settings)
-    assert len(originals) >= 6, "the recorded sites have enough relevant stories"
+    expected = shown_stories(archive.settings)[:10]
+    assert len(expected) >= 6, "the recorded sites have enough relevant stories"
+    assert any(count > 1 for _, _, count in expected), "some told on several sites"
     shown = check_html(ten.text)
-    titles = re.findall(r"^\d+\. (.+)$", shown, flags=re.MULTILINE)
-    assert titles == [a.title for a in originals[:10]]
+    entries = re.split(r"\n\n(?=\d+\. )", shown)[1:]
+    assert len(entries) == len(expected)
+    for entry, (story_id, face, count) in zip(entries, expected, strict=True):
+        assert entry.split("\n")[0].split(". ", 1)[1] == face.title
+        assert f'href="{face.url}"' in ten.text
+        if count > 1:
+            assert f"+{count - 1} version" in entry and entry.endswith(f" · /story_{story_id}")
+        else:
+            assert "/story_" not in entry
     assert len(re.findall(r"^\d+\. ", check_html(default.text), flags=re.MULTILINE)) == 5
     store = Store.open(archive.settings.archive_url)
     try:
@@ -468,8 +575,48 @@ def test_latest_lists_the_newest_relevant_items_only(archive: Archive, api: Fake
         store.close()
     assert others, "the recorded sites have irrelevant stories too"
     for article in others:
-        assert article.url not in ten.text
+        assert f'href="{article.url}"' not in ten.text
     assert usage.text == LATEST_USAGE
+
+
+def test_story_lists_every_version_however_it_is_asked_for(
+    archive: Archive, api: FakeBotAPI
+) -> None:
+    store = Store.open(archive.settings.archive_url)
+    try:
+        headers = newest_stories(store, limit=None, shown_only=True)
+        members = story_members(store, [h.id for h in headers])
+    finally:
+        store.close()
+    told = {i: [m for m in found if m.source != "seed"] for i, found in members.items()}
+    story_id, versions = max(told.items(), key=lambda item: (len(item[1]), -item[0]))
+    assert len(versions) >= 3, "the recorded sites tell one event on three sites or more"
+    said = [
+        (f"/story {story_id}", ALLOWED, MEMBER),
+        (f"/story_{story_id}", ALLOWED, MEMBER),  # as /latest prints it: one tap
+        (f"/story_{story_id}@monitor_bot", ALLOWED, MEMBER),
+        ("/story", ALLOWED, MEMBER),
+        ("/story twelve", ALLOWED, MEMBER),
+        ("/story 999999", ALLOWED, MEMBER),
+        (f"/story {story_id}", ELSEWHERE, MEMBER),  # never answered there
+        ("/help", ALLOWED, MEMBER),
+    ]
+    answer, tapped, addressed, bare, wrong, unknown, help_ = converse(archive, api, said, 7)
+
+    shown = check_html(answer.text)
+    assert shown.startswith(f"Story {story_id}: {len(versions)} versions, ")
+    assert shown.split("\n")[1] == best_member(versions).title
+    listed = re.findall(r"^(\d+)\. (.+)$", shown, flags=re.MULTILINE)
+    assert [title for _, title in listed] == [m.title for m in versions]  # earliest first
+    for m in versions:
+        assert f'<a href="{m.url}">' in answer.text
+    copies = [m for m in versions if m.copy]
+    assert shown.count("copy of an earlier item") == len(copies)
+    assert tapped.text == addressed.text == answer.text
+    assert bare.text == wrong.text == STORY_USAGE
+    assert unknown.text.startswith("No story 999999 in the archive.")
+    assert "/story" in help_.text
+    assert [m.chat_id for m in api.messages] == [str(ALLOWED)] * 7
 
 
 def test_topics_count_the_relevant_items_of_the_last_week(

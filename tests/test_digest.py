@@ -14,6 +14,7 @@ import pytest
 
 from monitor.config.sources import agencies, load_sources
 from monitor.deliver.digest import (
+    MAX_VERSIONS,
     Labels,
     build_weekly_summary,
     digest_item,
@@ -26,6 +27,7 @@ from monitor.deliver.digest import (
     week_key,
     week_of,
 )
+from monitor.deliver.stories import new_languages
 from monitor.deliver.telegram_text import TELEGRAM_LIMIT, shorten, utf16_len
 from monitor.store.queries import DigestRow
 
@@ -201,7 +203,7 @@ def test_items_grouped_by_their_first_topic_with_the_others_listed():
     # item 1 appears once, under Diplomacy, with Trade listed
     assert text.count("Item 001") == 1
     assert text.index("Item 001") < text.index("■ Trade")
-    assert "also: Trade" in text
+    assert "also under Trade" in text and "also:" not in text  # "also:" is for versions
     assert text.index("■ Other") < text.index("Item 003")
     assert message.item_ids == (1, 4, 2, 3)
 
@@ -349,3 +351,217 @@ def test_titles_lose_control_characters_and_extra_space(text, expected):
 def test_markers_are_unique_per_item():
     # sanity for the other tests: "Item 001" does not occur inside "Item 0010"
     assert not re.search(r"Item 001\d", "Item 001: x")
+
+
+# --- stories: one entry per event --------------------------------------------------------------
+
+LANG_OF = {"azertag-az": "az", "azertag-ru": "ru", "kazinform-kk": "kk", "kazinform-ru": "ru"}
+STORY_LABELS = replace(
+    LABELS,
+    sources={
+        "azertag-az": "AZERTAC",
+        "azertag-ru": "AZERTAC",
+        "kazinform-kk": "Kazinform",
+        "kazinform-ru": "Kazinform",
+    },
+)
+
+
+def version_row(n: int, site: str, story: int | None = 1, **changes: object) -> DigestRow:
+    """Article `n` of story `story`, from source `site` in that source's language."""
+    base: dict[str, object] = {
+        "source": site,
+        "lang": LANG_OF[site],
+        "url": f"https://{site}.example/{n}",
+        "story_id": story,
+    }
+    return row(n, **(base | changes))
+
+
+@pytest.mark.parametrize(
+    ("posted", "fresh", "added"),
+    [
+        ((), ("az",), ("az",)),  # nothing posted: every language is new (the caller posts anyway)
+        (("az", "ru"), ("az",), ()),  # another az version: a mere new version
+        (("az", "ru"), ("ru", "az"), ()),
+        (("az", "ru"), ("kk",), ("kk",)),  # the first Kazakh account
+        (("az",), ("ru", "kk", "ru"), ("kk", "ru")),
+        (("az",), (None,), ()),  # a language nobody knows adds nothing
+        ((None,), ("az",), ("az",)),
+    ],
+)
+def test_new_languages_decides_whether_a_posted_story_comes_back(
+    posted: tuple[str | None, ...], fresh: tuple[str | None, ...], added: tuple[str, ...]
+) -> None:
+    def members(langs: tuple[str | None, ...], first: int) -> list[DigestRow]:
+        return [row(first + n, lang=lang) for n, lang in enumerate(langs)]
+
+    assert new_languages(members(posted, 1), members(fresh, 100)) == added
+
+
+def test_versions_of_one_event_make_one_entry_with_the_others_linked():
+    rows = [
+        version_row(1, "azertag-az", score=9.0),
+        version_row(2, "kazinform-kk"),
+        version_row(3, "azertag-ru"),
+        version_row(4, "azertag-az"),  # a second AZERTAC az article of the event: not linked
+        version_row(5, "kazinform-ru", story=2),
+        version_row(6, "azertag-az", story=None),  # not linked yet: a story of its own
+    ]
+    chosen = select_items(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
+    assert [i.article_id for i in chosen] == [1, 5, 6]  # newest news first: 1 is the newest
+    first = chosen[0]
+    assert first.story_id == 1 and first.title == "Item 001: Baku and Astana"
+    assert [(v.article_id, v.source_title, v.lang) for v in first.versions] == [
+        (3, "AZERTAC", "ru"),  # earliest published first
+        (2, "Kazinform", "kk"),
+    ]
+    assert (first.sites, first.languages) == (3, 3)
+    assert set(first.item_ids) == {1, 2, 3, 4}  # the unlinked 4 is held too: it was news
+    assert not first.new_languages and not any(v.new for v in first.versions)
+    [message] = render_telegram(chosen, zone="Asia/Baku", now=NOW, labels=STORY_LABELS)
+    assert message.plain.count("• ") == 3
+    assert set(message.item_ids) == {1, 2, 3, 4, 5, 6}
+    also = [line for line in message.html.splitlines() if line.startswith("also: ")]
+    assert also == [
+        'also: <a href="https://azertag-ru.example/3">AZERTAC (ru)</a>'
+        ' · <a href="https://kazinform-kk.example/2">Kazinform (kk)</a>'
+    ]
+    assert (
+        "also: AZERTAC (ru) https://azertag-ru.example/3 · "
+        "Kazinform (kk) https://kazinform-kk.example/2"
+    ) in message.plain
+    assert parse(message.html).links.count("https://azertag-az.example/4") == 0
+
+
+def test_only_members_that_may_be_shown_speak_for_a_story_or_are_linked():
+    rows = [
+        version_row(1, "azertag-az"),
+        version_row(2, "kazinform-kk", relevant=False),  # the rules judged it off-topic
+        version_row(3, "azertag-ru", duplicate_of="https://azertag-az.example/1"),  # a copy
+        version_row(4, "kazinform-ru", source="seed"),
+    ]
+    [item] = select_items(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
+    assert item.article_id == 1 and item.versions == () and item.item_ids == (1,)
+
+
+def test_a_posted_story_is_not_posted_again_for_a_version_in_a_language_it_offered():
+    members = {1: [version_row(1, "azertag-az"), version_row(2, "kazinform-ru")]}
+    rows = [version_row(3, "azertag-ru")]  # news: another Russian version
+    since = NOW - timedelta(days=1)
+    assert select_items(rows, since, delivered={1, 2}, members=members) == []
+    # the same version, had the story never been posted, brings the whole story
+    [item] = select_items(rows, since, delivered=set(), members=members, labels=STORY_LABELS)
+    assert {item.article_id, *(v.article_id for v in item.versions)} == {1, 2, 3}
+
+
+def test_a_posted_story_comes_back_for_a_new_language_and_says_what_is_new():
+    members = {
+        1: [version_row(1, "azertag-az", score=9.0), version_row(2, "kazinform-ru")],
+        2: [version_row(5, "azertag-ru", story=2)],
+    }
+    rows = [
+        version_row(3, "azertag-ru"),  # ru was offered
+        version_row(4, "kazinform-kk"),  # kk was not
+        version_row(6, "azertag-az", story=2),  # story 2 posted in ru only: az is new too
+    ]
+    since = NOW - timedelta(days=1)
+    chosen = select_items(rows, since, delivered={1, 2, 5}, members=members, labels=STORY_LABELS)
+    assert [(i.story_id, i.new_languages) for i in chosen] == [(1, ("kk",)), (2, ("az",))]
+    item = chosen[0]
+    assert item.article_id == 1  # the best member still speaks for it
+    assert [(v.article_id, v.new) for v in item.versions] == [(4, True), (3, True), (2, False)]
+    assert item.news == (3, 4)
+    [message] = render_telegram([item], zone="Asia/Baku", now=NOW, labels=STORY_LABELS)
+    assert "· new in kk" in message.plain
+    assert ">Kazinform (kk, new)</a>" in message.html and ">Kazinform (ru)</a>" in message.html
+
+
+def test_news_under_an_instant_score_leaves_a_story_out():
+    rows = [version_row(1, "azertag-az", score=2.0), version_row(2, "kazinform-kk", score=12.0)]
+    [item] = select_items(rows, NOW - timedelta(hours=6), min_score=10.0, labels=STORY_LABELS)
+    assert item.news == (2,) and item.score == 12.0
+    assert {item.article_id, *(v.article_id for v in item.versions)} == {1, 2}
+    rows = [version_row(1, "azertag-az", score=2.0), version_row(2, "kazinform-kk", score=3.0)]
+    assert select_items(rows, NOW - timedelta(hours=6), min_score=10.0) == []
+
+
+def test_the_limit_counts_stories_and_the_rest_wait():
+    rows = [version_row(n, "azertag-az", story=n // 2) for n in range(2, 12)]
+    chosen = select_items(rows, NOW - timedelta(days=1), limit=3)
+    assert [i.story_id for i in chosen] == [1, 2, 3]
+    assert sorted(i for item in chosen for i in item.item_ids) == [2, 3, 4, 5, 6, 7]
+
+
+def test_version_links_are_escaped_bounded_and_counted():
+    rows = [version_row(1, "azertag-az", score=9.0)]
+    rows += [
+        version_row(
+            10 + n,
+            "azertag-ru",
+            source=f"site-{n}",
+            url="javascript:alert(1)" if n == 8 else f'https://s{n}.example/a?x=1&y="<b>"',
+        )
+        for n in range(MAX_VERSIONS + 2)
+    ]
+    rows.append(version_row(30, "kazinform-kk", url="https://kaz.example/" + "a" * 9000))
+    labels = replace(STORY_LABELS, sources={"site-9": "<i>Agency</i> & Co"})
+    [item] = select_items(rows, NOW - timedelta(days=1), labels=labels)
+    assert len(item.versions) == MAX_VERSIONS + 3  # 30 and 19..12 shown (earliest first)
+    [message] = render_telegram([item], zone="Asia/Baku", now=NOW, labels=labels)
+    assert utf16_len(message.html) <= TELEGRAM_LIMIT
+    links = parse(message.html).links
+    assert links[0] == "https://azertag-az.example/1" and len(links) == 1 + MAX_VERSIONS - 2
+    assert "javascript:alert(1)" not in links and "javascript:" not in message.plain
+    assert not any(url.startswith("https://kaz.example/") for url in links)
+    assert "also: kazinform-kk (kk) · " in message.plain  # named, not linked
+    assert 'https://s9.example/a?x=1&y="<b>"' in links
+    assert '<a href="https://s9.example/a?x=1&amp;y=&quot;&lt;b&gt;&quot;">' in message.html
+    assert "&lt;i&gt;Agency&lt;/i&gt; &amp; Co (ru)</a>" in message.html
+    assert message.plain.endswith("+3 more") and message.html.endswith("+3 more")
+    assert set(message.item_ids) == {1, 30, *range(10, 12 + MAX_VERSIONS)}
+
+
+def test_markdown_shows_one_entry_per_story_with_its_versions():
+    rows = [
+        version_row(1, "azertag-az", score=9.0, title="Deal [signed]"),
+        version_row(2, "kazinform-kk"),
+        version_row(3, "kazinform-ru", story=2),
+    ]
+    items_ = select_items(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
+    text = render_markdown(items_, zone="Asia/Baku", now=NOW, labels=STORY_LABELS)
+    assert "(Asia/Baku) · 2 stories" in text
+    assert text.count("\n- ") == 2
+    assert r"- [Deal \[signed\]](<https://azertag-az.example/1>) — *AZERTAC, 21 Nov 08:59*" in text
+    assert r"  also: [Kazinform \(kk\)](<https://kazinform-kk.example/2>)" in text
+    again = replace(items_[0], new_languages=("kk",))
+    assert "*AZERTAC, 21 Nov 08:59* · new in kk" in render_markdown(
+        [again], zone="Asia/Baku", now=NOW, labels=STORY_LABELS
+    )
+
+
+def test_the_weekly_summary_lists_stories_widest_told_first():
+    start = date(2026, 11, 16)
+    first, _ = week_bounds(start, "Asia/Baku")
+    seen = first + timedelta(days=1)
+    rows = [
+        version_row(1, "azertag-az", story=1, first_seen_at=seen, score=9.0),
+        version_row(2, "azertag-az", story=2, first_seen_at=seen, score=3.0),
+        version_row(3, "kazinform-kk", story=2, first_seen_at=seen),
+        version_row(4, "kazinform-ru", story=None, first_seen_at=seen, score=1.0),
+    ]
+    earlier = version_row(5, "azertag-ru", story=2, first_seen_at=first - timedelta(days=2))
+    summary = build_weekly_summary(
+        rows,
+        week_start=start,
+        zone="Asia/Baku",
+        labels=STORY_LABELS,
+        members={2: [rows[1], rows[2], earlier]},
+    )
+    assert summary.relevant == 4 and summary.stories == 3
+    assert summary.by_topic == {"Diplomacy": 4}  # items, not stories
+    top = summary.top_by_topic["Diplomacy"]
+    assert [i.story_id for i in top] == [2, 1, None]  # 3 sites, then the best score
+    assert (top[0].sites, top[0].languages) == (3, 3)
+    assert top[0].article_id == 5  # first seen the week before, published first: it speaks
+    assert [v.article_id for v in top[0].versions] == [3, 2]

@@ -1,6 +1,6 @@
 """Full-text search: the analysis of words, the query language, the index on real SQLite and
-PostgreSQL, the search quality on labelled queries over the recorded sites and the seeds, and
-the `search` and `export` commands."""
+PostgreSQL, the search quality on labelled queries over the recorded sites and the seeds, results
+one per story over the stories the pipeline linked, and the `search` and `export` commands."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy import Column, MetaData, Table, inspect, text
 from monitor.config.sources import load_sources
 from monitor.core.errors import QueryError
 from monitor.demo.server import SiteServer, rewrite_sources
+from monitor.link.members import other_versions
 from monitor.search.highlight import snippet
 from monitor.search.query import Query, SearchFilters, parse_query
 from monitor.search.service import search
@@ -30,6 +31,7 @@ from monitor.service.wiring import open_deps
 from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.store.fulltext import reindex
+from monitor.store.story_rows import story_members
 from monitor.store.tables import Article
 from monitor.text.stems import analyse, search_terms, stems, stems_by_grammar
 
@@ -438,6 +440,59 @@ def test_hits_carry_marked_titles_and_snippets(fixture_archive: Archive) -> None
         marked = [piece for piece, hit_ in hit.title_marked.pieces + hit.snippet.pieces if hit_]
         assert marked and all(piece.lower().startswith("qazax") for piece in marked), marked
         assert "".join(piece for piece, _ in hit.title_marked.pieces) == hit.title
+
+
+@pytest.mark.parametrize("query", ["", "Aktau", "Kazakhstan", "Қазақстан", "Азербайджан"])
+def test_one_result_per_story_is_its_best_match(fixture_archive: Archive, query: str) -> None:
+    """Grouped by story, in the database: a story is listed once, where its best match would
+    stand, and says how many versions it has and which other originals to read; paging and the
+    count are of stories."""
+    store = fixture_archive.store
+    flat = search(store, query, limit=200)
+    grouped = search(store, query, limit=200, by_story=True)
+    assert flat.total == len(flat.hits) > 0
+
+    def story(article_id: int) -> int:
+        article = store.article(article_id)
+        assert article is not None
+        return article.story_id if article.story_id is not None else -article_id
+
+    firsts: dict[int, int] = {}
+    for hit in flat.hits:
+        firsts.setdefault(story(hit.article_id), hit.article_id)
+    assert grouped.articles == flat.total
+    assert grouped.total == len(grouped.hits) == len(firsts)
+    if query:  # the best ranked of each story, in the ranking's order
+        assert [hit.article_id for hit in grouped.hits] == list(firsts.values())
+    else:  # the newest story first, an original before its copies
+        assert {story(hit.article_id) for hit in grouped.hits} == set(firsts)
+        assert not any(hit.duplicate_of for hit in grouped.hits if hit.versions > 1)
+    members = story_members(store, [k for k in firsts if k > 0])
+    for hit in grouped.hits:
+        assert hit.story_id == (story(hit.article_id) if story(hit.article_id) > 0 else None)
+        versions = [m for m in members.get(hit.story_id or 0, []) if m.source != "seed"]
+        if hit.source == "seed" or not versions:
+            continue
+        assert hit.versions == len(versions)
+        me = next(m for m in versions if m.article_id == hit.article_id)
+        assert list(hit.others) == other_versions(versions, me)
+    pages = [
+        search(store, query, limit=4, offset=offset, by_story=True)
+        for offset in range(0, grouped.total, 4)
+    ]
+    assert [h.article_id for p in pages for h in p.hits] == [h.article_id for h in grouped.hits]
+    assert {p.total for p in pages} == {grouped.total}
+
+
+def test_the_versions_of_one_story_share_a_result(fixture_archive: Archive) -> None:
+    """The recorded sites tell some events on several sites: those come once, not per site."""
+    store = fixture_archive.store
+    everything = search(store, "", limit=500, by_story=True)
+    assert everything.articles == store.count_articles()
+    assert everything.total < everything.articles
+    told = [hit for hit in everything.hits if hit.versions > 1]
+    assert told and all(hit.story_id is not None for hit in told)
+    assert any(len({m.lang for m in hit.others} | {hit.lang}) > 1 for hit in told)
 
 
 # --- the commands ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The web page over real archives, served by a real uvicorn on 127.0.0.1 and read with httpx:
 the demo archive (made by `monitor demo`, then served by the `monitor web` it tells you to run),
 every page, the filters, the error pages, basic auth, the refusals to start, escaping of hostile
-text from crawled sites, and the sandbox around replayed captures."""
+text from crawled sites, and the sandbox around replayed captures. Stories (one event told by
+several sites in several languages) are the demo's own, linked by the real pipeline: a story's
+page, the newest stories, an article's link to its story, search results one per story."""
 
 from __future__ import annotations
 
@@ -31,13 +33,19 @@ from monitor.config.rules import load_rules
 from monitor.config.sources import load_sources
 from monitor.core.errors import ConfigError
 from monitor.core.records import SourceReport
+from monitor.deliver.digest import snippet_of
 from monitor.deliver.routing import labels_for
+from monitor.link.members import best_member, other_versions
 from monitor.search.highlight import Marked
+from monitor.search.service import search
+from monitor.service.link import Linker, link_article
 from monitor.store import Article, ArticleRecord, EntityRow, Store
+from monitor.store.story_rows import StoryMember, newest_stories, story_members
 from monitor.store.tables import ArticleTopic
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.web import create_app
 from monitor.web.app import marked
+from monitor.web.pages import LANGUAGES
 from monitor.web.serve import bind, check_exposure, is_loopback
 
 pytestmark = pytest.mark.slow
@@ -115,17 +123,50 @@ def metas(page: str) -> list[str]:
     return [unescape(m) for m in re.findall(r'<div class="meta">(.*?)</div>', page, re.S)]
 
 
-def test_home_lists_the_newest_articles_under_the_search_form(
+def story_key(archive: Store, article_id: int) -> int:
+    """The story an article is listed under: its own when it is not linked to one."""
+    article = archive.article(article_id)
+    assert article is not None
+    return article.story_id if article.story_id is not None else -article_id
+
+
+def versions_of(archive: Store, story_id: int) -> list[StoryMember]:
+    """A story's members as readers see them (seeds left out), earliest first."""
+    return [m for m in story_members(archive, [story_id])[story_id] if m.source != "seed"]
+
+
+def told_twice(archive: Store) -> dict[int, list[StoryMember]]:
+    """The stories of more than one version."""
+    every = newest_stories(archive, limit=None, shown_only=False)
+    found = {story.id: versions_of(archive, story.id) for story in every}
+    return {story_id: versions for story_id, versions in found.items() if len(versions) > 1}
+
+
+def test_home_lists_the_newest_stories_under_the_search_form(
     site: httpx.Client, archive: Store
 ) -> None:
     page = site.get("/")
     assert page.status_code == 200
     assert '<form class="search" action="/search" method="get"' in page.text
-    assert f"{archive.count_articles()} articles archived" in page.text
+    stories = {story_key(archive, a.id or 0) for a in archive.articles()}
+    assert len(stories) < archive.count_articles(), "the demo tells some stories twice"
+    assert f"{archive.count_articles()} articles archived, {len(stories)} stories" in page.text
     shown = hits(page.text)
     assert len(shown) == 20
-    dates = [archive.article(i).published_at for i, _ in shown]  # type: ignore[union-attr]
-    assert dates == sorted(dates, reverse=True)
+    keys = [story_key(archive, i) for i, _ in shown]
+    assert len(set(keys)) == len(keys), "one result per story"
+
+    def newest(key: int) -> datetime | None:  # a story's place: its newest version
+        members = story_members(archive, [key])[key] if key > 0 else []
+        dates = [m.published_at for m in members if m.published_at]
+        if key < 0:
+            dates = [archive.article(-key).published_at]  # type: ignore[union-attr]
+        return max((d for d in dates if d), default=None)
+
+    dated = [newest(key) for key in keys]
+    assert all(d is not None for d in dated[:10])
+    known = [d for d in dated if d is not None]
+    assert known == sorted(known, reverse=True)
     for source in SOURCES:  # every source can be chosen as a filter
         assert f'<option value="{source.name}">' in page.text
 
@@ -187,13 +228,12 @@ def test_date_filters_include_the_until_day_and_pages_keep_every_filter(
     day_total = int(re.search(r'id="total">(\d+)', same_day.text).group(1))  # type: ignore[union-attr]
     with archive.session() as s:
         start = datetime.combine(newest, datetime.min.time(), UTC)
-        expected = s.exec(
-            select(func.count())
-            .select_from(Article)
+        that_day = s.exec(
+            select(Article.id)
             .where(col(Article.published_at) >= start)
             .where(col(Article.published_at) < start + timedelta(days=1))
-        ).one()
-    assert day_total == expected > 0
+        ).all()
+    assert day_total == len({story_key(archive, i or 0) for i in that_day}) > 0
     before = site.get("/search", params={"until": (newest - timedelta(days=400)).isoformat()})
     assert 'id="total">0 matches' in before.text
 
@@ -219,6 +259,10 @@ def test_date_filters_include_the_until_day_and_pages_keep_every_filter(
         ("/chart?weeks=x", 400, "weeks: &#39;x&#39;"),
         ("/article/999999", 404, "no article 999999"),
         ("/article/999999/capture", 404, "no article 999999"),
+        ("/story/999999", 404, "no story 999999"),
+        ("/story/1?lang=de", 400, "lang: &#39;de&#39; is not one of az, kk, ru, en"),
+        ("/stories?lang=xx", 400, "lang: &#39;xx&#39;"),
+        ("/stories?page=0", 400, "page: &#39;0&#39;"),
         ("/nowhere", 404, "Not Found"),
     ],
 )
@@ -371,6 +415,160 @@ def test_chart_counts_relevant_originals_per_week_by_topic(
     assert titles == {LABELS.topic(t): n for t, n in expected.items()}
 
 
+# --- stories ----------------------------------------------------------------------------------
+
+
+def sections(page: str) -> list[tuple[set[str], int, str]]:
+    """(classes, article id, inner HTML) of each version on a story's page."""
+    found = re.findall(
+        r'<section class="(version[^"]*)" id="version-(\d+)">(.*?)</section>', page, re.S
+    )
+    return [(set(classes.split()), int(i), body) for classes, i, body in found]
+
+
+def test_a_story_page_shows_its_versions_side_by_side(site: httpx.Client, archive: Store) -> None:
+    stories = told_twice(archive)
+    assert len(stories) >= 3, "the demo tells several stories on several sites"
+    assert any(len({m.lang for m in v}) >= 2 for v in stories.values()), "the fibre-optic one"
+    assert any(m.copy for v in stories.values() for m in v), "icma copies 525.az"
+    for story_id, versions in stories.items():
+        page = site.get(f"/story/{story_id}")
+        assert page.status_code == 200
+        text = unescape(page.text)
+        best = best_member(versions)
+        assert f"<title>{best.title} · az-kz-monitor</title>" in text
+        assert re.search(rf'<h1 id="title" lang="{best.lang}">{re.escape(best.title)}</h1>', text)
+        assert f"{len(versions)} versions · " in text
+        shown = sections(page.text)
+        assert [i for _, i, _ in shown] == [m.article_id for m in versions]  # earliest first
+        for (classes, _, body), member in zip(shown, versions, strict=True):
+            body = unescape(body)
+            article = archive.article(member.article_id)
+            assert article is not None
+            assert (
+                f'<a class="title" href="/article/{member.article_id}">{member.title}</a>' in body
+            )
+            assert f'class="original" href="{member.url}"' in body
+            assert f'<span class="site">{LABELS.source(member.source)}</span>' in body
+            assert f'<span class="language">{LANGUAGES[member.lang or ""]}</span>' in body
+            assert snippet_of(article.text, 400, LABELS.agencies) in body  # the lead
+            assert ("copy" in classes) == member.copy == ('class="badge copy"' in body)
+            assert ("best" in classes) == (member.article_id == best.article_id)
+
+
+def test_a_story_title_comes_in_the_language_asked_for(site: httpx.Client, archive: Store) -> None:
+    story_id, versions = max(told_twice(archive).items(), key=lambda s: len({m.lang for m in s[1]}))
+    langs = {m.lang for m in versions if m.lang}
+    assert len(langs) >= 2
+    for lang in sorted(langs):
+        page = unescape(site.get(f"/story/{story_id}", params={"lang": lang}).text)
+        best = best_member(versions, lang)
+        assert best.lang == lang
+        assert f'<h1 id="title" lang="{lang}">{best.title}</h1>' in page
+        assert f"<strong>{LANGUAGES[lang]}</strong>" in page  # the language chosen, not a link
+        others = langs - {lang}
+        assert all(f'href="/story/{story_id}?lang={o}"' in page for o in others)
+
+
+def listed_stories(page: str) -> list[tuple[int, str, str]]:
+    """(story id, title, meta line) of each story on the stories page."""
+    found = re.findall(
+        r'<a class="title" href="/story/(\d+)[^"]*"[^>]*>(.*?)</a>\s*<div class="meta">(.*?)</div>',
+        page,
+        re.S,
+    )
+    return [
+        (int(i), unescape(title), unescape(re.sub("<[^>]+>", "", meta))) for i, title, meta in found
+    ]
+
+
+def test_the_stories_page_lists_the_newest_stories(site: httpx.Client, archive: Store) -> None:
+    for path in ("/", "/stories", "/chart", "/sources"):
+        assert '<a href="/stories">Stories</a>' in site.get(path).text, path
+    page = site.get("/stories")
+    assert page.status_code == 200
+    listed = listed_stories(page.text)
+    expected = newest_stories(archive, limit=30, shown_only=True)
+    assert [i for i, _, _ in listed] == [story.id for story in expected]
+    assert any(len(versions_of(archive, i)) > 1 for i, _, _ in listed)
+    for story_id, title, meta in listed:
+        versions = versions_of(archive, story_id)
+        assert title == best_member(versions).title
+        count = len(versions)
+        assert meta.startswith(f"{count} version{'' if count == 1 else 's'} · ")
+        assert all(LABELS.source(m.source) in meta for m in versions)
+        assert all(f"{m.lang}" in meta for m in versions if m.lang)
+        assert "UTC" in meta  # the days it was told over
+
+    everything = [i for i, _, _ in listed_stories(site.get("/stories?all=1").text)]
+    unshown = set(everything) - {i for i, _, _ in listed}
+    assert unshown, "the demo has stories nobody would be shown (the weather)"
+    for story_id in unshown:
+        assert not any(m.relevant and not m.copy for m in versions_of(archive, story_id))
+
+    in_russian = listed_stories(site.get("/stories", params={"lang": "ru"}).text)
+    for story_id, title, _ in in_russian:
+        versions = versions_of(archive, story_id)
+        assert title == best_member(versions, "ru").title
+        if any(m.lang == "ru" for m in versions):
+            assert title in {m.title for m in versions if m.lang == "ru"}
+
+
+def test_an_article_page_links_to_the_other_versions_of_its_story(
+    site: httpx.Client, archive: Store
+) -> None:
+    for story_id, versions in told_twice(archive).items():
+        for member in versions:
+            page = unescape(site.get(f"/article/{member.article_id}").text)
+            assert (
+                f'<a id="story-link" href="/story/{story_id}">{len(versions)} versions</a>' in page
+            )
+            for other in versions:
+                linked = f'<a href="/article/{other.article_id}">{other.title}</a>' in page
+                assert linked == (other.article_id != member.article_id)
+    alone = next(
+        story
+        for story in newest_stories(archive, limit=None, shown_only=False)
+        if len(versions_of(archive, story.id)) == 1
+    )
+    [member] = versions_of(archive, alone.id)
+    assert 'id="story"' not in site.get(f"/article/{member.article_id}").text
+
+
+def test_search_gives_one_result_per_story_saying_how_many_versions(
+    site: httpx.Client, archive: Store
+) -> None:
+    flat = search(archive, "Aktau", limit=100)
+    stories = {story_key(archive, hit.article_id) for hit in flat.hits}
+    assert len(stories) < flat.total, "several versions of one story match"
+    page = site.get("/search", params={"q": "Aktau"})
+    assert f'id="total">{len(stories)} matches for' in page.text
+    assert f'<span id="articles">({flat.total} articles:' in page.text
+    results = re.findall(r'<li class="hit">(.*?)</li>', page.text, re.S)
+    shown = hits(page.text)
+    assert len(results) == len(shown) == len(stories)
+    assert {story_key(archive, i) for i, _ in shown} == stories
+    told = 0
+    for (article_id, _), result in zip(shown, results, strict=True):
+        key = story_key(archive, article_id)
+        versions = versions_of(archive, key) if key > 0 else []
+        if len(versions) < 2:
+            assert "versions</a>" not in result
+            continue
+        told += 1
+        assert f'<a class="versions" href="/story/{key}">{len(versions)} versions</a>' in result
+        member = next(m for m in versions if m.article_id == article_id)
+        also = [int(i) for i in re.findall(r'<a href="/article/(\d+)" title=', result)]
+        assert also == [m.article_id for m in other_versions(versions, member)]
+        assert (f'<a href="/story/{key}">all side by side</a>' in result) == bool(also)
+    assert told >= 1  # at least 525.az's corridor story and icma's copy of it
+    # the best match of each story speaks for it: the first of its versions in the flat ranking
+    firsts: dict[int, int] = {}
+    for hit in flat.hits:
+        firsts.setdefault(story_key(archive, hit.article_id), hit.article_id)
+    assert {i for i, _ in shown} == set(firsts.values())
+
+
 # --- what crawled sites send is escaped -----------------------------------------------------------
 
 HOSTILE = '<script>alert("t")</script> Baku & <b onmouseover=x>Astana</b>'
@@ -407,11 +605,19 @@ def test_hostile_text_from_a_site_is_escaped_on_every_page(store: Store, tmp_pat
         entities=[EntityRow("org", "x", "<svg onload=alert(3)>", 1)],
         tagged_with="test",
     )
+    story = link_article(store, Linker.default(), saved.article_id, now)  # the real stage
     app = create_app(make_settings(tmp_path), store, sources=SOURCES, labels=LABELS)
     with running(app) as url, httpx.Client(base_url=url) as client:
         pages = {
             path: client.get(path).text
-            for path in ("/", "/search?q=", f"/article/{saved.article_id}", "/chart")
+            for path in (
+                "/",
+                "/search?q=",
+                f"/article/{saved.article_id}",
+                "/chart",
+                f"/story/{story}",
+                "/stories",
+            )
         }
         missing_capture = client.get(f"/article/{saved.article_id}/capture")
     for path, page in pages.items():
@@ -419,6 +625,8 @@ def test_hostile_text_from_a_site_is_escaped_on_every_page(store: Store, tmp_pat
             assert raw not in page, (path, raw)
         assert 'href="javascript:' not in page, path
     assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; Baku &amp;" in pages["/"]
+    for path in (f"/story/{story}", "/stories"):
+        assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; Baku &amp;" in pages[path]
     article = pages[f"/article/{saved.article_id}"]
     assert "&lt;u&gt;reason&lt;/u&gt;" in article and "javascript:alert(1)" in article
     assert missing_capture.status_code == 404

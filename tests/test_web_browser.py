@@ -1,7 +1,10 @@
 """The web page in a real headless browser (Debian's chromium and chromedriver, started here):
 search from the box, see the marked matches, narrow by language and source, open an article and
-its topics and reasons, and its raw capture. The archive is filled by a real poll of the recorded
-sites on 127.0.0.1, on SQLite and PostgreSQL, so the search index is the one a poll builds.
+its topics and reasons, and its raw capture; see a result stand for a story's "N versions", open
+the story and its versions side by side, find it among the newest stories, and go from a
+version's article back to its story. The archive is filled by a real poll of the recorded sites
+on 127.0.0.1, on SQLite and PostgreSQL, so the search index and the stories are the ones a poll
+builds.
 
 Without chromium the tests are skipped with the reason, except under CI (CI=true), where a
 missing browser is a failure: `.ci/run` installs it.
@@ -27,9 +30,11 @@ from test_web import LABELS, running
 from monitor.config.settings import Settings
 from monitor.config.sources import Source
 from monitor.demo.server import SiteServer
+from monitor.link.members import best_member
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import Store
+from monitor.store.story_rows import story_members
 from monitor.web import create_app
 
 pytestmark = pytest.mark.slow
@@ -164,3 +169,62 @@ def test_search_filter_and_open_an_article_in_a_browser(
             assert all(w in shown for w in words), (words, shown[:300])
         finally:
             browser.switch_to.default_content()
+
+
+def test_a_story_and_its_versions_in_a_browser(
+    browser: WebDriver, polled: tuple[Settings, Store], local_sources: list[Source]
+) -> None:
+    settings, store = polled
+    app = create_app(settings, store, sources=local_sources, labels=LABELS)
+    with running(app) as url:
+        browser.get(url + "/")
+
+        # 1. a search shows a story once, with how many versions it has
+        box = browser.find_element(By.ID, "q")
+        box.clear()
+        box.send_keys("Aktau")
+        submit(browser)
+        results = browser.find_elements(By.CSS_SELECTOR, "li.hit")
+        told = browser.find_elements(By.CSS_SELECTOR, "li.hit a.versions")
+        assert results and told, "several sites tell an Aktau story"
+        assert (
+            "articles: a story's versions are one match"
+            in browser.find_element(By.ID, "total").text
+        )
+        count = int(told[0].text.split()[0])
+        assert count > 1 and told[0].text == f"{count} versions"
+        story_id = int(str(told[0].get_attribute("href")).rsplit("/", 1)[1])
+
+        # 2. its page puts the versions side by side, under the best one's title
+        told[0].click()
+        WebDriverWait(browser, 20).until(lambda b: f"/story/{story_id}" in b.current_url)
+        versions = [m for m in story_members(store, [story_id])[story_id] if m.source != "seed"]
+        best = best_member(versions)
+        assert browser.find_element(By.ID, "title").text == best.title
+        assert browser.title.startswith(best.title)
+        cards = browser.find_elements(By.CSS_SELECTOR, "#versions section.version")
+        assert len(cards) == count == len(versions)
+        for card, member in zip(cards, versions, strict=True):
+            assert card.find_element(By.CSS_SELECTOR, "h2 a.title").text == member.title
+            original = card.find_element(By.CSS_SELECTOR, "a.original").get_attribute("href")
+            assert original == member.url
+            assert ("copy" in str(card.get_attribute("class")).split()) == member.copy
+        tops = {card.location["y"] for card in cards[:2]}
+        lefts = {card.location["x"] for card in cards[:2]}
+        assert len(tops) == 1 and len(lefts) == 2, "the first two versions side by side"
+
+        # 3. the navigation's Stories lists it, with the same count
+        browser.find_element(By.LINK_TEXT, "Stories").click()
+        WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/stories"))
+        row = browser.find_element(By.CSS_SELECTOR, f'li.story a.title[href="/story/{story_id}"]')
+        meta = row.find_element(By.XPATH, "following-sibling::div[@class='meta']").text
+        assert row.text == best.title and meta.startswith(f"{count} versions · ")
+
+        # 4. a version's article page leads back to its story
+        other = next(m for m in versions if m.article_id != best.article_id)
+        browser.get(f"{url}/article/{other.article_id}")
+        link = browser.find_element(By.ID, "story-link")
+        assert link.text == f"{count} versions"
+        link.click()
+        WebDriverWait(browser, 20).until(lambda b: f"/story/{story_id}" in b.current_url)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "section.version")) == count

@@ -16,7 +16,7 @@ from email.parser import BytesParser
 import pytest
 from PIL import Image
 
-from monitor.core.records import DigestItem, WeeklySummary
+from monitor.core.records import DigestItem, Version, WeeklySummary
 from monitor.deliver.chart import BAR, relevant_per_day_png
 from monitor.deliver.weekly import (
     SNIPPET_LIMIT,
@@ -203,11 +203,16 @@ def test_top_stories_per_topic_with_links_source_and_local_date() -> None:
     plain, html = bodies(parse(render()))
     top = plain[plain.index("TOP STORIES") :]
     assert top.index("== Transport (14) ==") < top.index("== Energy (9) ==")
-    assert "* Aktau–Alat ferry traffic grows 18%\n  Kazinform, Wed 18 Nov\n" in plain
+    assert (
+        "* Aktau–Alat ferry traffic grows 18%\n  Kazinform, Wed 18 Nov · 1 site, 1 language\n"
+        in plain
+    )
     assert "https://azertag.az/en/xeber/story-2" in plain
     assert '<a href="https://azertag.az/en/xeber/story-3" lang="en"' in html
     assert "SOCAR and KazMunayGas discuss oil transit</a>" in html
-    assert "AZERTAC · Wed 18 Nov" in html  # 22:30 UTC on the 17th is the 18th in Baku
+    assert (
+        "AZERTAC · Wed 18 Nov · 1 site, 1 language" in html
+    )  # 22:30 UTC on the 17th: the 18th in Baku
 
 
 def test_an_empty_week_says_so() -> None:
@@ -378,3 +383,29 @@ def test_chart_is_deterministic_and_refuses_tiny_sizes() -> None:
     assert relevant_per_day_png(days(1, 2, 3)) == relevant_per_day_png(days(1, 2, 3))
     with pytest.raises(ValueError, match="too small"):
         relevant_per_day_png(days(1), width=20, height=20)
+
+
+# --- stories ---------------------------------------------------------------------------------
+
+
+def test_a_story_lists_its_versions_and_how_widely_it_was_told() -> None:
+    versions = (
+        Version(7, "kazinform-kk", "Kazinform", "kk", "https://kaz.inform.kz/news/7", None),
+        Version(8, "azertag-ru", "<b>АЗЕРТАДЖ</b>", "ru", 'https://azertag.az/ru/8"x', None),
+        Version(9, "icma", "Icma.az", "az", "javascript:alert(1)", None),
+    )
+    story = replace(make_item(1), versions=versions, sites=4, languages=4)
+    summary = replace(make_summary({"transport": (story, make_item(2))}), stories=2)
+    plain, html = bodies(parse(render(summary)))
+    assert "23 relevant items (2 stories) of 311 articles archived this week." in plain
+    assert "  AZERTAC, Wed 18 Nov · 4 sites, 4 languages\n" in plain
+    assert "  AZERTAC, Wed 18 Nov · 1 site, 1 language\n" in plain
+    assert "  also: Kazinform (kk) https://kaz.inform.kz/news/7\n" in plain
+    assert "  also: Icma.az (az)\n" in plain and "javascript:" not in plain + html
+    assert plain.index("story-1") < plain.index("also: Kazinform") < plain.index("story-2")
+    assert "AZERTAC · Wed 18 Nov · 4 sites, 4 languages" in html
+    assert '<a href="https://kaz.inform.kz/news/7" hreflang="kk"' in html
+    assert ">Kazinform (kk)</a>" in html
+    assert 'href="https://azertag.az/ru/8&#34;x" hreflang="ru"' in html
+    assert "&lt;b&gt;АЗЕРТАДЖ&lt;/b&gt; (ru)</a>" in html
+    assert "Icma.az (az)" in html

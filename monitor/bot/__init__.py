@@ -1,1 +1,1 @@
-"""The Telegram bot: /latest, /search, /topics, /status."""
+"""The Telegram bot: /latest, /search, /story, /topics, /status."""

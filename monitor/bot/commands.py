@@ -3,11 +3,12 @@
 `BotCommands` turns a command and its arguments into the text of the answer: it reads the archive
 in a worker thread (the store is synchronous), asks the rules and sources providers at each
 command (so a reload shows at once) and renders with `monitor.bot.render`; the Telegram part is
-`monitor.bot.telegram_app`'s. Who gets an answer: only chats listed in MONITOR_BOT_CHAT_IDS
-(numeric ids, or @usernames of public groups); commands elsewhere are ignored without a reply.
-/status is for the users in MONITOR_BOT_ADMIN_IDS: anyone else gets a one-line refusal (so a user
-is not left wondering whether the bot is down). Without MONITOR_BOT_CHAT_IDS the bot does not
-start at all (`bot_disabled_reason`).
+`monitor.bot.telegram_app`'s. /latest and /search give one entry per story (an event told by
+several sites, in several languages), /story N all of its versions. Who gets an answer: only
+chats listed in MONITOR_BOT_CHAT_IDS (numeric ids, or @usernames of public groups); commands
+elsewhere are ignored without a reply. /status is for the users in MONITOR_BOT_ADMIN_IDS: anyone
+else gets a one-line refusal (so a user is not left wondering whether the bot is down). Without
+MONITOR_BOT_CHAT_IDS the bot does not start at all (`bot_disabled_reason`).
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ from monitor.bot.render import (
     LATEST_MAX,
     LATEST_USAGE,
     SEARCH_USAGE,
+    STORY_USAGE,
     TOPICS_WINDOW,
     render_help,
     render_latest,
     render_search,
     render_status,
+    render_story,
     render_topics,
 )
 from monitor.core.clock import Clock
 from monitor.core.errors import ConfigError
 from monitor.deliver.digest import Labels
 from monitor.deliver.routing import labels_for
-from monitor.search.service import hit_of, search
+from monitor.search.service import SearchHit, hit_of, search, with_story
+from monitor.search.stories import StoryView, read_stories
 from monitor.service.status import status_report
 from monitor.store import queries
 
@@ -50,6 +54,7 @@ SourcesProvider = Callable[[], "Sequence[Source]"]
 
 SEARCH_SHOWN = 5
 REFUSAL = "/status is for the bot's admins."
+STORY_NUMBER = re.compile(r"#?(\d{1,18})")
 
 
 def parse_chats(settings: Settings) -> tuple[list[int], list[str]]:
@@ -112,16 +117,25 @@ class BotCommands:
         if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 99)):
             return LATEST_USAGE
         asked = min(int(args[0]) if args else LATEST_DEFAULT, LATEST_MAX)
-        shown = await asyncio.to_thread(queries.latest_shown, self.store, asked)
-        hits = [hit_of(article, topics) for article, topics in shown]
+        hits = await asyncio.to_thread(latest_stories, self.store, asked)
         return render_latest(hits, self.labels(), self.zone, asked)
 
     async def search(self, args: Sequence[str]) -> str:
         query = " ".join(args).strip()
         if not query:
             return SEARCH_USAGE
-        result = await asyncio.to_thread(search, self.store, query, limit=SEARCH_SHOWN)
+        result = await asyncio.to_thread(
+            search, self.store, query, limit=SEARCH_SHOWN, by_story=True
+        )
         return render_search(result, self.labels(), self.zone)
+
+    async def story(self, args: Sequence[str]) -> str:
+        number = STORY_NUMBER.fullmatch(args[0]) if len(args) == 1 else None
+        if number is None:
+            return STORY_USAGE
+        story_id = int(number.group(1))
+        story, leads = await asyncio.to_thread(read_story, self.store, story_id)
+        return render_story(story, story_id, leads, self.labels(), self.zone)
 
     async def topics(self) -> str:
         since = self.clock() - TOPICS_WINDOW
@@ -134,3 +148,32 @@ class BotCommands:
         sources = list(self.sources_provider())
         report = await asyncio.to_thread(status_report, self.store, sources, self.clock())
         return render_status(report.sources, self.zone)
+
+
+def latest_stories(store: Store, count: int) -> list[SearchHit]:
+    """The newest stories with an item that may be shown, each as the version that speaks for
+    it (`monitor.link.members.best_member`, which prefers a relevant original: one that may be
+    shown) with how many versions it has; an item not linked yet as itself."""
+    rows = queries.latest_shown(store, count)
+    stories = read_stories(store, {a.story_id for a, _ in rows if a.story_id is not None})
+    faces = {a.id: stories[a.story_id].best for a, _ in rows if a.story_id in stories}
+    topics = store.tags_for([face.article_id for face in faces.values()])
+    hits = []
+    for article, own_topics in rows:
+        story = stories.get(article.story_id or 0)
+        face = faces.get(article.id)
+        if story is None or face is None:
+            hits.append(hit_of(article, own_topics))
+            continue
+        hit = hit_of(face, topics.get(face.article_id, ([], []))[0])
+        hits.append(with_story(hit, story))
+    return hits
+
+
+def read_story(store: Store, story_id: int) -> tuple[StoryView | None, dict[int, str]]:
+    """A story, and the start of the text of the version that speaks for it (its lead), for
+    /story; None when no story has this number or only seeds are in it."""
+    story = read_stories(store, [story_id]).get(story_id)
+    if story is None:
+        return None, {}
+    return story, queries.leads(store, [story.best.article_id])

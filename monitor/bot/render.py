@@ -1,30 +1,34 @@
 """The bot's answers, rendered: records in, one HTML message out, nothing else.
 
-Each renderer (`render_*`) is pure: it takes what a command found (search hits, topic counts, the
-status report's sources) and returns one message in Telegram's HTML parse mode, every title,
-snippet, URL and query escaped, fitted by `monitor.deliver.telegram_text` as the digest is, so an
-answer is never refused for its length or its formatting. The usage texts and the command menu
+Each renderer (`render_*`) is pure: it takes what a command found (search hits, a story, topic
+counts, the status report's sources) and returns one message in Telegram's HTML parse mode, every
+title, snippet, URL and query escaped, fitted by `monitor.deliver.telegram_text` as the digest is,
+so an answer is never refused for its length or its formatting. A hit whose story has other
+versions says so in one line ending in `/story_N`, which Telegram makes tappable. The usage texts and the command menu
 live here too, beside the help that lists it; `monitor.bot.commands` decides what to render.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.deliver.digest import Labels, local_stamp, local_time
+from monitor.deliver.digest import Labels, local_stamp, local_time, snippet_of
 from monitor.deliver.telegram_text import escape, fit_message, link, marked_html, one_line, shorten
 from monitor.search.service import SearchHit, SearchResult
+from monitor.search.stories import StoryView
 from monitor.service.status import SourceHealth
+from monitor.store.story_rows import StoryMember
 
 LATEST_DEFAULT, LATEST_MAX = 5, 10
 TOPICS_WINDOW = timedelta(days=7)
 TITLE_CHARS, SNIPPET_CHARS, QUERY_CHARS, ERROR_CHARS = 300, 200, 200, 160
 MAX_URL_HTML = 800  # longer links are shown without the link: they would crowd out the answer
 COMMANDS = (
-    ("latest", "newest relevant items: /latest [N], up to 10"),
+    ("latest", "newest relevant stories, one entry each: /latest [N], up to 10"),
     ("search", "search the archive: /search <words>"),
+    ("story", "every version of a story, in each language: /story N"),
     ("topics", "topics with their relevant items of the last 7 days"),
     ("status", "health of every source (admins)"),
     ("help", "what this bot answers"),
@@ -35,6 +39,14 @@ SEARCH_USAGE = (
 )
 LATEST_USAGE = (
     f"Usage: <code>/latest [N]</code>, N from 1 to {LATEST_MAX} (default {LATEST_DEFAULT})."
+)
+STORY_USAGE = (
+    "Usage: <code>/story N</code>, N the number of a story as /latest and /search give it "
+    "(<code>/story_N</code> there: tap it)."
+)
+GROUPED = (
+    "/latest and /search list a story once: the same news told by several sites or in "
+    "several languages. /story N shows all its versions."
 )
 
 
@@ -51,6 +63,8 @@ def hit_block(number: int, hit: SearchHit, labels: Labels, zone: ZoneInfo, snipp
     if hit.duplicate_of:
         meta.append("copy of an earlier item")
     lines = [f"{number}. {link(hit.url, title, max_href=MAX_URL_HTML)}", escape(" · ".join(meta))]
+    if hit.story_id is not None and hit.versions > 1:
+        lines.append(versions_line(hit, labels))
     if snippet:
         text = marked_html(hit.snippet.pieces, SNIPPET_CHARS)
         if len(text) > 4 * SNIPPET_CHARS:
@@ -60,13 +74,29 @@ def hit_block(number: int, hit: SearchHit, labels: Labels, zone: ZoneInfo, snipp
     return "\n".join(lines)
 
 
+def versions_line(hit: SearchHit, labels: Labels) -> str:
+    """How many more versions the hit's story has, the other sites and languages that told it,
+    and the command that lists them, as one word so Telegram makes it tappable:
+    `+2 versions (ru: AZERTAC · kk: Kazinform) · /story_12`."""
+    more = hit.versions - 1
+    said = f"+{more} version{'s' if more != 1 else ''}"
+    if hit.others:
+        said += " (" + " · ".join(version_name(m, labels) for m in hit.others) + ")"
+    return f"{escape(said)} · /story_{hit.story_id}"
+
+
+def version_name(member: StoryMember, labels: Labels) -> str:
+    source = labels.source(member.source)
+    return f"{member.lang}: {source}" if member.lang else source
+
+
 def render_help(admin: bool = False) -> str:
     lines = ["<b>Azerbaijan–Kazakhstan news monitor</b>", ""]
     for name, what in COMMANDS:
         if name == "status" and not admin:
             continue
         lines.append(f"/{name} — {escape(what)}")
-    return "\n".join(lines)
+    return "\n".join([*lines, "", escape(GROUPED)])
 
 
 def render_latest(
@@ -74,11 +104,61 @@ def render_latest(
 ) -> str:
     if not hits:
         return "No relevant items in the archive yet."
-    head = f"<b>Latest {len(hits)} relevant items</b>"
+    head = f"<b>Latest {len(hits)} relevant {'story' if len(hits) == 1 else 'stories'}</b>"
     if len(hits) < asked:
         head += f" (all there are; {asked} asked)"
     blocks = [hit_block(n, hit, labels, zone, snippet=False) for n, hit in enumerate(hits, 1)]
     return fit_message(head, blocks)
+
+
+def render_story(
+    story: StoryView | None,
+    story_id: int,
+    leads: Mapping[int, str],
+    labels: Labels,
+    zone: ZoneInfo,
+) -> str:
+    """A story's versions, earliest first: linked title, site, language, local date, copies
+    marked; under the head, the title and lead of the version that speaks for it."""
+    if story is None:
+        return f"No story {story_id} in the archive. {STORY_USAGE}"
+    best = story.best
+    head = (
+        f"<b>Story {story.id}</b>: {len(story.versions)} version"
+        f"{'s' if len(story.versions) != 1 else ''}, {_reach(story)}, "
+        f"{escape(_span(story.first_at, story.last_at, zone))}\n"
+        f"<b>{escape(shorten(one_line(best.title), TITLE_CHARS) or shorten(best.url, 120))}</b>"
+    )
+    lead = snippet_of(leads.get(best.article_id, ""), SNIPPET_CHARS, labels.agencies)
+    if lead:
+        head += f"\n{escape(lead)}"
+    blocks = []
+    for number, member in enumerate(story.versions, 1):
+        title = escape(shorten(one_line(member.title), TITLE_CHARS) or shorten(member.url, 120))
+        meta = [version_name(member, labels), local_stamp(member.published_at, zone)]
+        if member.copy:
+            meta.append("copy of an earlier item")
+        blocks.append(
+            f"{number}. {link(member.url, title, max_href=MAX_URL_HTML)}\n{escape(' · '.join(meta))}"
+        )
+    return fit_message(head, blocks)
+
+
+def _reach(story: StoryView) -> str:
+    sites = f"{story.sites} site{'s' if story.sites != 1 else ''}"
+    langs = ", ".join(story.langs)
+    return f"{sites} ({langs})" if langs else sites
+
+
+def _span(first: datetime | None, last: datetime | None, zone: ZoneInfo) -> str:
+    if first is None or last is None:
+        return "date unknown"
+    start, end = local_stamp(first, zone), local_stamp(last, zone)
+    if start == end:
+        return start
+    if first.astimezone(zone).date() == last.astimezone(zone).date():
+        return f"{start}–{end.rsplit(', ', 1)[1]}"
+    return f"{start} – {end}"
 
 
 def render_search(result: SearchResult, labels: Labels, zone: ZoneInfo, offset: int = 0) -> str:

@@ -57,6 +57,7 @@ App = Application[Any, Any, Any, Any, Any, Any]
 RATE_LIMIT_RETRIES = 2
 
 POLL_TIMEOUT = 30  # seconds a getUpdates long poll waits for news
+STORY_LINK = r"^/story_(\d{1,18})(?:@\w+)?$"  # /story_12, or /story_12@bot in a group
 
 
 async def start_bot(
@@ -282,6 +283,15 @@ def _add_handlers(
     async def on_search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         return await commands.search(context.args or [])
 
+    async def on_story(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        return await commands.story(context.args or [])
+
+    async def on_story_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/story_12`, as /latest and /search print it: one word, so Telegram makes it a
+        command the reader taps."""
+        found = context.matches[0] if context.matches else None
+        return await commands.story([found.group(1)] if found else [])
+
     async def on_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         return await commands.topics()
 
@@ -292,10 +302,12 @@ def _add_handlers(
         (("start", "help"), on_help),
         (("latest",), on_latest),
         (("search",), on_search),
+        (("story",), on_story),
         (("topics",), on_topics),
         (("status",), on_status),
     ):
         application.add_handler(CommandHandler(names, answer(compute), filters=here))
+    application.add_handler(MessageHandler(here & filters.Regex(STORY_LINK), answer(on_story_link)))
 
     ignored: set[int] = set()
 

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from monitor.cli.deferred import archive, archive_db, configuration, sources_file
+from monitor.cli.deferred import archive, archive_db, configuration, sources_file, story_model
 from monitor.cli.options import setting
-from monitor.core.errors import ConfigError
+from monitor.core.errors import ConfigError, ModelUnavailable, MonitorError
 
 if TYPE_CHECKING:
     from monitor.config.settings import Settings
@@ -122,6 +122,31 @@ class JsonFormatter(logging.Formatter):
 
 def sources_of(settings: Settings) -> list[Source]:
     return sources_file.load_sources(settings.sources)
+
+
+def agencies_of(settings: Settings) -> frozenset[str]:
+    """The names the sources sign their datelines with, which linking takes off a lead: what
+    the pipeline's linker is given (monitor.service.wiring), so the commands link as it does."""
+    return sources_file.agencies(sources_of(settings))
+
+
+@contextmanager
+def story_model_needed(command: str, model: str) -> Iterator[None]:
+    """A command that cannot do without the embedding model (`link`, `relink`) ends in one line,
+    exit 1, where the model does not load. The model's adapter logs the failure too, for `monitor
+    run`, where the stage waits and that log line is all the operator sees of it; here the error
+    line says it, so the log line is held back."""
+    logger = logging.getLogger(story_model.__name__)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    except ModelUnavailable as exc:
+        cause = exc.__cause__
+        why = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+        raise MonitorError(f"{command}: the embedding model {model} did not load ({why})") from None
+    finally:
+        logger.setLevel(level)
 
 
 def require_writable_data_dir(settings: Settings) -> None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from monitor.deliver import routing
     from monitor.demo import run as demo_run
     from monitor.extract import seeds as seed_corpus
+    from monitor.link import embedding as story_model
+    from monitor.link import members as story_members
     from monitor.search import export as exports
     from monitor.search import query as query_language
     from monitor.search import service as search_service
@@ -34,11 +36,13 @@ if TYPE_CHECKING:
     from monitor.service import backfill as backfills
     from monitor.service import dedupe as dedupe_stage
     from monitor.service import lease as leases
+    from monitor.service import link as story_linking
+    from monitor.service import relink as relinking
     from monitor.service import status as status_reports
     from monitor.service import wiring as runtime
     from monitor.store import db as archive_db
     from monitor.store import fulltext as search_index
-    from monitor.store import sketch_rows, warc
+    from monitor.store import sketch_rows, story_rows, warc
     from monitor.tag import tagger
     from monitor.web import app as web_app
 else:
@@ -61,6 +65,7 @@ else:
     maintenance = lazy_import("monitor.service.maintenance")
     pipeline = lazy_import("monitor.service.pipeline")
     query_language = lazy_import("monitor.search.query")
+    relinking = lazy_import("monitor.service.relink")
     routing = lazy_import("monitor.deliver.routing")
     runner = lazy_import("monitor.service.runner")
     runtime = lazy_import("monitor.service.wiring")
@@ -70,6 +75,10 @@ else:
     sketch_rows = lazy_import("monitor.store.sketch_rows")
     sources_file = lazy_import("monitor.config.sources")
     status_reports = lazy_import("monitor.service.status")
+    story_linking = lazy_import("monitor.service.link")
+    story_members = lazy_import("monitor.link.members")
+    story_model = lazy_import("monitor.link.embedding")
+    story_rows = lazy_import("monitor.store.story_rows")
     tagger = lazy_import("monitor.tag.tagger")
     topic_rules = lazy_import("monitor.config.rules")
     warc = lazy_import("monitor.store.warc")

@@ -1,17 +1,27 @@
-"""The researcher's commands: search the archive, export it, classify texts as the pipeline
-would, and serve the read-only web page.
+"""The researcher's commands: search the archive, list its stories, export it, classify and link
+texts as the pipeline would, and serve the read-only web page.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
 import typer
 
-from monitor.cli.app import app, date_option, log, open_archive, settings_of, sources_of
+from monitor.cli.app import (
+    agencies_of,
+    app,
+    date_option,
+    log,
+    open_archive,
+    settings_of,
+    sources_of,
+    story_model_needed,
+)
 from monitor.cli.deferred import (
     archive_db,
     exports,
@@ -21,6 +31,9 @@ from monitor.cli.deferred import (
     search_index,
     search_service,
     seed_corpus,
+    story_linking,
+    story_members,
+    story_rows,
     tagger,
     topic_rules,
     web_app,
@@ -32,6 +45,8 @@ from monitor.text.lang import LANGUAGES
 
 if TYPE_CHECKING:
     from monitor.config.settings import Settings
+    from monitor.service.link import Text
+    from monitor.store.story_rows import StoryHeader, StoryMember
 
 
 @app.command("search")
@@ -142,6 +157,99 @@ def _search_lines(result: Any, format: str) -> list[str]:
 
 
 @app.command()
+def stories(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Last told on/after (ISO date).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last told up to (ISO date, day included).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 20,
+    format: Annotated[str, typer.Option("--format", help="table or jsonl")] = "table",
+    every: Annotated[
+        bool, flag("--all", "Also the stories readers are not shown (no relevant original).")
+    ] = False,
+) -> None:
+    """The newest stories: each event once, however many sites and languages told it, with its
+    best title, its versions, sites, languages and dates. As the digests and the web page show
+    them: only stories with a relevant original (--all: every one)."""
+    if format not in ("table", "jsonl"):
+        raise ConfigError(f"--format: {format!r} is not one of table, jsonl")
+    start = date_option("--since", since)
+    end = date_option("--until", until, day_included=True)
+    with open_archive(settings_of(ctx), "read") as store:
+        headers = story_rows.newest_stories(
+            store, since=start, until=end, limit=limit, shown_only=not every
+        )
+        members = story_rows.story_members(store, [header.id for header in headers])
+    rows = [_story_row(header, members[header.id]) for header in headers]
+    if format == "jsonl":
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    for line in _story_table(rows, every):
+        typer.echo(line)
+
+
+def _story_row(header: StoryHeader, members: Sequence[StoryMember]) -> dict[str, Any]:
+    """A story as plain values: its best member's title (in any language), and its members as
+    a reader sees them: the seed corpus, the dedupe baseline, is never shown as a version."""
+    shown = [m for m in members if m.source != seed_corpus.SEED_SOURCE] or list(members)
+    best = story_members.best_member(shown)
+    sites, _ = story_members.reach(shown)
+    return {
+        "story": header.id,
+        "title": best.title,
+        "source": best.source,
+        "lang": best.lang,
+        "url": best.url,
+        "first_at": _iso(header.first_at),
+        "last_at": _iso(header.last_at),
+        "versions": len(shown),
+        "sites": sites,
+        "langs": sorted({m.lang for m in shown if m.lang}),
+        "members": [
+            {
+                "id": m.article_id,
+                "source": m.source,
+                "lang": m.lang,
+                "url": m.url,
+                "title": m.title,
+                "published_at": _iso(m.published_at),
+                "relevant": m.relevant,
+                "duplicate_of": m.duplicate_of,
+            }
+            for m in shown
+        ],
+    }
+
+
+def _story_table(rows: list[dict[str, Any]], every: bool) -> list[str]:
+    lines = []
+    for number, row in enumerate(rows, start=1):
+        first, last = (_day(row[key]) for key in ("first_at", "last_at"))
+        days = last if first == last else f"{first} – {last}"
+        versions = "1 version" if row["versions"] == 1 else f"{row['versions']} versions"
+        sites = "1 site" if row["sites"] == 1 else f"{row['sites']} sites"
+        langs = ", ".join(row["langs"]) or "?"
+        lines.append(f"{number:>3}. {last} {row['source']} [{row['lang'] or '?'}] {row['title']}")
+        lines.append(f"     story {row['story']}: {versions}, {sites}, in {langs}; {days}")
+        lines.append(f"     {row['url']}")
+    shown = "" if every else " with a relevant original (--all: every story)"
+    lines.append(f"{len(rows)} stories{shown}, the newest first")
+    return lines
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _day(iso: str | None) -> str:
+    return iso[:10] if iso else "undated   "
+
+
+@app.command()
 def export(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
@@ -183,6 +291,61 @@ def classify(ctx: typer.Context) -> None:
         typer.echo(json.dumps({"id": item.get("id")} | tagging.as_dict(), ensure_ascii=False))
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def link(ctx: typer.Context) -> None:
+    """Read JSON Lines from stdin ({"id", "title", "text", "lang"?, "published_at"?}, the date in
+    ISO 8601, UTC when it has no offset) and write one line per input: id, and story, a number
+    shared by the texts the pipeline would put in one story had they been archived in this
+    order. A text without a date, too short or in another language than az, kk, ru and en is a
+    story of its own. Exit 1 if any line was unreadable or the model did not load."""
+    settings = settings_of(ctx)
+    rules = topic_rules.load_rules(settings.topics)
+    linker = story_linking.Linker.default(agencies_of(settings))
+    read = [(line, _link_text(line)) for line in _stdin_json_lines(settings)]
+    texts = [text for _, text in read if not isinstance(text, str)]
+    with story_model_needed("link", linker.embedder.model):
+        found = iter(story_linking.link_texts(linker, rules, texts))
+    for line, text in read:
+        if isinstance(text, str):
+            typer.echo(f"error: stdin line {line.number}: {text}", err=True)
+            typer.echo(json.dumps({"id": None, "story": None, "line": line.number, "error": text}))
+            continue
+        typer.echo(json.dumps({"id": line.value["id"], "story": next(found)}, ensure_ascii=False))
+    if any(isinstance(text, str) for _, text in read):
+        raise typer.Exit(1)
+
+
+def _link_text(line: Line) -> Text | str:
+    """The text a line gives to link, or what is wrong with it (naming the field). The text's
+    `article_id` is the line's number: the input's own ids need not be numbers, nor unique."""
+    item = line.value
+    if line.problem:
+        return line.problem
+    if not isinstance(item, dict):
+        return "needs a JSON object with 'id', 'title' and 'text'"
+    for field in ("id", "text"):
+        if item.get(field) is None:
+            return f"field {field!r} is missing"
+    if isinstance(item["id"], bool) or not isinstance(item["id"], str | int):
+        return "field 'id' must be a string or a number"
+    for field in ("title", "text", "lang", "published_at"):
+        if not isinstance(item.get(field) or "", str):
+            return f"field {field!r} must be a string"
+    published = item.get("published_at") or None
+    try:
+        at = datetime.fromisoformat(published) if published else None
+    except ValueError:
+        example = "2026-11-20T10:30+05:00"
+        return f"field 'published_at': {published!r} is not an ISO 8601 date like {example}"
+    return story_linking.Text(
+        article_id=line.number,
+        title=item.get("title") or "",
+        text=item["text"],
+        lang=item.get("lang") or None,
+        published_at=at.replace(tzinfo=UTC) if at and at.tzinfo is None else at,
+    )
 
 
 def _stdin_json_lines(settings: Settings) -> Iterator[Line]:

@@ -16,6 +16,8 @@
     │   ├── RobotsDisallowed        robots.txt forbids the URL for our User-Agent
     │   └── PrivateAddressRefused   the host resolves to a private, loopback or link-local address
     ├── ParseError                  a feed, sitemap or listing that cannot be read (names the URL)
+    ├── ModelUnavailable            the embedding model of story linking cannot load here: that
+    │                               stage waits (articles stay at it), every other stage goes on
     ├── DeliveryError               Telegram or SMTP refused or failed a delivery
     │                               (permanent: do not retry; retry_after: wait at least this;
     │                               maybe_delivered: sent, but the answer was lost)
@@ -181,3 +183,7 @@ class ArchiveReadOnly(ArchiveUnwritable):
 
 class ArchiveFull(ArchiveUnwritable):
     """The disk holding the archive, or the database's size limit, is full."""
+
+
+class ModelUnavailable(MonitorError):
+    """The embedding model cannot be loaded: the linking stage waits, nothing else stops."""

@@ -167,19 +167,47 @@ class SourceReport:
 
 
 @dataclass(frozen=True)
-class DigestItem:
-    """One relevant, non-duplicate article as the digests show it."""
+class Version:
+    """Another account of a story, linked beside the one a digest shows: another site's, or the
+    same site's in another language."""
 
     article_id: int
+    source: str
+    source_title: str
+    lang: str  # "" when unknown
+    url: str
+    published_at: datetime | None  # aware; None: date unknown
+    new: bool = False  # came after the story was posted: what its second post is for
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One story as the digests show it: the title, link and lead of the member that speaks for
+    it (monitor.link.members.best_member), its other versions, and how widely it was told. An
+    article no story holds yet (linking waits for its model) is a story of one."""
+
+    article_id: int  # the member shown
     source: str
     source_title: str
     title: str
     url: str
     published_at: datetime | None  # aware, in the site's offset; None: date unknown
     lang: str
-    topics: tuple[str, ...]
+    topics: tuple[str, ...]  # of all its members that may be shown
     snippet: str
-    score: float
+    score: float  # the best of its members'
+    story_id: int | None = None
+    versions: tuple[Version, ...] = ()
+    sites: int = 1
+    languages: int = 1
+    news: tuple[int, ...] = ()  # the members not posted before that bring it to this digest
+    covers: tuple[int, ...] = ()  # every member the entry links: what its delivery holds
+    new_languages: tuple[str, ...] = ()  # posted before, and back for these languages
+
+    @property
+    def item_ids(self) -> tuple[int, ...]:
+        """The articles a delivery of this entry records as delivered."""
+        return self.covers or (self.article_id,)
 
 
 @dataclass(frozen=True)
@@ -195,7 +223,8 @@ class WeeklySummary:
     by_lang: dict[str, int]
     by_topic: dict[str, int]
     per_day: tuple[tuple[date, int], ...]  # relevant items per day, all seven days
-    top_by_topic: dict[str, tuple[DigestItem, ...]]
+    top_by_topic: dict[str, tuple[DigestItem, ...]]  # stories, the widest told first
+    stories: int = 0  # the events the relevant items report
 
 
 def copied(record_type: type[R], source: object, /, **given: Any) -> R:

@@ -4,13 +4,13 @@ An article row records the last stage it has passed (`article.stage`). The fetch
 frontier's (monitor.store.tables.FrontierRow): a page is fetched and extracted before its row is
 stored, so a stored article has passed "extracted". Each later stage is idempotent and records its
 completion on the row, so a restart, or the next cycle, finishes what a crash left half done and
-running a stage twice changes nothing. A stage added later (stories) is appended here: articles
-archived before it exist simply wait at the stage before.
+running a stage twice changes nothing. A stage added later is appended here: articles archived
+before it simply wait at the stage before (the stories' "linked" came so).
 """
 
 from __future__ import annotations
 
-STAGES: tuple[str, ...] = ("extracted", "deduped", "tagged")
+STAGES: tuple[str, ...] = ("extracted", "deduped", "tagged", "linked")
 LAST = STAGES[-1]
 
 

@@ -1,16 +1,20 @@
-"""What a digest says, decided and rendered without I/O: which archived articles go into it and
-how they read in Telegram (HTML parse mode, split below the message limit, with a plain-text twin),
-in the file sink (Markdown) and in the weekly summary.
+"""What a digest says, decided and rendered without I/O: which stories go into it
+(monitor.deliver.stories) and how they read in Telegram (HTML parse mode, split below the message
+limit, with a plain-text twin), in the file sink (Markdown) and in the weekly summary.
 
 Every function here is pure over small records and takes `now` and the time zone as arguments; the
-store reads the rows (`monitor.store.queries.digest_rows`, whose rule of what may be shown this
-module applies too), `monitor.deliver.queuing` records the result and `monitor.deliver.sending`
-sends it.
+store reads the rows (`monitor.store.queries.digest_rows` and `story_rows`, whose rule of what may
+be shown this module applies too), `monitor.deliver.queuing` records the result and
+`monitor.deliver.sending` sends it.
 
-Telegram messages are escaped, measured and split by `monitor.deliver.telegram_text`, as the
-bot's answers are; what is the digest's own is how an item reads, the numbered header each message
-opens with, and that a single item too long for a message has its snippet, then its title,
-shortened.
+An entry is a story: its best member's title, source, time and lead, the other topics it is
+listed under, then "also:" and a link to each other version, "Kazinform (kk)", so a reader picks
+the language and the site; a story back for a new language says so ("new in kk") and marks the
+new version. Telegram messages are escaped, measured and split by `monitor.deliver.telegram_text`,
+as the bot's answers are; what is the digest's own is how an entry reads, the numbered header each
+message opens with, and that a single entry too long for a message has its snippet, then its
+title, shortened (its version links are bounded: at most `MAX_VERSIONS`, each address at most
+`VERSION_HREF` characters, or the version is named unlinked).
 """
 
 from __future__ import annotations
@@ -18,61 +22,33 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from monitor.core.records import DigestItem, WeeklySummary
+from monitor.core.records import DigestItem, Version, WeeklySummary
+from monitor.deliver.labels import Labels
+from monitor.deliver.stories import choose_stories, digest_item, week_stories
+from monitor.deliver.stories import snippet_of as snippet_of  # the bot and the web page's too
 from monitor.deliver.telegram_text import (
     BLOCK_SEPARATOR,
     TELEGRAM_LIMIT,
     Block,
     Section,
+    entities,
     escape,
     link,
-    one_line,
     shorten,
     split_into_messages,
     web_url,
 )
 from monitor.store.queries import DigestRow
-from monitor.text.leads import lead_paragraph
 
-SNIPPET_CHARS = 280
-OTHER_TOPIC = "other"
 DIGEST_TITLE = "Azerbaijan–Kazakhstan news"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Display names: source titles from sources.yaml, topic labels from topics.yaml. The order of
-    `topics` is the rules' order: it decides an item's first topic and the order of the groups.
-    `agencies` are the names datelines are signed with (sources.yaml), kept out of snippets."""
-
-    sources: Mapping[str, str] = field(default_factory=dict)
-    topics: Mapping[str, str] = field(default_factory=dict)
-    agencies: frozenset[str] = frozenset()
-
-    def source(self, name: str) -> str:
-        return self.sources.get(name) or name
-
-    def topic(self, topic_id: str) -> str:
-        return self.topics.get(topic_id) or topic_id.replace("-", " ").capitalize()
-
-    def first_topic(self, topics: Sequence[str]) -> str:
-        """The topic an item is listed under: the first of its topics in the rules' order."""
-        if not topics:
-            return OTHER_TOPIC
-        rank = {topic_id: n for n, topic_id in enumerate(self.topics)}
-        return min(topics, key=lambda t: (rank.get(t, len(rank)), t))
-
-    def topic_rank(self, topic_id: str) -> tuple[int, str]:
-        order = list(self.topics)
-        if topic_id == OTHER_TOPIC:  # the catch-all group always comes last
-            return (len(order) + 1, topic_id)
-        return (order.index(topic_id) if topic_id in order else len(order), topic_id)
+MAX_VERSIONS = 8  # version links in one entry; more are counted ("+2 more")
+VERSION_HREF = 300  # characters of a version's escaped address; a longer one is left unlinked
 
 
 @dataclass(frozen=True)
@@ -93,50 +69,22 @@ def select_items(
     labels: Labels = Labels(),
     min_score: float | None = None,
     limit: int | None = None,
+    members: Mapping[int, Sequence[DigestRow]] | None = None,
 ) -> list[DigestItem]:
-    """Articles that may be shown (relevant, original, not seeds) first seen since `since` and not
-    yet delivered on the channel, newest first; at most `limit` (the rest wait for the next
-    digest)."""
-    chosen = [
-        row
-        for row in rows
-        if row.shown
-        and row.first_seen_at >= since
-        and row.article_id not in delivered
-        and (min_score is None or (row.score or 0.0) >= min_score)
-    ]
-    chosen.sort(key=newest_first_key, reverse=True)
-    return [digest_item(row, labels) for row in chosen[:limit]]
-
-
-def newest_first_key(row: DigestRow) -> tuple[bool, datetime, datetime, int]:
-    """Sort key (reversed) for newest first: dated items by date, then the undated ones, which
-    have no place in time, by when the monitor first saw them."""
-    dated = row.published_at is not None
-    return (dated, row.published_at or row.first_seen_at, row.first_seen_at, row.article_id)
-
-
-def digest_item(row: DigestRow, labels: Labels) -> DigestItem:
-    return DigestItem(
-        article_id=row.article_id,
-        source=row.source,
-        source_title=labels.source(row.source),
-        title=one_line(row.title) or row.url,
-        url=row.url,
-        published_at=row.published_at,
-        lang=row.lang or "",
-        topics=tuple(sorted(row.topics, key=labels.topic_rank)),
-        snippet=snippet_of(row.lead, agencies=labels.agencies),
-        score=row.score or 0.0,
+    """The digest's entries: one per story with news since `since` (members that may be shown,
+    first seen since then and not `delivered` on the channel), newest first, at most `limit` (the
+    rest wait for the next digest); a story posted before comes back only for a new language
+    (`monitor.deliver.stories.new_languages`). `members`: the stories' members read beside
+    `rows` (`queries.story_rows`)."""
+    return choose_stories(
+        rows,
+        since,
+        delivered=delivered,
+        labels=labels,
+        min_score=min_score,
+        limit=limit,
+        members=members,
     )
-
-
-def snippet_of(
-    text: str, limit: int = SNIPPET_CHARS, agencies: Collection[str] = frozenset()
-) -> str:
-    """The first paragraph that says something (never a bare dateline signed by one of
-    `agencies`: `monitor.text.leads`), on one line, cut at a word near `limit` characters."""
-    return shorten(one_line(lead_paragraph(text, agencies)), limit)
 
 
 def group_by_topic(
@@ -189,11 +137,7 @@ def _item_block(
     title = item.title if title_chars is None else shorten(item.title, title_chars)
     snippet = item.snippet if snippet_chars is None else shorten(item.snippet, snippet_chars)
     url = web_url(item.url) if linked else None
-    others = [labels.topic(t) for t in item.topics if t != group]
-    meta = " · ".join(
-        [item.source_title, local_time(item.published_at, zone)]
-        + (["also: " + ", ".join(others)] if others else [])
-    )
+    meta = entry_meta(item, group, labels, zone, " · ")
     head_html = "• " + (link(url, escape(title)) if url else escape(title))
     lines_html = [head_html, f"<i>{escape(meta)}</i>"]
     lines_plain = [f"• {title}", meta]
@@ -202,7 +146,48 @@ def _item_block(
         lines_plain.append(snippet)
     if url:
         lines_plain.append(url)
-    return Block("\n".join(lines_html), "\n".join(lines_plain), 2 if url else 1)
+    if item.versions:
+        lines_html.append(_versions_html(item))
+        lines_plain.append(_versions_plain(item))
+    html = "\n".join(lines_html)
+    return Block(html, "\n".join(lines_plain), entities(html))
+
+
+def entry_meta(item: DigestItem, group: str, labels: Labels, zone: ZoneInfo, sep: str) -> str:
+    """Source and local time of the member shown, the other topics the story is listed under,
+    and, for a story back for a new language, which."""
+    others = [labels.topic(t) for t in item.topics if t != group]
+    parts = [item.source_title, local_time(item.published_at, zone)]
+    tail = ["also under " + ", ".join(others)] if others else []
+    if item.new_languages:
+        tail.append("new in " + ", ".join(item.new_languages))
+    return sep.join(parts) + "".join(f" · {part}" for part in tail)
+
+
+def version_label(version: Version) -> str:
+    """A version as the "also:" line names it: "Kazinform (kk)", "Kazinform (kk, new)"."""
+    tags = [tag for tag in (version.lang, "new" if version.new else "") if tag]
+    return f"{version.source_title} ({', '.join(tags)})" if tags else version.source_title
+
+
+def shown_versions(item: DigestItem) -> tuple[tuple[Version, ...], int]:
+    """The versions an entry links, and how many more it only counts."""
+    return item.versions[:MAX_VERSIONS], max(0, len(item.versions) - MAX_VERSIONS)
+
+
+def _versions_html(item: DigestItem) -> str:
+    versions, more = shown_versions(item)
+    names = [link(v.url, escape(version_label(v)), max_href=VERSION_HREF) for v in versions]
+    return "also: " + " · ".join(names + ([f"+{more} more"] if more else []))
+
+
+def _versions_plain(item: DigestItem) -> str:
+    versions, more = shown_versions(item)
+    names = []
+    for version in versions:
+        url = web_url(version.url) if len(version.url) <= VERSION_HREF else None
+        names.append(f"{version_label(version)} {url}" if url else version_label(version))
+    return "also: " + " · ".join(names + ([f"+{more} more"] if more else []))
 
 
 def _fitted_item(item: DigestItem, group: str, labels: Labels, zone: ZoneInfo, room: int) -> Block:
@@ -248,8 +233,9 @@ def render_telegram(
     limit: int = TELEGRAM_LIMIT,
 ) -> list[TelegramMessage]:
     """The digest as Telegram messages in HTML parse mode, each under `limit` UTF-16 code units
-    of raw HTML (`monitor.deliver.telegram_text`), cut between items; a group cut in two repeats its
-    heading, "(continued)"."""
+    of raw HTML (`monitor.deliver.telegram_text`), cut between entries; a group cut in two repeats
+    its heading, "(continued)". Each message names the articles its entries link (`item_ids`):
+    what its delivery holds."""
     zone = _zone(zone)
     reserve = _header(now, zone, title, 999, 999).size() + 2
     room = limit - reserve
@@ -258,8 +244,7 @@ def render_telegram(
         label = labels.topic(topic_id)
         item_room = room - _heading(label, continued=True).size() - 4
         blocks = [
-            (_fitted_item(item, topic_id, labels, zone, item_room), item.article_id)
-            for item in group
+            (_fitted_item(item, topic_id, labels, zone, item_room), item.item_ids) for item in group
         ]
         sections.append(Section(partial(_heading, label), blocks))
     pages = split_into_messages(sections, room)
@@ -271,7 +256,7 @@ def render_telegram(
             TelegramMessage(
                 html=BLOCK_SEPARATOR.join(p.html for p in parts),
                 plain=BLOCK_SEPARATOR.join(p.plain for p in parts),
-                item_ids=tuple(i for _, i in page if i is not None),
+                item_ids=tuple(i for _, ids in page if ids is not None for i in ids),
             )
         )
     return messages
@@ -301,20 +286,32 @@ def render_markdown(
     """The same digest as one Markdown document, for `storage/digests/` and stdout."""
     zone = _zone(zone)
     stamp = f"{local_stamp(now, zone)} ({zone.key})"  # our own words: nothing to escape
-    lines = [f"# {md_escape(DIGEST_TITLE)}", "", f"{stamp} · {len(items)} items", ""]
+    count = "1 story" if len(items) == 1 else f"{len(items)} stories"
+    lines = [f"# {md_escape(DIGEST_TITLE)}", "", f"{stamp} · {count}", ""]
     for topic_id, group in group_by_topic(items, labels):
         lines += [f"## {md_escape(labels.topic(topic_id))}", ""]
         for item in group:
-            others = [labels.topic(t) for t in item.topics if t != topic_id]
-            meta = ", ".join([item.source_title, local_time(item.published_at, zone)])
-            also = f" · also: {', '.join(others)}" if others else ""
+            meta, _, tail = entry_meta(item, topic_id, labels, zone, ", ").partition(" · ")
             url = web_url(item.url)
             shown = f"[{md_escape(item.title)}]({md_url(url)})" if url else md_escape(item.title)
-            lines.append(f"- {shown} — *{md_escape(meta)}*{md_escape(also)}")
+            after = f" · {md_escape(tail)}" if tail else ""
+            lines.append(f"- {shown} — *{md_escape(meta)}*{after}")
             if item.snippet:
                 lines.append(f"  {md_escape(item.snippet)}")
+            if item.versions:
+                lines.append(f"  also: {_versions_markdown(item)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _versions_markdown(item: DigestItem) -> str:
+    versions, more = shown_versions(item)
+    names = []
+    for version in versions:
+        url = web_url(version.url)
+        label = md_escape(version_label(version))
+        names.append(f"[{label}]({md_url(url)})" if url else label)
+    return " · ".join(names + ([f"+{more} more"] if more else []))
 
 
 # --- the weekly summary ------------------------------------------------------------------------
@@ -355,17 +352,20 @@ def build_weekly_summary(
     zone: ZoneInfo | str,
     labels: Labels = Labels(),
     top: int = 3,
+    members: Mapping[int, Sequence[DigestRow]] | None = None,
 ) -> WeeklySummary:
-    """Counts and top stories of the articles first seen in the week (rows may hold more).
-    An item counts under its first topic only, as in the Telegram digest, so the topic counts
-    add up to the relevant total."""
+    """Counts of the articles first seen in the week (rows may hold more), and its top stories:
+    the stories of its relevant items, each with all its members (`members`, by story id; also
+    those first seen in another week), the widest told first, `top` per topic. An item counts
+    under its first topic only, as in the Telegram digest, so the topic counts add up to the
+    relevant total; a story is listed under the first topic of any of its members."""
     zone = _zone(zone)
     first, last = week_bounds(week_start, zone)
     in_week = [r for r in rows if first <= r.first_seen_at < last]
     relevant = [r for r in in_week if r.shown]
     items = [digest_item(r, labels) for r in relevant]
     per_day = Counter(r.first_seen_at.astimezone(zone).date() for r in relevant)
-    grouped = group_by_topic(sorted(items, key=lambda i: (-i.score, i.article_id)), labels)
+    stories = week_stories(relevant, labels=labels, members=members)
     return WeeklySummary(
         week_start=week_start,
         week_end=week_start + timedelta(days=6),
@@ -374,9 +374,12 @@ def build_weekly_summary(
         relevant=len(relevant),
         by_source=dict(Counter(i.source_title for i in items).most_common()),
         by_lang=dict(Counter(i.lang or "?" for i in items).most_common()),
-        by_topic={labels.topic(t): len(group) for t, group in grouped},
+        by_topic={labels.topic(t): len(group) for t, group in group_by_topic(items, labels)},
         per_day=tuple(
             (day, per_day.get(day, 0)) for day in (week_start + timedelta(n) for n in range(7))
         ),
-        top_by_topic={labels.topic(t): tuple(group[:top]) for t, group in grouped},
+        top_by_topic={
+            labels.topic(t): tuple(group[:top]) for t, group in group_by_topic(stories, labels)
+        },
+        stories=len(stories),
     )

@@ -21,6 +21,7 @@ from monitor.deliver.queuing import (
     INSTANT_LOOKBACK,
     LOOKBACK,
     last_full_week,
+    read_context,
     telegram_plan,
     weekly_summary,
 )
@@ -59,7 +60,8 @@ def preview(
         return []
     since = since or now - (LOOKBACK if kind == "telegram" else INSTANT_LOOKBACK)
     held = outbox.delivered_items(store, AUDIENCES[channel], states=outbox.HOLDING)
-    plan = telegram_plan(channel, settings, now, since=since, labels=labels)
+    context = read_context(store, AUDIENCES[channel], since)
+    plan = telegram_plan(channel, settings, now, since=since, labels=labels, context=context)
     outgoing = plan(queries.digest_rows(store, since=since), frozenset(held))
     if channel == FILE_TELEGRAM:
         return [entry.payload.decode() for entry in outgoing]

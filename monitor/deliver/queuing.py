@@ -1,15 +1,21 @@
 """Recording what is due in the outbox: each digest is chosen and rendered
 (monitor.deliver.digest), then recorded in its own transaction under a key that makes a rerun, a
-restart or a second worker record nothing more. Telegram: the digest of new relevant items, one
-delivery per message (key: the slot, "telegram:<local time>#partN"); instant: one post per item
-scoring at least telegram_instant_score; email: the weekly summary of the last full ISO week
-(key: "email:2026-W47"). The file sink's channels are queued the same way, as Markdown and HTML.
+restart or a second worker record nothing more. Telegram: the digest of stories with new relevant
+items, one delivery per message (key: the slot, "telegram:<local time>#partN"); instant: one post
+per story with an item scoring at least telegram_instant_score (key: its first new article);
+email: the weekly summary of the last full ISO week (key: "email:2026-W47"). The file sink's
+channels are queued the same way, as Markdown and HTML.
+
+What was posted is the outbox's: each delivery records every article its entries link, so which
+stories the channel has seen, and in which languages, is read from its rows (`read_context`,
+before the outbox takes its lock; the plan adds what the lock's own read holds), never kept in
+the process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -37,6 +43,7 @@ from monitor.deliver.routing import (
     telegram_channel,
 )
 from monitor.deliver.sinks import encode_telegram
+from monitor.deliver.stories import StoryContext
 from monitor.store import Store, outbox, queries
 from monitor.store.outbox import Outgoing
 from monitor.store.queries import DigestRow
@@ -67,9 +74,12 @@ def telegram_plan(
     since: datetime,
     labels: Labels,
     max_items: int | None = MAX_DIGEST_ITEMS,
+    context: StoryContext = StoryContext(),
 ) -> Callable[[list[DigestRow], frozenset[int]], list[Outgoing]]:
     """The pure half of queuing: candidate rows and the articles already held → deliveries.
-    A digest is one delivery per message; instant posts are one delivery per article."""
+    `context` adds the candidates' stories and what was posted of them before the rows were read
+    (`read_context`). A digest is one delivery per message; instant posts are one delivery per
+    story."""
     zone = ZoneInfo(settings.digest_timezone)
     slot = digest_slot(now, zone)
     instant = channel == INSTANT
@@ -77,18 +87,24 @@ def telegram_plan(
 
     def plan(rows: list[DigestRow], held: frozenset[int]) -> list[Outgoing]:
         items = select_items(
-            rows, since, delivered=held, labels=labels, min_score=min_score, limit=max_items
+            rows,
+            since,
+            delivered=held | context.posted,
+            labels=labels,
+            min_score=min_score,
+            limit=max_items,
+            members=context.members,
         )
         if not items:
             return []
         if channel == FILE_TELEGRAM:
             document = render_markdown(items, zone=zone, now=now, labels=labels)
-            ids = tuple(item.article_id for item in items)
+            ids = tuple(i for item in items for i in item.item_ids)
             return [Outgoing(f"{channel}:{slot}", document.encode(), ids)]
         if instant:  # oldest first: the chat reads them in the order they came
             posts = [
                 (
-                    f"{channel}:{item.article_id}",
+                    f"{channel}:{min(item.news, default=item.article_id)}",
                     render_telegram([item], zone=zone, now=now, labels=labels, title=INSTANT_TITLE)[
                         0
                     ],
@@ -111,7 +127,8 @@ def queue_telegram_digest(
     [] when there is nothing new, or this slot's digest was recorded before."""
     channel = telegram_channel(settings)
     since = since or now - LOOKBACK
-    plan = telegram_plan(channel, settings, now, since=since, labels=labels)
+    context = read_context(store, AUDIENCES[channel], since)
+    plan = telegram_plan(channel, settings, now, since=since, labels=labels, context=context)
     ids = outbox.record_digest(
         store, channel, now, since=since, audience=AUDIENCES[channel], plan=plan
     )
@@ -128,13 +145,28 @@ def queue_instant_posts(
     if settings.telegram_instant_score is None or telegram_channel(settings) != TELEGRAM:
         return []
     since = now - INSTANT_LOOKBACK
-    plan = telegram_plan(INSTANT, settings, now, since=since, labels=labels, max_items=None)
+    context = read_context(store, AUDIENCES[INSTANT], since)
+    plan = telegram_plan(
+        INSTANT, settings, now, since=since, labels=labels, max_items=None, context=context
+    )
     ids = outbox.record_digest(
         store, INSTANT, now, since=since, audience=AUDIENCES[INSTANT], plan=plan
     )
     if ids:
         log.info("outbox: queued %d instant post(s)", len(ids))
     return ids
+
+
+def read_context(store: Store, audience: Collection[str], since: datetime) -> StoryContext:
+    """The stories of the articles a digest of `audience` may take (first seen since `since`):
+    their members that may be shown, whenever first seen, and which articles of theirs a live
+    delivery to those readers holds, whenever recorded (the outbox's own read under its lock
+    sees only those first seen since `since`)."""
+    rows = queries.digest_rows(store, since=since)
+    members = queries.story_rows(store, {r.story_id for r in rows if r.story_id is not None})
+    ids = {member.article_id for found in members.values() for member in found}
+    held = outbox.delivered_items(store, audience, states=outbox.HOLDING)
+    return StoryContext(members=members, posted=frozenset(held & ids))
 
 
 def last_full_week(settings: Settings, now: datetime) -> date:
@@ -150,7 +182,14 @@ def weekly_summary(
     zone = ZoneInfo(settings.digest_timezone)
     first, last = week_bounds(week_start, zone)
     rows = queries.digest_rows(store, since=first, until=last, relevant_only=False)
-    return build_weekly_summary(rows, week_start=week_start, zone=zone, labels=labels)
+    stories = {r.story_id for r in rows if r.story_id is not None and r.shown}
+    return build_weekly_summary(
+        rows,
+        week_start=week_start,
+        zone=zone,
+        labels=labels,
+        members=queries.story_rows(store, stories),
+    )
 
 
 def queue_weekly_email(

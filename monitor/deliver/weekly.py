@@ -9,6 +9,11 @@ but reading the package's templates, so the same week renders to the same bytes.
         ├── text/html                 weekly.html.j2 (autoescaped), <img src="cid:...">
         └── image/png                 the chart of relevant items per day (monitor.deliver.chart)
 
+The top stories are events, not articles (monitor.deliver.stories): each is told by its best
+member, then "also:" links every other version by site and language, and says how widely it was
+told ("3 sites, 3 languages"), so a reader sees at a glance which events both countries' press
+carried.
+
 Article titles and snippets come from the sites we crawl, so they are untrusted: they go into the
 bodies only, cleaned of control characters and truncated; the HTML escapes them; links are kept
 only when they are http(s). Headers are built from the addresses in the settings, numbers and
@@ -33,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from monitor.core.records import DigestItem, WeeklySummary
+from monitor.core.records import DigestItem, Version, WeeklySummary
 from monitor.deliver.chart import MONTHS, WEEKDAYS, relevant_per_day_png
 
 TITLE_LIMIT = 180  # characters shown of an article title
@@ -60,6 +65,15 @@ class Count:
 
 
 @dataclass(frozen=True)
+class VersionLink:
+    """Another version of a story: "Kazinform (kk)" and its link."""
+
+    label: str
+    url: str | None  # None when the link is not plain http(s)
+    lang: str | None  # a clean language tag, else None
+
+
+@dataclass(frozen=True)
 class Story:
     title: str
     url: str | None  # None when the link is not plain http(s)
@@ -67,6 +81,8 @@ class Story:
     local_date: str  # "Tue 17 Nov", in the summary's time zone
     snippet: str
     lang: str | None  # a clean language tag for the HTML lang attribute, else None
+    reach: str  # "3 sites, 3 languages": how widely the event was told
+    versions: tuple[VersionLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,7 @@ class WeeklyView:
     heading: str
     week: str  # "16–22 Nov 2026"
     zone: str
-    totals: str  # "23 relevant items of 311 articles archived this week."
+    totals: str  # "23 relevant items (15 stories) of 311 articles archived this week."
     relevant_count: int
     by_source: tuple[Count, ...]
     by_lang: tuple[Count, ...]
@@ -180,8 +196,9 @@ def weekly_view(summary: WeeklySummary) -> WeeklyView:
         heading="Azerbaijan–Kazakhstan relations: weekly summary",
         week=week_label(summary.week_start, summary.week_end),
         zone=clean_text(summary.zone, NAME_LIMIT),
-        totals=f"{_plural(summary.relevant, 'relevant item')} of "
-        f"{_plural(summary.archived, 'article')} archived this week.",
+        totals=f"{_plural(summary.relevant, 'relevant item')}"
+        + (f" ({_plural(summary.stories, 'story', 'stories')})" if summary.stories else "")
+        + f" of {_plural(summary.archived, 'article')} archived this week.",
         relevant_count=summary.relevant,
         by_source=_counts(summary.by_source),
         by_lang=_counts({_language(code): n for code, n in summary.by_lang.items()}),
@@ -226,15 +243,30 @@ def _topics(summary: WeeklySummary, zone: ZoneInfo) -> tuple[TopicStories, ...]:
 
 
 def _story(item: DigestItem, zone: ZoneInfo) -> Story:
-    lang = item.lang if _LANG_TAG.fullmatch(item.lang or "") else None
     return Story(
         title=clean_text(item.title, TITLE_LIMIT) or "(untitled)",
         url=_safe_link(item.url),
         source=clean_text(item.source_title or item.source, NAME_LIMIT),
         local_date=_story_date(item.published_at, zone),
         snippet=clean_text(item.snippet, SNIPPET_LIMIT),
-        lang=lang,
+        lang=_lang_tag(item.lang),
+        reach=f"{_plural(item.sites, 'site')}, {_plural(item.languages, 'language')}",
+        versions=tuple(_version(version) for version in item.versions),
     )
+
+
+def _version(version: Version) -> VersionLink:
+    name = clean_text(version.source_title or version.source, NAME_LIMIT)
+    lang = clean_text(version.lang, NAME_LIMIT)
+    return VersionLink(
+        label=f"{name} ({lang})" if lang else name,
+        url=_safe_link(version.url),
+        lang=_lang_tag(version.lang),
+    )
+
+
+def _lang_tag(lang: str) -> str | None:
+    return lang if _LANG_TAG.fullmatch(lang or "") else None
 
 
 def _story_date(published: datetime | None, zone: ZoneInfo) -> str:
@@ -281,8 +313,8 @@ def _topic(name: str) -> str:
     return shown[:1].upper() + shown[1:]
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+def _plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {nouns or noun + 's'}"
 
 
 def _month(day: date) -> str:

@@ -5,6 +5,11 @@ time), each rank scaled by the same boosts: relevant articles up, copies down. T
 the database is built here from analysed terms, every stem quoted, so no user input is ever
 parsed as FTS5 or tsquery syntax. This sits above the store because it is search's reading of
 the index: the store only keeps the index current.
+
+Results may come one per story (`by_story`): the versions of one event in four languages would
+otherwise fill a page with the same news. The grouping is done in the database, a window over
+the ranked matches, so paging and the count are of stories, and an article not linked yet (its
+story unknown) stands alone.
 """
 
 from __future__ import annotations
@@ -38,6 +43,16 @@ class Found:
     rank: float
 
 
+@dataclass(frozen=True)
+class Matches:
+    """A page of matches: `total` counts the results (stories, when grouped), `articles` the
+    matching articles behind them."""
+
+    total: int
+    articles: int
+    found: list[Found]
+
+
 def filter_conditions(filters: SearchFilters) -> list[Any]:
     """The filters as conditions on `article` (shared by search and export)."""
     conditions: list[Any] = []
@@ -58,21 +73,65 @@ def filter_conditions(filters: SearchFilters) -> list[Any]:
 
 
 def find(
-    store: Store, query: Query, filters: SearchFilters, *, limit: int, offset: int
-) -> tuple[int, list[Found]]:
+    store: Store,
+    query: Query,
+    filters: SearchFilters,
+    *,
+    limit: int,
+    offset: int,
+    by_story: bool = False,
+) -> Matches:
     """How many articles match, and the page of them asked for, best first (newest first for
-    a query without terms). The ranking reads ids and ranks only; the page's articles are
-    loaded after, so matching thousands of long texts never drags their texts through a sort."""
+    a query without terms); `by_story`: one per story, its best match. The ranking reads ids and
+    ranks only; the page's articles are loaded after, so matching thousands of long texts never
+    drags their texts through a sort."""
     conditions = filter_conditions(filters)
     with store.session() as s:
         ranked, counted = _statements(query, conditions, is_sqlite(s))
-        total = int(s.exec(counted).one())
-        order: list[Any] = [literal_column("rank").desc()] if query.terms else []
-        order += [col(Article.published_at).desc().nulls_last(), col(Article.id).desc()]
-        page = list(s.exec(ranked.order_by(*order).offset(offset).limit(limit)))
+        articles = int(s.exec(counted).one())
+        if by_story:
+            ranked, grouped = _one_per_story(ranked)
+            total = int(s.exec(grouped).one())
+        else:
+            total = articles
+            order: list[Any] = [literal_column("rank").desc()] if query.terms else []
+            order += [col(Article.published_at).desc().nulls_last(), col(Article.id).desc()]
+            ranked = ranked.order_by(*order)
+        page = list(s.exec(ranked.offset(offset).limit(limit)))
         found = s.exec(select(Article).where(col(Article.id).in_([i for i, _ in page])))
-        articles = {article.id: article for article in found}
-    return total, [Found(articles[i], float(rank or 0.0)) for i, rank in page if i in articles]
+        loaded = {article.id: article for article in found}
+    hits = [Found(loaded[i], float(rank or 0.0)) for i, rank in page if i in loaded]
+    return Matches(total, articles, hits)
+
+
+def _one_per_story(ranked: Any) -> tuple[Any, Any]:
+    """The ranked (id, rank) statement cut to the best match of each story, ordered, and the
+    statement counting the stories. A story's best match is its highest ranked, then (for a
+    query without terms, where every rank is 0) an original before a copy, a relevant article
+    before another, the newest; stories are ordered by that rank, then by their newest match."""
+    story = func.coalesce(col(Article.story_id), -col(Article.id))
+    matches = ranked.add_columns(
+        story.label("story"),
+        col(Article.published_at).label("published"),
+        case((col(Article.duplicate_of).is_(None), 0), else_=1).label("copy"),
+        case((col(Article.relevant).is_(True), 0), else_=1).label("other"),
+    ).subquery()
+    m = matches.c
+    within = (m.rank.desc(), m.copy, m.other, m.published.desc().nulls_last(), m.id.desc())
+    placed = select(
+        m.id,
+        m.rank,
+        func.row_number().over(partition_by=m.story, order_by=within).label("place"),
+        func.max(m.published).over(partition_by=m.story).label("newest"),
+    ).subquery()
+    p = placed.c
+    best = (
+        select(p.id, p.rank)
+        .where(p.place == 1)
+        .order_by(p.rank.desc(), p.newest.desc().nulls_last(), p.id.desc())
+    )
+    counted = select(func.count(func.distinct(m.story))).select_from(matches)
+    return best, counted
 
 
 def _statements(query: Query, conditions: list[Any], sqlite: bool) -> tuple[Any, Any]:

@@ -30,6 +30,7 @@ FIELDS = (
     "content_hash",
     "duplicate_of",
     "similarity",
+    "story",
     "relevant",
     "score",
     "topics",
@@ -82,6 +83,7 @@ def article_row(article: Article) -> dict[str, Any]:
     """One article as plain values; dates in ISO 8601 with the offset the site gave."""
     local = timezone(timedelta(minutes=article.published_offset_min))
     row: dict[str, Any] = {name: getattr(article, name, None) for name in FIELDS}
+    row["story"] = article.story_id  # equal values: one event (monitor.link)
     published = article.published_at
     row["published_at"] = published.astimezone(local).isoformat() if published else None
     for name in ("fetched_at", "first_seen_at", "last_seen_at"):

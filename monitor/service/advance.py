@@ -1,11 +1,15 @@
 """The stages after an article is stored, and finishing what a crash left half done.
 
 An archived article passes, in order (monitor.core.stages): extracted (it is stored), deduped (it
-is linked to the text it copies, or stands as an original), tagged (relevance, topics, entities).
+is linked to the text it copies, or stands as an original), tagged (relevance, topics, entities),
+linked (it joins the story of the event it reports: monitor.service.link).
 Each stage is idempotent and records its completion on the article row, so `advance` may run on
 any article any number of times: it does only what the row says is still to do. `finish_stages`
 runs at the start of every cycle over the articles a crash, a full disk or a killed worker left
 short of the last stage, so none stays untagged for good.
+
+Linking needs the embedding model: where it cannot load (`ModelUnavailable`), articles wait at
+"tagged", the reason is logged once per cycle, and everything before and around the stage goes on.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from datetime import UTC, datetime, time
 from sqlalchemy.exc import DBAPIError
 
 from monitor.config.rules import Rules
+from monitor.core.clock import utc_now
+from monitor.core.errors import ModelUnavailable
 from monitor.core.stages import has_passed
 from monitor.extract.seeds import SEED_SOURCE, SeedDocument
 from monitor.service.dedupe import dedupe_in_order
+from monitor.service.link import Linker, link_article
 from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
 from monitor.text.normalise import content_hash
@@ -36,6 +43,8 @@ class Advanced:
 
     duplicate: bool | None = None
     relevant: bool | None = None
+    story: int | None = None
+    waiting: str | None = None  # why a stage could not run (the model did not load)
 
 
 def advance(
@@ -44,10 +53,11 @@ def advance(
     aggregators: frozenset[str],
     article_id: int,
     tagging: Tagging | None = None,
+    linker: Linker | None = None,
 ) -> Advanced:
     """Run the stages `article_id` has not passed yet, in order, recording each. `tagging`, when
     the caller computed it already (the analysis worker did, from the same title and text), saves
-    tagging it again."""
+    tagging it again; `linker` (None: the process's model, no dateline names) links it."""
     article = store.article(article_id)
     if article is None:
         return Advanced()
@@ -65,21 +75,35 @@ def advance(
         save_tagging(store, rules, article_id, tagging)
         relevant = tagging.relevant
         store.mark_stage(article_id, "tagged")
-    return Advanced(duplicate, relevant)
+    story = waiting = None
+    if not has_passed(article.stage, "linked"):
+        try:
+            story = link_article(store, linker or Linker.default(), article_id, utc_now())
+        except ModelUnavailable as exc:
+            waiting = str(exc)
+    return Advanced(duplicate, relevant, story, waiting)
 
 
-def finish_stages(store: Store, rules: Rules, aggregators: frozenset[str]) -> int:
-    """Advance every article left short of the last stage, oldest first. Returns how many."""
-    done, after = 0, 0
+def finish_stages(
+    store: Store, rules: Rules, aggregators: frozenset[str], linker: Linker | None = None
+) -> int:
+    """Advance every article left short of the last stage, oldest first. Returns how many
+    passed them all (those waiting for a model that cannot load are not counted)."""
+    done, after, waiting = 0, 0, None
     while batch := store.unfinished(after, FINISH_BATCH):
         for article_id, _stage in batch:
             try:
-                advance(store, rules, aggregators, article_id)
+                advanced = advance(store, rules, aggregators, article_id, linker=linker)
             except DBAPIError as exc:  # another worker's live poll is advancing it right now
                 log.debug("article %d is being advanced elsewhere: %s", article_id, exc)
                 continue
+            if advanced.waiting:
+                waiting = advanced.waiting
+                continue
             done += 1
         after = batch[-1][0]
+    if waiting:
+        log.error("%s", waiting)
     if done:
         log.info("finished the stages of %d article(s) a previous run left half done", done)
     return done
@@ -113,7 +137,11 @@ def tagged_with(rules: Rules) -> str:
 
 
 def archive_seeds(
-    store: Store, seeds: list[SeedDocument], now: datetime, rules: Rules
+    store: Store,
+    seeds: list[SeedDocument],
+    now: datetime,
+    rules: Rules,
+    linker: Linker | None = None,
 ) -> dict[str, int]:
     """Store every seed as an article of source "seed" and pass it through the stages (the
     seeds are the dedupe baseline). Idempotent."""
@@ -142,5 +170,5 @@ def archive_seeds(
             )
         )
         counts[saved.outcome] += 1
-        advance(store, rules, frozenset(), saved.article_id)
+        advance(store, rules, frozenset(), saved.article_id, linker=linker)
     return counts

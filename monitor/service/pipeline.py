@@ -54,6 +54,7 @@ from monitor.extract.seeds import load_seeds
 from monitor.service.advance import advance, archive_seeds, finish_stages
 from monitor.service.due import fresh_for, next_check_at
 from monitor.service.lease import Lease, is_dead_worker, worker_name
+from monitor.service.link import Linker
 from monitor.service.metrics import Metrics
 from monitor.service.offload import AnalyseRequest, Offload, Refused
 from monitor.store import ArticleRecord, Claimed, Discovered, KnownArticle, Store
@@ -82,6 +83,7 @@ class Deps:
     aggregators: frozenset[str] = frozenset()  # sources that republish other outlets
     metrics: Metrics | None = None
     worker: str = field(default_factory=worker_name)  # whose poll leases these are
+    linker: Linker = field(default_factory=Linker.default)  # the stories' model
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ async def poll_sources(
     on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
     await _db(ensure_seeds, deps, now())
-    await _db(finish_stages, deps.store, deps.rules, deps.aggregators)
+    await _db(finish_stages, deps.store, deps.rules, deps.aggregators, deps.linker)
 
     async def one(source: Source) -> SourceReport:
         report = await poll_source(source, deps, now())
@@ -372,7 +374,13 @@ async def _archive(
         # the tags the worker computed are the record's unless the title came out otherwise
         tagging = analysis.tagging if analysis.title == record.title else None
         done = await _db(
-            advance, deps.store, deps.rules, deps.aggregators, saved.article_id, tagging
+            advance,
+            deps.store,
+            deps.rules,
+            deps.aggregators,
+            saved.article_id,
+            tagging,
+            deps.linker,
         )
         report.duplicates += bool(done.duplicate)
         report.relevant += bool(done.relevant)
@@ -396,7 +404,7 @@ def ensure_seeds(deps: Deps, now: datetime) -> None:
     if deps.store.count_articles() == 0 and (deps.settings.seeds_dir / "seeds.yaml").exists():
         # the seed corpus's own sources.yaml names the sites its copies came from (icma)
         seeds = load_seeds(deps.settings.seeds_dir)
-        counts = archive_seeds(deps.store, seeds, now, deps.rules)
+        counts = archive_seeds(deps.store, seeds, now, deps.rules, deps.linker)
         log.info("archived the seed corpus: %s", counts)
 
 

@@ -82,7 +82,9 @@ class Runner:
         """Finish what a crash left half done, poll the sources that are due, and fetch from the
         frontier of sources whose backlog waits (another worker's discovery, or a poll's cap)."""
         store, now = self.deps.store, self.clock()
-        await asyncio.to_thread(finish_stages, store, self.deps.rules, self.deps.aggregators)
+        await asyncio.to_thread(
+            finish_stages, store, self.deps.rules, self.deps.aggregators, self.deps.linker
+        )
         by_name = {source.name: source for source in self.sources}
         for name in await asyncio.to_thread(store.due_sources, by_name, now):
             if name in self.running or name in self.draining:

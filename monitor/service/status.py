@@ -110,7 +110,7 @@ def stages_line(report: StatusReport) -> str:
     """ "stages: all articles passed every stage" or "stages: 3 wait for dedupe, 5 for tagging"."""
     if not report.stages:
         return "stages: every archived article has passed every stage"
-    names = {"deduped": "dedupe", "tagged": "tagging"}
+    names = {"deduped": "dedupe", "tagged": "tagging", "linked": "linking"}
     parts = [f"{n} wait for {names.get(stage, stage)}" for stage, n in report.stages.items()]
     return "stages: " + ", ".join(parts)
 

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from monitor.config.rules import load_rules
 from monitor.config.settings import Settings
-from monitor.config.sources import Source
+from monitor.config.sources import Source, agencies
 from monitor.core.records import FetchOutcome
 from monitor.crawl.fetch import Fetcher
+from monitor.service.link import Linker
 from monitor.service.metrics import Metrics
 from monitor.service.offload import Offload
 from monitor.service.pipeline import Deps
@@ -39,6 +40,7 @@ async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> Async
                 fetcher=fetcher,
                 warc=WarcArchive(settings.warc_dir),
                 offload=offload,
+                linker=Linker.default(agencies(sources)),
             )
     finally:
         await fetcher.aclose()

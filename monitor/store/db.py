@@ -280,8 +280,12 @@ def migrate(engine: Engine) -> None:
 
 # pg_advisory_lock's keys, one per thing done by one process at a time: constants the monitor
 # alone uses ("azkz" and the next)
-LockPurpose = Literal["migrate", "dedupe"]
-LOCK_KEYS: dict[LockPurpose, int] = {"migrate": 0x617A6B7A, "dedupe": 0x617A6B7B}
+LockPurpose = Literal["migrate", "dedupe", "link"]
+LOCK_KEYS: dict[LockPurpose, int] = {
+    "migrate": 0x617A6B7A,
+    "dedupe": 0x617A6B7B,
+    "link": 0x617A6B7C,
+}
 
 
 # The threads of this process take turns by a lock per engine and purpose before they ask the
@@ -295,7 +299,8 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 @contextmanager
 def archive_lock(engine: Engine, purpose: LockPurpose) -> Iterator[None]:
     """Held while one thread of one process does `purpose` ("migrate": upgrade the schema;
-    "dedupe": look up what an article copies and record its sketch), so that the threads of a
+    "dedupe": look up what an article copies and record its sketch; "link": look up the stories
+    an article may join and record its own), so that the threads of a
     worker and the workers on one archive take turns. Threads: a lock of this process. Processes
     on PostgreSQL: a session-level advisory lock, on a connection of its own (the work runs on
     others), freed by the server if the holder dies; on SQLite: an exclusive lock on a file beside

@@ -1,13 +1,13 @@
 """The read model: every row the readers of the archive show, behind one rule of what may be shown.
 
-The digest and the weekly email (`digest_rows`), the bot (`latest_shown`, `topic_counts`), the web
-page (`shown_topics_since` for the chart, `article_view` for an article and its copies) and the
-status and health reports (`duplicates_by_source`, `poll_history`, `source_alerts`) read here, so a
-reader calls a look-up and never builds a query. "An item that may be shown" is decided once:
-relevant, an original (not a copy of an archived text) and not a seed (the seeds are the dedupe
-baseline, not news). `may_be_shown` states the rule over a row in hand, `shown` as the same
-condition in SQL; nothing else writes it. Each look-up costs a fixed number of queries whatever
-the archive's size.
+The digest and the weekly email (`digest_rows`, and `story_rows` for the stories they show), the
+bot (`latest_shown`, `topic_counts`), the web page (`shown_topics_since` for the chart,
+`article_view` for an article and its copies) and the status and health reports
+(`duplicates_by_source`, `poll_history`, `source_alerts`) read here, so a reader calls a look-up
+and never builds a query. "An item that may be shown" is decided once: relevant, an original
+(not a copy of an archived text) and not a seed (the seeds are the dedupe baseline, not news).
+`may_be_shown` states the rule over a row in hand, `shown` as the same condition in SQL; nothing
+else writes it. Each look-up costs a fixed number of queries whatever the archive's size.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
@@ -68,10 +69,16 @@ class DigestRow:
     score: float | None
     topics: tuple[str, ...]
     lead: str  # the start of the text, paragraphs separated by a blank line
+    story_id: int | None = None  # the event it reports (monitor.link); None: not linked yet
 
     @property
     def shown(self) -> bool:
         return may_be_shown(self.relevant, self.duplicate_of, self.source)
+
+    @property
+    def copy(self) -> bool:
+        """A copy of an archived text (monitor.link.members.Member asks it)."""
+        return self.duplicate_of is not None
 
 
 def digest_rows(
@@ -88,8 +95,37 @@ def digest_rows_in(
     s: Session, *, since: datetime, until: datetime | None, relevant_only: bool
 ) -> list[DigestRow]:
     """`digest_rows` in the caller's session: the outbox reads them under its audience lock."""
+    query = sa_select(*_digest_columns()).where(
+        col(Article.first_seen_at) >= since, col(Article.source) != SEED_SOURCE
+    )
+    if until is not None:
+        query = query.where(col(Article.first_seen_at) < until)
+    if relevant_only:
+        query = query.where(shown())
+    return _digest_rows(s, list(s.execute(query.order_by(col(Article.id)))))
+
+
+def story_rows(store: Store, story_ids: Iterable[int]) -> dict[int, list[DigestRow]]:
+    """The members of these stories that may be shown, whenever they were first seen, as the
+    digests read them: a story's entry speaks with one of them and links the others, so it
+    needs their leads and topics too (one query per 500 stories, whatever their size)."""
+    ids = sorted(set(story_ids))
+    found: list[Any] = []
+    with store.session() as s:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            query = sa_select(*_digest_columns()).where(col(Article.story_id).in_(chunk), shown())
+            found += s.execute(query.order_by(col(Article.id)))
+        rows = _digest_rows(s, found)
+    members: dict[int, list[DigestRow]] = {i: [] for i in ids}
+    for row in rows:
+        members[row.story_id or 0].append(row)
+    return members
+
+
+def _digest_columns() -> list[Any]:
     lead = case((shown(), func.substr(Article.text, 1, LEAD_CHARS)), else_="")
-    query = sa_select(
+    return [
         col(Article.id),
         col(Article.source),
         col(Article.title),
@@ -102,12 +138,11 @@ def digest_rows_in(
         col(Article.duplicate_of),
         col(Article.score),
         lead,
-    ).where(col(Article.first_seen_at) >= since, col(Article.source) != SEED_SOURCE)
-    if until is not None:
-        query = query.where(col(Article.first_seen_at) < until)
-    if relevant_only:
-        query = query.where(shown())
-    found = list(s.execute(query.order_by(col(Article.id))))
+        col(Article.story_id),
+    ]
+
+
+def _digest_rows(s: Session, found: Sequence[Any]) -> list[DigestRow]:
     topics = _topics(s, [row[0] for row in found])
     return [
         DigestRow(
@@ -123,6 +158,7 @@ def digest_rows_in(
             score=score,
             topics=tuple(sorted(topics.get(article_id, []))),
             lead=head or "",
+            story_id=story_id,
         )
         for (
             article_id,
@@ -137,6 +173,7 @@ def digest_rows_in(
             duplicate_of,
             score,
             head,
+            story_id,
         ) in found
     ]
 
@@ -158,15 +195,30 @@ def _offset(minutes: int) -> timezone:
 
 
 def latest_shown(store: Store, count: int) -> list[tuple[Article, list[str]]]:
-    """The newest items that may be shown, newest first (undated ones last), with their topics."""
-    with store.session() as s:
-        query = (
-            select(Article)
-            .where(shown())
-            .order_by(col(Article.published_at).desc().nulls_last(), col(Article.id).desc())
-            .limit(count)
+    """The newest items that may be shown, one per story (its newest such item: the versions of
+    one event would otherwise fill the list), newest first (undated ones last), with their
+    topics. An item not linked to a story yet stands alone."""
+    story = func.coalesce(col(Article.story_id), -col(Article.id))
+    newest_first = (col(Article.published_at).desc().nulls_last(), col(Article.id).desc())
+    placed = (
+        sa_select(
+            col(Article.id),
+            col(Article.published_at),
+            func.row_number().over(partition_by=story, order_by=newest_first).label("place"),
         )
-        rows = list(s.exec(query))
+        .where(shown())
+        .subquery()
+    )
+    with store.session() as s:
+        ids = s.execute(
+            sa_select(placed.c.id)
+            .where(placed.c.place == 1)
+            .order_by(placed.c.published_at.desc().nulls_last(), placed.c.id.desc())
+            .limit(count)
+        ).scalars()
+        order = {article_id: n for n, article_id in enumerate(ids)}
+        found = s.exec(select(Article).where(col(Article.id).in_(list(order))))
+        rows = sorted(found, key=lambda article: order[article.id or 0])
     tags = store.tags_for([row.id for row in rows if row.id is not None])
     return [(row, tags.get(row.id or 0, ([], []))[0]) for row in rows]
 
@@ -246,6 +298,22 @@ def article_view(store: Store, article_id: int) -> ArticleView | None:
         original=_related(original) if original else None,
         copies=tuple(_related(c) for c in copies),
     )
+
+
+def leads(store: Store, article_ids: Iterable[int]) -> dict[int, str]:
+    """The start of each article's text (LEAD_CHARS), whose first paragraph is the lead a
+    story's versions show, in one query per 500 ids."""
+    ids = sorted(set(article_ids))
+    found: dict[int, str] = {}
+    with store.session() as s:
+        for start in range(0, len(ids), _CHUNK):
+            rows = s.execute(
+                sa_select(col(Article.id), func.substr(Article.text, 1, LEAD_CHARS)).where(
+                    col(Article.id).in_(ids[start : start + _CHUNK])
+                )
+            )
+            found.update((article_id, head or "") for article_id, head in rows)
+    return found
 
 
 def _original(session: Session, article: Article) -> Article | None:

@@ -225,6 +225,8 @@ class Article(SQLModel, table=True):
     # The last stage the article has passed, in the order of monitor.core.stages.STAGES: a crash
     # between two stages leaves it here, and the next cycle finishes from this point.
     stage: str = Field(default="extracted", index=True)
+    # Set by linking: the story (one real-world event, monitor.link) the article reports.
+    story_id: int | None = Field(default=None, index=True)
 
 
 class ArticleTopic(SQLModel, table=True):
@@ -295,6 +297,41 @@ class DedupeFingerprint(SQLModel, table=True):
 
     hash: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     article_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+
+
+class Story(SQLModel, table=True):
+    """One real-world event and the articles, from any site and language, that report it
+    (`article.story_id`). Its title is not stored: it is the best member's, in the reader's
+    language (monitor.link.members)."""
+
+    __tablename__ = "story"
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_at: datetime | None = _when(index=True)  # the earliest member's publication date
+    last_at: datetime | None = _when(index=True)  # the latest member's
+    articles: int = 1
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False, index=True)  # when a member last joined
+
+
+class StorySignature(SQLModel, table=True):
+    """What linking keeps of an article (monitor.link.decide.Signature and its vector), so that
+    linking the next one reads no text. `model` names the embedding model and its version: a
+    vector of another model is made again, never compared."""
+
+    __tablename__ = "story_signature"
+
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id"), primary_key=True, autoincrement=False)
+    )
+    model: str
+    content_hash: str  # the article's text when it was read: a new text is read again
+    at: datetime | None = _when(index=True)  # the publication date: candidates are a window of it
+    lang: str | None = None
+    words: int = 0
+    names: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    numbers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float16, L2-normalised
 
 
 class Delivery(SQLModel, table=True):

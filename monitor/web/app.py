@@ -12,6 +12,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Sequence
+from datetime import datetime
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -86,6 +87,8 @@ def create_app(
             Route("/article/{article_id:int}", pages.article, methods=get),
             Route("/article/{article_id:int}/capture", pages.capture, methods=get),
             Route("/article/{article_id:int}/capture/body", pages.capture_body, methods=get),
+            Route("/stories", pages.stories, methods=get),
+            Route("/story/{story_id:int}", pages.story, methods=get),
             Route("/sources", pages.source_health, methods=get),
             Route("/chart", pages.chart, methods=get),
             Route("/style.css", style, methods=get),
@@ -113,7 +116,19 @@ def templates() -> Environment:
     env.filters["published"] = lambda moment: (
         f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "date unknown"
     )
+    env.globals["span"] = span
     return env
+
+
+def span(first: datetime | None, last: datetime | None) -> str:
+    """The days a story was told over, in UTC as the other dates of the page."""
+    if first is None or last is None:
+        return "date unknown"
+    if first == last:
+        return f"{first:%Y-%m-%d %H:%M} UTC"
+    if first.date() == last.date():
+        return f"{first:%Y-%m-%d %H:%M}–{last:%H:%M} UTC"
+    return f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M} UTC"
 
 
 def marked(text: Marked) -> Markup:

@@ -4,6 +4,12 @@ Parameters are checked here and a bad one ends in a 400 page that names it; ever
 from crawled sites and is escaped by the templates (autoescape), with links kept only when they
 are http(s). The raw capture is the one body served as the site sent it, and only inside a
 sandbox: see `capture_body`.
+
+A story (one event told by several sites, in several languages: `monitor.link`) is what a reader
+looks for, more than one site's article of it: search results come one per story, saying how many
+versions it has; a story's page puts its versions side by side; an article's page links to the
+others. Which version speaks for a story (its title) is `monitor.link.members`'s choice, in the
+language a `?lang=` asks for where the story was told in it.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ from starlette.responses import HTMLResponse, Response
 from monitor.config.sources import Source
 from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import QueryError, StoreError
-from monitor.deliver.digest import Labels
+from monitor.deliver.digest import Labels, snippet_of
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.search.query import SearchFilters, check_choices, clean_query
 from monitor.search.service import search
+from monitor.search.stories import newest_story_views, read_stories
 from monitor.service.status import outbox_lines, status_report
 from monitor.store import Article, Store, queries
 from monitor.store.warc import Capture, WarcArchive, WarcRef
@@ -37,6 +44,8 @@ from monitor.web.weekchart import chart_weeks, layout, week_name, weekly_topics
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
+STORIES_PAGE = 30
+LEAD_CHARS = 400  # of a version's lead on a story's page: a paragraph, cut at a word
 MAX_PAGE = 500  # deeper pages are refused rather than scanned
 LANGUAGES = {"az": "Azerbaijani", "kk": "Kazakh", "ru": "Russian", "en": "English"}
 CHART_WEEKS = 26
@@ -121,6 +130,17 @@ def _page(value: str | None) -> int:
     return int(value)
 
 
+def _lang(value: str | None) -> str | None:
+    """The reader's language, from `?lang=`: the one a story's title is chosen in."""
+    if not value or not value.strip():
+        return None
+    try:
+        check_choices("lang", (value.strip(),), list(LANGUAGES))
+    except QueryError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return value.strip()
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
@@ -151,6 +171,7 @@ class Pages:
             query.filters,
             limit=PAGE_SIZE,
             offset=(query.page - 1) * PAGE_SIZE,
+            by_story=True,
         )
         pages = max(1, math.ceil(found.total / PAGE_SIZE))
         return self.render(
@@ -169,6 +190,8 @@ class Pages:
         if view is None:
             raise HTTPException(404, f"no article {request.path_params['article_id']}")
         offset = timezone(timedelta(minutes=view.article.published_offset_min))
+        story_id = view.article.story_id
+        story = read_stories(self.store, [story_id]).get(story_id) if story_id else None
         return self.render(
             "article.html.j2",
             view=view,
@@ -176,6 +199,50 @@ class Pages:
             published_local=(
                 view.article.published_at.astimezone(offset) if view.article.published_at else None
             ),
+            story=story if story and len(story.versions) > 1 else None,
+        )
+
+    def story(self, request: Request) -> Response:
+        """A story's versions side by side, earliest first, under the title of the one that
+        speaks for it; each with its lead, site, language, date, and links to the archived
+        article and to the site's own page."""
+        story_id = request.path_params["story_id"]
+        lang = _lang(request.query_params.get("lang"))
+        story = read_stories(self.store, [story_id], lang).get(story_id)
+        if story is None:
+            raise HTTPException(404, f"no story {story_id}")
+        texts = queries.leads(self.store, [m.article_id for m in story.versions])
+        leads = {i: snippet_of(text, LEAD_CHARS, self.labels.agencies) for i, text in texts.items()}
+        return self.render("story.html.j2", story=story, leads=leads, lang=lang)
+
+    def stories(self, request: Request) -> Response:
+        """The newest stories, by their latest version; those with a relevant original only,
+        unless `?all=1`."""
+        lang = _lang(request.query_params.get("lang"))
+        everything = request.query_params.get("all", "") not in ("", "0")
+        page = _page(request.query_params.get("page"))
+        found, more = newest_story_views(
+            self.store,
+            lang=lang,
+            shown_only=not everything,
+            limit=STORIES_PAGE,
+            offset=(page - 1) * STORIES_PAGE,
+        )
+
+        def url(**changes: Any) -> str:
+            params = {"lang": lang, "all": "1" if everything else None, "page": None} | changes
+            return "/stories?" + urlencode({k: v for k, v in params.items() if v})
+
+        return self.render(
+            "stories.html.j2",
+            stories=found,
+            lang=lang,
+            everything=everything,
+            page=page,
+            first=(page - 1) * STORIES_PAGE + 1,
+            url=url,
+            previous_url=url(page=page - 1 if page > 2 else None) if page > 1 else None,
+            next_url=url(page=page + 1) if more else None,
         )
 
     def capture(self, request: Request) -> Response:

@@ -1,0 +1,187 @@
+"""The linking stage: an archived article joins the story of the event it reports, or starts one.
+
+It runs after tagging (the rules' entities are among the names it compares), in three steps:
+1. read the article (monitor.link.signature: names, numbers, words) and embed its title and lead
+   (monitor.link.embedding), unless what is stored was read from the same text by the same model;
+   the signature and vector are kept (`story_signature`), so linking the next article reads no text;
+2. under the archive's "link" lock (two articles of one event linked at once, on two threads or two
+   workers, would each miss the other and start two stories), look up the candidates: a copy joins
+   its original's story; anything else is compared with the linked articles published within
+   `WINDOW` of it, one matrix product over their vectors, and judged by `monitor.link.decide`;
+3. record the membership and the stage, in that order: a crash between the two links it again, to
+   the same story.
+
+The embedding is computed outside the lock and off the event loop (the stage runs in a thread, as
+every stage after storage does; the engine releases the GIL while it computes). The model failing
+to load raises `ModelUnavailable` once: the stage stops, its articles wait at it, and every other
+stage goes on (`advance`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from monitor.config.rules import Rules
+from monitor.link.decide import COSINE_FLOOR, WINDOW, Signature, alone, choose
+from monitor.link.embedding import DIMENSIONS, E5Embedder, Embedder, Vector, embedding_input
+from monitor.link.signature import lead_of, read_signals
+from monitor.store import Store
+from monitor.store.story_rows import (
+    Window,
+    join_story,
+    original_story,
+    save_signature,
+    stored_signature,
+    window,
+)
+from monitor.tag.tagger import tag
+
+_SHARED: E5Embedder | None = None
+_SHARED_GUARD = threading.Lock()
+
+
+def shared_embedder() -> E5Embedder:
+    """The process's one model (loaded on first use): every linker of a process shares it."""
+    global _SHARED
+    with _SHARED_GUARD:
+        if _SHARED is None:
+            _SHARED = E5Embedder()
+        return _SHARED
+
+
+@dataclass(frozen=True)
+class Linker:
+    """What the linking stage needs from outside: the model, and the names the sources sign their
+    datelines with (taken off the lead before it is read)."""
+
+    embedder: Embedder
+    agencies: frozenset[str] = frozenset()
+
+    @classmethod
+    def default(cls, agencies: Collection[str] = ()) -> Linker:
+        return cls(shared_embedder(), frozenset(agencies))
+
+
+@dataclass(frozen=True)
+class Text:
+    """An article as linking reads it."""
+
+    article_id: int
+    title: str
+    text: str
+    lang: str | None
+    published_at: datetime | None
+    entity_ids: tuple[str, ...] = ()
+
+
+def read_text(linker: Linker, article: Text) -> tuple[Signature, Vector]:
+    """The signature and vector of one article (no I/O but the model)."""
+    signals = read_signals(
+        article.title, article.text, article.lang, article.entity_ids, linker.agencies
+    )
+    signature = Signature(
+        article_id=article.article_id,
+        at=article.published_at,
+        lang=article.lang,
+        names=signals.names,
+        numbers=signals.numbers,
+        words=signals.words,
+    )
+    if alone(signature) is not None:  # a story of its own whatever its vector: spare the model
+        return signature, np.zeros(DIMENSIONS, dtype=np.float32)
+    lead = lead_of(article.text, linker.agencies)
+    vector = linker.embedder.embed([embedding_input(article.title, lead)])[0]
+    return signature, vector
+
+
+def link_article(store: Store, linker: Linker, article_id: int, now: datetime) -> int | None:
+    """Put an archived article in its story (a copy in its original's), recording the stage.
+    Returns the story's id; None when the article is gone."""
+    article = store.article(article_id)
+    if article is None:
+        return None
+    model = linker.embedder.model
+    stored = stored_signature(store, article_id, model)
+    if stored is None:
+        entities = store.tags_for([article_id]).get(article_id, ([], []))[1]
+        signature, vector = read_text(
+            linker,
+            Text(
+                article_id=article_id,
+                title=article.title,
+                text=article.text,
+                lang=article.lang,
+                published_at=article.published_at,
+                entity_ids=tuple(sorted({entity.entity for entity in entities})),
+            ),
+        )
+        save_signature(store, signature, model, article.content_hash, vector)
+    else:
+        signature, vector = stored
+    with store.one_at_a_time("link"):
+        story = original_story(store, article_id)
+        if story is None:
+            story = story_to_join(store, model, signature, vector)
+        story = join_story(store, article_id, story, now)
+    store.mark_stage(article_id, "linked")
+    return story
+
+
+def story_to_join(store: Store, model: str, signature: Signature, vector: Vector) -> int | None:
+    """The story of the best linked article judged one event with this one; None: a new one."""
+    if signature.at is None or alone(signature) is not None:
+        return None
+    return story_in(window(store, signature.at, WINDOW, model), signature, vector)
+
+
+def story_in(found: Window, signature: Signature, vector: Vector) -> int | None:
+    """The story, among the linked articles of `found`, that `signature` joins; None: none."""
+    if not found.signatures:
+        return None
+    cosines = found.vectors @ vector
+    candidates = [
+        (found.signatures[int(i)], float(cosines[i]))
+        for i in np.flatnonzero(cosines >= COSINE_FLOOR)
+    ]
+    chosen = choose(signature, candidates)
+    return chosen.story_id if chosen else None
+
+
+def link_texts(linker: Linker, rules: Rules, texts: Sequence[Text]) -> list[int]:
+    """The story of each text of a batch, numbered from 1 in order of first appearance, as the
+    stage would link them had they been archived in this order (`monitor link`, and the labelled
+    set's evaluation): the same reading, the same tags, the same window and the same judgement,
+    with the window kept in memory instead of read from the archive. Copies are not looked for
+    (that is dedupe's part, before linking)."""
+    signatures: list[Signature] = []
+    vectors: list[Vector] = []
+    stories: list[int] = []
+    for text in texts:
+        tagging = tag(text.title, text.text, rules)
+        entities = tuple(sorted({entity.id for entity in tagging.entities}))
+        lang = text.lang or tagging.lang or None  # the tagger's guess where none was given
+        signature, vector = read_text(linker, replace(text, entity_ids=entities, lang=lang))
+        story = None
+        if signature.at is not None and alone(signature) is None:
+            near = [
+                i
+                for i, old in enumerate(signatures)
+                if old.at is not None and abs(old.at - signature.at) <= WINDOW
+            ]
+            found = Window(
+                [signatures[i] for i in near],
+                np.stack([vectors[i] for i in near])
+                if near
+                else np.zeros((0, DIMENSIONS), np.float32),
+            )
+            story = story_in(found, signature, vector)
+        story = story if story is not None else len(set(stories)) + 1
+        signatures.append(replace(signature, story_id=story))
+        vectors.append(vector)
+        stories.append(story)
+    return stories

