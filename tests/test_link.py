@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from monitor.config.rules import Rules, load_rules
 from monitor.core.stages import LAST
-from monitor.link.decide import WINDOW, Signature, alone, choose, judge
+from monitor.link.decide import WINDOW, Signature, alone, choose, common_names, judge
 from monitor.link.embedding import E5Embedder
 from monitor.link.members import best_member, other_versions, reach
 from monitor.link.signature import name_key, numbers_in, read_signals, same_name, shared_names
@@ -118,6 +118,25 @@ def test_two_articles_naming_different_things_need_more_than_their_cosine() -> N
     almaty = signature(2, names=frozenset({"e:almaty", "n:lmt"}))
     assert not judge(baku, almaty, 0.95).same
     assert judge(baku, replace(almaty, names=frozenset({"e:baku", "n:bsrn"})), 0.90).same
+
+
+def test_names_most_of_a_busy_window_shares_tell_no_event() -> None:
+    """A week of transport news: Baku, Aktau and the Middle Corridor in nearly every article. The
+    cargo talks share only those with the oil-transit talks, and stay apart; in a quiet window
+    the same names would have joined them."""
+    places = frozenset({"e:baku", "e:aktau", "e:middle-corridor", "n:bk", "n:kt"})
+    week = [signature(n, names=places | {f"n:thing{n}"}) for n in range(3, 23)]
+    oil = signature(2, names=places | {"e:socar", "e:kazmunaygas"})
+    cargo = signature(1, lang="en", names=places | {"e:china"})
+    common = common_names(cargo, [*week, oil])
+    assert common == places
+    assert judge(cargo, oil, 0.857).same  # alone, the places would make them one
+    assert not judge(cargo, oil, 0.857, common).same
+    assert choose(cargo, [(oil, 0.857)], common) is None
+    assert common_names(cargo, [oil, *week[:4]]) == frozenset()  # five: nothing is common
+    # a name of the event itself still counts where the places do not
+    oil_again = signature(4, lang="en", names=places | {"e:socar", "e:kazmunaygas"})
+    assert judge(oil_again, oil, 0.88, common_names(oil_again, [*week, oil])).same
 
 
 def test_what_cannot_be_told_stays_alone() -> None:

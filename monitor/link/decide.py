@@ -9,7 +9,10 @@ The evidence, in the order it is weighed (figures from the labelled set, tests/d
 3. Names and numbers (monitor.link.signature): a shared person, place or organisation raises the
    score, two articles that both name several and share none are two events; a match score that
    differs ("2:1" and "0:0") is another match; a shared figure ("18%", "1.5 billion") raises it.
-4. The verdict: the score (cosine plus what names and numbers add or take) reaches `SAME_EVENT`,
+4. What the window holds: a name most of the articles around it share (Baku, Aktau, the Middle
+   Corridor in a week of transport news) tells none of them apart, so it counts for nothing
+   (`common_names`); in a quiet window every shared name counts.
+5. The verdict: the score (cosine plus what names and numbers add or take) reaches `SAME_EVENT`,
    a little higher between two texts of one language, whose cosines run higher.
 
 An article with no date, too few words, or in a language the model was not chosen for stays alone
@@ -34,6 +37,8 @@ MAX_NAMES = 3
 NUMBER_BONUS = 0.035  # per shared figure, up to MAX_NUMBERS of them
 MAX_NUMBERS = 4
 NO_SHARED_NAME = 0.06  # taken when both name at least two things and none of them alike
+COMMON_SHARE = 0.25  # a name in this share of the window's articles is common there
+COMMON_MIN = 6  # ...and in at least this many: in a window of five, two sharing a name is news
 
 
 @dataclass(frozen=True)
@@ -67,15 +72,30 @@ def alone(article: Signature) -> str | None:
     return None
 
 
-def judge(new: Signature, old: Signature, cosine: float) -> Judgement:
-    """Whether `new` and `old`, whose embeddings have this cosine, report one event."""
+def common_names(new: Signature, window: Sequence[Signature]) -> frozenset[str]:
+    """The names of `new` that too many of the `window`'s articles share to tell one event."""
+    floor = max(COMMON_MIN, COMMON_SHARE * len(window))
+    if len(window) < floor:
+        return frozenset()
+    # Spelled alike, not by `same_name`: set look-ups keep it to a few milliseconds in a window of
+    # thousands; an inflected "Bakıda" is missed, which only leaves a name counting as before.
+    return frozenset(
+        name for name in new.names if sum(1 for old in window if name in old.names) >= floor
+    )
+
+
+def judge(
+    new: Signature, old: Signature, cosine: float, common: frozenset[str] = frozenset()
+) -> Judgement:
+    """Whether `new` and `old`, whose embeddings have this cosine, report one event; the
+    `common` names of `new` add nothing."""
     if new.at is None or old.at is None or abs(new.at - old.at) > WINDOW:
         return Judgement(False, cosine, "days apart")
     if cosine < COSINE_FLOOR:
         return Judgement(False, cosine, "about other things")
     if _scores_differ(new.numbers, old.numbers):
         return Judgement(False, cosine, "another score")
-    names = shared_names(new.names, old.names)
+    names = shared_names(new.names - common, old.names)
     figures = sum(1 for number in new.numbers & old.numbers if not _year(number))
     score = cosine + NAME_BONUS * min(names, MAX_NAMES) + NUMBER_BONUS * min(figures, MAX_NUMBERS)
     if names == 0 and len(new.names) >= 2 and len(old.names) >= 2:
@@ -96,16 +116,20 @@ def _scores_differ(numbers: frozenset[str], others: frozenset[str]) -> bool:
     return bool(scores and other_scores and not scores & other_scores)
 
 
-def choose(new: Signature, candidates: Sequence[tuple[Signature, float]]) -> Signature | None:
+def choose(
+    new: Signature,
+    candidates: Sequence[tuple[Signature, float]],
+    common: frozenset[str] = frozenset(),
+) -> Signature | None:
     """The linked article whose story `new` joins: the best of those judged one event with it
-    (ties to the earlier article), or None to start a story."""
+    (ties to the earlier article), or None to start a story; `common`: as `judge` takes them."""
     if alone(new) is not None:
         return None
     best: tuple[float, int, Signature] | None = None
     for old, cosine in candidates:
         if old.article_id == new.article_id or old.story_id is None or alone(old) is not None:
             continue
-        verdict = judge(new, old, cosine)
+        verdict = judge(new, old, cosine, common)
         if verdict.same and (best is None or (verdict.score, -old.article_id) > best[:2]):
             best = (verdict.score, -old.article_id, old)
     return best[2] if best else None

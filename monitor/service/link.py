@@ -27,7 +27,7 @@ from datetime import datetime
 import numpy as np
 
 from monitor.config.rules import Rules
-from monitor.link.decide import COSINE_FLOOR, WINDOW, Signature, alone, choose
+from monitor.link.decide import COSINE_FLOOR, WINDOW, Signature, alone, choose, common_names
 from monitor.link.embedding import DIMENSIONS, E5Embedder, Embedder, Vector, embedding_input
 from monitor.link.signature import lead_of, read_signals
 from monitor.store import Store
@@ -148,7 +148,7 @@ def story_in(found: Window, signature: Signature, vector: Vector) -> int | None:
         (found.signatures[int(i)], float(cosines[i]))
         for i in np.flatnonzero(cosines >= COSINE_FLOOR)
     ]
-    chosen = choose(signature, candidates)
+    chosen = choose(signature, candidates, common_names(signature, found.signatures))
     return chosen.story_id if chosen else None
 
 
