@@ -21,7 +21,8 @@ from sqlalchemy import text
 from monitor.config.rules import load_rules
 from monitor.config.sources import load_sources
 from monitor.core.records import Candidate, ExtractedArticle, Page, Validators
-from monitor.deliver.digest import Labels, local_time, render_markdown, select_items
+from monitor.deliver.digest import Labels, local_time, render_markdown
+from monitor.deliver.stories import choose_stories
 from monitor.extract.seeds import load_seeds
 from monitor.search.query import SearchFilters
 from monitor.search.service import search
@@ -241,7 +242,7 @@ def test_digest_puts_undated_items_after_dated_ones_and_says_so() -> None:
         _row(3, T0, T0 + timedelta(hours=1)),
         _row(4, None, T0 + timedelta(hours=2)),
     ]
-    items = select_items(rows, T0 - timedelta(days=7))
+    items = choose_stories(rows, T0 - timedelta(days=7))
     assert [i.article_id for i in items] == [3, 2, 1, 4]
     zone = ZoneInfo("Asia/Baku")
     assert local_time(None, zone) == "date unknown"

@@ -21,13 +21,12 @@ from monitor.deliver.digest import (
     md_escape,
     render_markdown,
     render_telegram,
-    select_items,
     snippet_of,
     week_bounds,
     week_key,
     week_of,
 )
-from monitor.deliver.stories import new_languages
+from monitor.deliver.stories import choose_stories, new_languages
 from monitor.deliver.telegram_text import TELEGRAM_LIMIT, shorten, utf16_len
 from monitor.store.queries import DigestRow
 
@@ -99,7 +98,7 @@ def parse(markup: str) -> Tags:
 # --- choosing ----------------------------------------------------------------------------------
 
 
-def test_select_items_keeps_relevant_originals_not_delivered_newest_first():
+def test_choose_stories_keeps_relevant_originals_not_delivered_newest_first():
     rows = [
         row(1),
         row(2, relevant=False),
@@ -109,16 +108,16 @@ def test_select_items_keeps_relevant_originals_not_delivered_newest_first():
         row(6, first_seen_at=NOW - timedelta(days=9)),
         row(7),
     ]
-    chosen = select_items(rows, NOW - timedelta(days=7), delivered={7}, labels=LABELS)
+    chosen = choose_stories(rows, NOW - timedelta(days=7), delivered={7}, labels=LABELS)
     assert [i.article_id for i in chosen] == [1, 5]  # 1 was published later than 5
     assert chosen[0].source_title == "AZERTAC"
     assert chosen[0].snippet == "First paragraph of item 1."
 
 
-def test_select_items_limit_and_min_score():
+def test_choose_stories_limit_and_min_score():
     rows = [row(n, score=float(n)) for n in range(1, 6)]
-    assert [i.article_id for i in select_items(rows, NOW - timedelta(1), min_score=4.0)] == [4, 5]
-    assert len(select_items(rows, NOW - timedelta(1), limit=2)) == 2
+    assert [i.article_id for i in choose_stories(rows, NOW - timedelta(1), min_score=4.0)] == [4, 5]
+    assert len(choose_stories(rows, NOW - timedelta(1), limit=2)) == 2
 
 
 def test_snippet_is_first_paragraph_on_one_line_cut_at_a_word():
@@ -408,7 +407,7 @@ def test_versions_of_one_event_make_one_entry_with_the_others_linked():
         version_row(5, "kazinform-ru", story=2),
         version_row(6, "azertag-az", story=None),  # not linked yet: a story of its own
     ]
-    chosen = select_items(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
+    chosen = choose_stories(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
     assert [i.article_id for i in chosen] == [1, 5, 6]  # newest news first: 1 is the newest
     first = chosen[0]
     assert first.story_id == 1 and first.title == "Item 001: Baku and Astana"
@@ -441,7 +440,7 @@ def test_only_members_that_may_be_shown_speak_for_a_story_or_are_linked():
         version_row(3, "azertag-ru", duplicate_of="https://azertag-az.example/1"),  # a copy
         version_row(4, "kazinform-ru", source="seed"),
     ]
-    [item] = select_items(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
+    [item] = choose_stories(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
     assert item.article_id == 1 and item.versions == () and item.item_ids == (1,)
 
 
@@ -449,9 +448,9 @@ def test_a_posted_story_is_not_posted_again_for_a_version_in_a_language_it_offer
     members = {1: [version_row(1, "azertag-az"), version_row(2, "kazinform-ru")]}
     rows = [version_row(3, "azertag-ru")]  # news: another Russian version
     since = NOW - timedelta(days=1)
-    assert select_items(rows, since, delivered={1, 2}, members=members) == []
+    assert choose_stories(rows, since, delivered={1, 2}, members=members) == []
     # the same version, had the story never been posted, brings the whole story
-    [item] = select_items(rows, since, delivered=set(), members=members, labels=STORY_LABELS)
+    [item] = choose_stories(rows, since, delivered=set(), members=members, labels=STORY_LABELS)
     assert {item.article_id, *(v.article_id for v in item.versions)} == {1, 2, 3}
 
 
@@ -466,7 +465,7 @@ def test_a_posted_story_comes_back_for_a_new_language_and_says_what_is_new():
         version_row(6, "azertag-az", story=2),  # story 2 posted in ru only: az is new too
     ]
     since = NOW - timedelta(days=1)
-    chosen = select_items(rows, since, delivered={1, 2, 5}, members=members, labels=STORY_LABELS)
+    chosen = choose_stories(rows, since, delivered={1, 2, 5}, members=members, labels=STORY_LABELS)
     assert [(i.story_id, i.new_languages) for i in chosen] == [(1, ("kk",)), (2, ("az",))]
     item = chosen[0]
     assert item.article_id == 1  # the best member still speaks for it
@@ -479,16 +478,16 @@ def test_a_posted_story_comes_back_for_a_new_language_and_says_what_is_new():
 
 def test_news_under_an_instant_score_leaves_a_story_out():
     rows = [version_row(1, "azertag-az", score=2.0), version_row(2, "kazinform-kk", score=12.0)]
-    [item] = select_items(rows, NOW - timedelta(hours=6), min_score=10.0, labels=STORY_LABELS)
+    [item] = choose_stories(rows, NOW - timedelta(hours=6), min_score=10.0, labels=STORY_LABELS)
     assert item.news == (2,) and item.score == 12.0
     assert {item.article_id, *(v.article_id for v in item.versions)} == {1, 2}
     rows = [version_row(1, "azertag-az", score=2.0), version_row(2, "kazinform-kk", score=3.0)]
-    assert select_items(rows, NOW - timedelta(hours=6), min_score=10.0) == []
+    assert choose_stories(rows, NOW - timedelta(hours=6), min_score=10.0) == []
 
 
 def test_the_limit_counts_stories_and_the_rest_wait():
     rows = [version_row(n, "azertag-az", story=n // 2) for n in range(2, 12)]
-    chosen = select_items(rows, NOW - timedelta(days=1), limit=3)
+    chosen = choose_stories(rows, NOW - timedelta(days=1), limit=3)
     assert [i.story_id for i in chosen] == [1, 2, 3]
     assert sorted(i for item in chosen for i in item.item_ids) == [2, 3, 4, 5, 6, 7]
 
@@ -506,7 +505,7 @@ def test_version_links_are_escaped_bounded_and_counted():
     ]
     rows.append(version_row(30, "kazinform-kk", url="https://kaz.example/" + "a" * 9000))
     labels = replace(STORY_LABELS, sources={"site-9": "<i>Agency</i> & Co"})
-    [item] = select_items(rows, NOW - timedelta(days=1), labels=labels)
+    [item] = choose_stories(rows, NOW - timedelta(days=1), labels=labels)
     assert len(item.versions) == MAX_VERSIONS + 3  # 30 and 19..12 shown (earliest first)
     [message] = render_telegram([item], zone="Asia/Baku", now=NOW, labels=labels)
     assert utf16_len(message.html) <= TELEGRAM_LIMIT
@@ -528,7 +527,7 @@ def test_markdown_shows_one_entry_per_story_with_its_versions():
         version_row(2, "kazinform-kk"),
         version_row(3, "kazinform-ru", story=2),
     ]
-    items_ = select_items(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
+    items_ = choose_stories(rows, NOW - timedelta(days=1), labels=STORY_LABELS)
     text = render_markdown(items_, zone="Asia/Baku", now=NOW, labels=STORY_LABELS)
     assert "(Asia/Baku) · 2 stories" in text
     assert text.count("\n- ") == 2

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import partial
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.core.records import DigestItem, Version, WeeklySummary
 from monitor.deliver.labels import Labels
-from monitor.deliver.stories import choose_stories, digest_item, week_stories
+from monitor.deliver.stories import digest_item, week_stories
 from monitor.deliver.stories import snippet_of as snippet_of  # the bot and the web page's too
 from monitor.deliver.telegram_text import (
     BLOCK_SEPARATOR,
@@ -59,32 +59,6 @@ class TelegramMessage:
 
 
 # --- choosing ----------------------------------------------------------------------------------
-
-
-def select_items(
-    rows: Iterable[DigestRow],
-    since: datetime,
-    *,
-    delivered: Collection[int] = (),
-    labels: Labels = Labels(),
-    min_score: float | None = None,
-    limit: int | None = None,
-    members: Mapping[int, Sequence[DigestRow]] | None = None,
-) -> list[DigestItem]:
-    """The digest's entries: one per story with news since `since` (members that may be shown,
-    first seen since then and not `delivered` on the channel), newest first, at most `limit` (the
-    rest wait for the next digest); a story posted before comes back only for a new language
-    (`monitor.deliver.stories.new_languages`). `members`: the stories' members read beside
-    `rows` (`queries.story_rows`)."""
-    return choose_stories(
-        rows,
-        since,
-        delivered=delivered,
-        labels=labels,
-        min_score=min_score,
-        limit=limit,
-        members=members,
-    )
 
 
 def group_by_topic(

@@ -28,7 +28,6 @@ from monitor.deliver.digest import (
     build_weekly_summary,
     render_markdown,
     render_telegram,
-    select_items,
     week_bounds,
     week_key,
     week_of,
@@ -43,7 +42,7 @@ from monitor.deliver.routing import (
     telegram_channel,
 )
 from monitor.deliver.sinks import encode_telegram
-from monitor.deliver.stories import StoryContext
+from monitor.deliver.stories import StoryContext, choose_stories
 from monitor.store import Store, outbox, queries
 from monitor.store.outbox import Outgoing
 from monitor.store.queries import DigestRow
@@ -86,7 +85,7 @@ def telegram_plan(
     min_score = settings.telegram_instant_score if instant else None
 
     def plan(rows: list[DigestRow], held: frozenset[int]) -> list[Outgoing]:
-        items = select_items(
+        items = choose_stories(
             rows,
             since,
             delivered=held | context.posted,

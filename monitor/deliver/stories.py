@@ -77,10 +77,11 @@ def choose_stories(
     limit: int | None = None,
     members: Mapping[int, Sequence[DigestRow]] | None = None,
 ) -> list[DigestItem]:
-    """The stories with news since `since` (members that may be shown, not `delivered`, scoring
-    at least `min_score`), newest news first, at most `limit` (the rest wait for the next
-    digest); a story posted before only when `new_languages` finds something to add. `members`
-    holds the stories' other members (`story_rows`): without them a story is what `rows` hold."""
+    """The digest's entries: one per story with news since `since` (members that may be shown,
+    first seen since then, not `delivered` on the channel, scoring at least `min_score`), newest
+    news first, at most `limit` (the rest wait for the next digest); a story posted before comes
+    back only when `new_languages` finds something to add. `members` holds the stories' other
+    members (`queries.story_rows`): without them a story is what `rows` hold."""
     rows = list(rows)
     news = [
         row
