@@ -167,6 +167,17 @@ def test_search_answer_marks_the_matches_in_bold_inside_the_link() -> None:
     check_html(message)
 
 
+def test_search_answer_says_what_of_the_query_was_not_searched() -> None:
+    stopped = SearchResult("Aktau*", 0, (), warnings=("the search was stopped after 2 s: <x>",))
+    message = render_search(stopped, LABELS, BAKU)
+    assert "Nothing found for <b>Aktau*</b>" in message
+    assert "<i>the search was stopped after 2 s: &lt;x&gt;</i>" in message
+    found = hit(1, "Ferries between Aktau and Alat")
+    cut = SearchResult("Aktau", 1, (found,), warnings=("at most 16 terms are searched",))
+    assert "<i>at most 16 terms are searched</i>" in render_search(cut, LABELS, BAKU)
+    check_html(message)
+
+
 def test_search_answer_escapes_the_query_titles_snippets_and_links() -> None:
     query = '<script>alert("x")</script> & <b>'
     hostile = hit(

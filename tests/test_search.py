@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,11 +21,19 @@ from conftest import ROOT, _reset_postgres, make_settings, monitor
 from sqlalchemy import Column, MetaData, Table, inspect, text
 
 from monitor.config.sources import load_sources
-from monitor.core.errors import QueryError
+from monitor.core.errors import QueryError, SearchTimeout
 from monitor.demo.server import SiteServer, rewrite_sources
 from monitor.link.members import other_versions
+from monitor.search.backend import time_limit
 from monitor.search.highlight import snippet
-from monitor.search.query import Query, SearchFilters, parse_query
+from monitor.search.query import (
+    MAX_PHRASE_WORDS,
+    MAX_PREFIXES,
+    MAX_TERMS,
+    Query,
+    SearchFilters,
+    parse_query,
+)
 from monitor.search.service import search
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
@@ -159,6 +168,80 @@ def test_snippet_marks_the_original_words_around_the_matches() -> None:
     assert "Prezident [Əliyevin] [Qazaxıstana] səfəri." in plain
     assert len(plain.split()) < 40
     assert snippet("", Query(), "az").pieces == ()
+
+
+# --- queries that cannot hurt the server -------------------------------------------------------
+
+
+def test_a_thousand_word_query_is_cut_to_what_is_searched_and_says_so() -> None:
+    pasted = " ".join(f"söz{n}" for n in range(1000))
+    query = parse_query(pasted)
+    assert len(query.terms) == MAX_TERMS
+    assert [t.text for t in query.terms] == [f"söz{n}" for n in range(MAX_TERMS)]
+    assert query.problems == (f"the query has 1000 words: at most {MAX_TERMS} are searched",)
+    with pytest.raises(QueryError, match="1000 words"):
+        parse_query(pasted, strict=True)
+
+
+def test_prefixes_and_long_phrases_are_capped_and_the_rest_named() -> None:
+    query = parse_query("qa* qo* ba* bo* da* de* Bakı")
+    assert [t.text for t in query.terms if t.prefix] == ["qa*", "qo*", "ba*", "bo*"][:MAX_PREFIXES]
+    assert [t.text for t in query.terms if not t.prefix] == ["Bakı"]
+    assert query.problems == (
+        f"at most {MAX_PREFIXES} prefixes (word*) are searched: left out da*, de*",
+    )
+    phrase = parse_query('"' + " ".join(f"söz{n}" for n in range(20)) + '"')
+    [term] = phrase.terms
+    assert term.phrase and len(term.alternatives) == MAX_PHRASE_WORDS
+    assert "a phrase of more than" in phrase.problems[0]
+
+
+def test_a_long_query_searches_its_first_terms_on_both_backends(store: Store) -> None:
+    wanted = store.save_article(record(1, text="Qazaxıstan neft ixracını artırır.")).article_id
+    result = search(store, "Qazaxıstan neft " + " ".join(["ixrac"] * 998), limit=5)
+    assert [hit.article_id for hit in result.hits] == [wanted]
+    assert result.warnings == (f"the query has 1000 words: at most {MAX_TERMS} are searched",)
+
+
+HEAVY = {  # a statement that runs for seconds: what a hostile query costs without a limit
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+    "SELECT count(*) FROM (SELECT i FROM n LIMIT 300000000)",
+    "postgresql": "SELECT pg_sleep(5)",
+}
+
+
+def test_a_statement_is_stopped_at_the_time_limit_and_the_limit_ends_with_it(store: Store) -> None:
+    dialect = store.engine.dialect.name
+    with store.session() as s:
+        started = time.monotonic()
+        with pytest.raises(SearchTimeout, match=r"stopped after 0.2 s"), time_limit(s, 0.2):
+            s.execute(text(HEAVY[dialect]))
+        assert time.monotonic() - started < 2.0
+    # the next session of the pool runs without the limit
+    with store.session() as s, time_limit(s, 5.0):
+        assert s.execute(text("SELECT 1")).scalar() == 1
+    with store.session() as s:
+        brief = {
+            "sqlite": HEAVY["sqlite"].replace("300000000", "300000"),
+            "postgresql": "SELECT pg_sleep(0.4)",
+        }
+        s.execute(text(brief[dialect]))  # no SearchTimeout: no limit is left behind
+
+
+def test_a_search_stopped_at_its_limit_tells_the_reader(tmp_path: Path) -> None:
+    """SQLite looks at the clock every `PROGRESS_STEPS` steps: 300 matches take more than that,
+    so a limit of 0 s stops this one whatever the machine's speed (PostgreSQL's limit is the
+    test above: a 1 ms limit would stop or not as the machine is fast)."""
+    store = Store.open(f"sqlite:///{tmp_path / 'archive.db'}")
+    try:
+        for n in range(1, 301):
+            store.save_article(record(n, text=f"Qazaxıstan və Azərbaycan {n} sənəd imzalayıb."))
+        result = search(store, "Qazaxıstan", limit=5, timeout=0.0)
+        assert result.total == 0 and result.hits == ()
+        assert result.warnings and "the search was stopped after 0 s" in result.warnings[-1]
+        assert search(store, "Qazaxıstan", limit=5).total == 300
+    finally:
+        store.close()
 
 
 # --- the index on both backends --------------------------------------------------------------------
@@ -541,6 +624,7 @@ def test_search_command_prints_a_table_and_jsonl(archive_file: Path) -> None:
         (("search", '"Orta Dəhliz'), "unbalanced quote"),
         (("search", "neft -"), "lone '-'"),
         (("search", "x", "--lang", "Azeri"), "--lang: 'Azeri'"),
+        (("search", *["söz"] * 1000), "the query has 1000 words: at most"),
         (("export", "--format", "xml"), "--format: 'xml' is not one of jsonl, csv"),
         (("export", "--since", "soon"), "--since: 'soon' is not a date"),
     ],

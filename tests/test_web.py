@@ -183,6 +183,15 @@ def test_search_marks_the_matched_words_and_keeps_the_query_in_the_form(
     assert total == len(hits(page.text)) > 0
 
 
+def test_a_pasted_thousand_word_query_searches_its_first_words_and_says_so(
+    site: httpx.Client,
+) -> None:
+    page = site.get("/search", params={"q": " ".join(["Qazaxıstan"] + ["neft"] * 999)})
+    assert page.status_code == 200
+    assert "the query has 1000 words: at most 16 are searched" in page.text
+    assert 'id="warnings"' in page.text
+
+
 @pytest.mark.parametrize(
     ("params", "expect"),
     [

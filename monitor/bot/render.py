@@ -165,12 +165,14 @@ def render_search(result: SearchResult, labels: Labels, zone: ZoneInfo, offset: 
     query = escape(shorten(one_line(result.query), QUERY_CHARS))
     if not result.query.strip():
         return SEARCH_USAGE
+    told = "".join(f"\n<i>{escape(shorten(one_line(w), QUERY_CHARS))}</i>" for w in result.warnings)
     if not result.total:
-        return f"Nothing found for <b>{query}</b>. Try fewer or other words (any language)."
+        return f"Nothing found for <b>{query}</b>. Try fewer or other words (any language).{told}"
     shown = len(result.hits)
     head = f"🔎 <b>{result.total}</b> result{'s' if result.total != 1 else ''} for <b>{query}</b>"
     if shown < result.total:
         head += f", best {offset + 1}–{offset + shown}"
+    head += told
     blocks = [
         hit_block(n, hit, labels, zone, snippet=True)
         for n, hit in enumerate(result.hits, offset + 1)

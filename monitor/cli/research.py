@@ -40,7 +40,7 @@ from monitor.cli.deferred import (
 )
 from monitor.cli.json_lines import Line, read_json_lines
 from monitor.cli.options import Langs, RelevantOnly, Since, Sources, Topics, Until, flag
-from monitor.core.errors import ConfigError
+from monitor.core.errors import ConfigError, QueryError
 from monitor.text.lang import LANGUAGES
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def search_command(
             with store.engine.begin() as conn:
                 typer.echo(f"indexed {search_index.reindex(conn)} articles", err=True)
         result = search_service.search(store, query, filters, limit=limit)
+    if result.warnings:  # the query was read strictly: what is left is the time limit
+        raise QueryError("; ".join(result.warnings))
     for line in _search_lines(result, format):
         typer.echo(line)
 

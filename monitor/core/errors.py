@@ -6,6 +6,7 @@
     │   │   ├── SourcesFileError    sources.yaml: the source and the field
     │   │   └── RulesFileError      topics.yaml: the section or entity, the field
     │   └── QueryError              a search query that cannot be read as written
+    │       └── SearchTimeout       a search stopped at its time limit (the reader is told)
     ├── FetchError                  one HTTP fetch failed after its retries (carries url, attempts)
     │   ├── FetchTimeout            connect or read timed out
     │   ├── ConnectionFailed        refused, reset, DNS failure
@@ -66,6 +67,18 @@ class SourcesFileError(ConfigFileError):
 
 class QueryError(ConfigError):
     """A search query that cannot be read as written (the command line exits with status 2)."""
+
+
+class SearchTimeout(QueryError):
+    """A search stopped at its time limit, so that no query holds the server longer."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the search was stopped after {seconds:g} s: it asks too much of the archive; "
+            "use fewer or longer words, fewer prefixes (word*), or narrow it by source, "
+            "language or dates"
+        )
+        self.seconds = seconds
 
 
 class RulesFileError(ConfigFileError):

@@ -14,14 +14,18 @@ story unknown) stands alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, case, cast, column, func, literal, literal_column, table, text
 from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlmodel import col, select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
 
+from monitor.core.errors import SearchTimeout
 from monitor.search.query import Query, SearchFilters, Term
 from monitor.store.fulltext import FTS_TABLE, PG_TABLE, is_sqlite, quoted_lexeme
 from monitor.store.tables import Article, ArticleTopic
@@ -33,6 +37,9 @@ TITLE_WEIGHT = 4.0
 RELEVANT_BOOST = 1.25  # a relevant article ranks a quarter higher than an equal other one
 COPY_FACTOR = 0.8  # a copy (an aggregator's, a re-publication) ranks below its original
 MAX_PHRASE_VARIANTS = 32
+SEARCH_TIMEOUT = 2.0  # seconds a search may take: a reader waits no longer, nor does the server
+PROGRESS_STEPS = 1_000  # SQLite virtual machine steps between two looks at the clock (~1 µs each)
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
 @dataclass(frozen=True)
@@ -80,13 +87,14 @@ def find(
     limit: int,
     offset: int,
     by_story: bool = False,
+    timeout: float = SEARCH_TIMEOUT,
 ) -> Matches:
     """How many articles match, and the page of them asked for, best first (newest first for
     a query without terms); `by_story`: one per story, its best match. The ranking reads ids and
     ranks only; the page's articles are loaded after, so matching thousands of long texts never
-    drags their texts through a sort."""
+    drags their texts through a sort. Raises `SearchTimeout` after `timeout` seconds."""
     conditions = filter_conditions(filters)
-    with store.session() as s:
+    with store.session() as s, time_limit(s, timeout):
         ranked, counted = _statements(query, conditions, is_sqlite(s))
         articles = int(s.exec(counted).one())
         if by_story:
@@ -102,6 +110,34 @@ def find(
         loaded = {article.id: article for article in found}
     hits = [Found(loaded[i], float(rank or 0.0)) for i, rank in page if i in loaded]
     return Matches(total, articles, hits)
+
+
+@contextmanager
+def time_limit(session: Session, seconds: float) -> Iterator[None]:
+    """Stop what `session` asks the database after `seconds`: PostgreSQL's statement timeout (for
+    this transaction only), on SQLite a progress handler that interrupts the statement once the
+    time is up. Either way the reader gets `SearchTimeout`, and the server is free again."""
+    if is_sqlite(session):
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        deadline = time.monotonic() + seconds
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
+        try:
+            yield
+        except OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise SearchTimeout(seconds) from None
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+        return
+    session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}"))
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+            raise SearchTimeout(seconds) from None
+        raise
 
 
 def _one_per_story(ranked: Any) -> tuple[Any, Any]:

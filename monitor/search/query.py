@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.core.errors import QueryError
@@ -81,6 +81,12 @@ class Query:
 
 _QUERY_PART = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
 MIN_PREFIX = 2
+# A query longer than these is a paste or an attack, not a question: each term adds a join of its
+# stems to the index, each prefix a scan of the index's words that begin so. What is beyond is
+# left out, and said, so the cost of any query is bounded by these, not by its length.
+MAX_TERMS = 16
+MAX_PREFIXES = 4
+MAX_PHRASE_WORDS = 12
 # Written in capitals they are operators, as in other search boxes; "and" in lower case is a word.
 # AND is what words do anyway, NOT is `-`, and OR is refused rather than read as a word to match.
 OPERATORS = frozenset({"AND", "OR", "NOT"})
@@ -100,6 +106,9 @@ def parse_query(text: str, *, strict: bool = False) -> Query:
     terms: list[Term] = []
     problems: list[str] = []
     parts = [match.groups() for match in _QUERY_PART.finditer(text)]
+    if len(parts) > 2 * MAX_TERMS:  # not even read: a 1,000-word paste costs what 32 words do
+        problems.append(f"the query has {len(parts)} words: at most {MAX_TERMS} are searched")
+        parts = parts[: 2 * MAX_TERMS]
     words = [bare not in OPERATORS for *_, bare in parts]  # what an operator may act on
     negate = False
     for index, (negation, quoted, closed, bare) in enumerate(parts):
@@ -124,6 +133,7 @@ def parse_query(text: str, *, strict: bool = False) -> Query:
         negate = False
         if term is not None:
             terms.append(term)
+    terms = _within_caps(terms, problems)
     if terms and not any(not t.excluded for t in terms):
         problems.append("only excluded words (-word): say what to look for as well")
         terms = []
@@ -132,6 +142,30 @@ def parse_query(text: str, *, strict: bool = False) -> Query:
     if strict and problems:
         raise QueryError(f"query {text!r}: " + "; ".join(problems))
     return Query(tuple(terms), tuple(problems))
+
+
+def _within_caps(terms: list[Term], problems: list[str]) -> list[Term]:
+    """The terms a search is allowed (`MAX_TERMS`, `MAX_PREFIXES`, `MAX_PHRASE_WORDS`), what is
+    cut said once in `problems`."""
+    kept: list[Term] = []
+    dropped: list[str] = []
+    for term in terms:
+        if term.prefix and sum(t.prefix for t in kept) == MAX_PREFIXES:
+            dropped.append(term.text)
+            continue
+        if term.phrase and len(term.alternatives) > MAX_PHRASE_WORDS:
+            problems.append(f"a phrase of more than {MAX_PHRASE_WORDS} words: {term.text!r} cut")
+            term = replace(term, alternatives=term.alternatives[:MAX_PHRASE_WORDS])
+        kept.append(term)
+    if dropped:
+        problems.append(
+            f"at most {MAX_PREFIXES} prefixes (word*) are searched: left out "
+            + ", ".join(dropped[:5])
+            + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
+        )
+    if len(kept) > MAX_TERMS and not any(p.startswith("the query has") for p in problems):
+        problems.append(f"at most {MAX_TERMS} terms are searched: left out {kept[MAX_TERMS].text}…")
+    return kept[:MAX_TERMS]
 
 
 def _operator_problem(operator: str, *, before: bool, after: bool) -> str | None:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from monitor.core.errors import SearchTimeout
 from monitor.core.records import copied
 from monitor.link.members import other_versions
-from monitor.search.backend import find
+from monitor.search.backend import SEARCH_TIMEOUT, find
 from monitor.search.highlight import Marked, mark, snippet
 from monitor.search.query import SearchFilters, parse_query
 from monitor.search.stories import StoryView, read_stories
@@ -70,15 +71,22 @@ def search(
     limit: int = 20,
     offset: int = 0,
     by_story: bool = False,
+    timeout: float = SEARCH_TIMEOUT,
 ) -> SearchResult:
     """Matches of `query` best first; an empty query lists the newest articles. A query with
-    problems (an unbalanced quote) is read leniently and the problems given as `warnings`.
+    problems (an unbalanced quote, more terms than are searched) is read leniently and the
+    problems given as `warnings`; one stopped at its time limit finds nothing, and says why.
     `by_story`: one hit per story, its best match, with the story's other versions."""
     filters = filters or SearchFilters()
     parsed = parse_query(query)
     if query.strip() and not parsed.terms:
         return SearchResult(query=query, total=0, warnings=parsed.problems, articles=0)
-    matches = find(store, parsed, filters, limit=limit, offset=offset, by_story=by_story)
+    try:
+        matches = find(
+            store, parsed, filters, limit=limit, offset=offset, by_story=by_story, timeout=timeout
+        )
+    except SearchTimeout as exc:  # the reader is told, as of any other problem of the query
+        return SearchResult(query=query, total=0, warnings=(*parsed.problems, str(exc)), articles=0)
     tags = store.tags_for([row.article.id or 0 for row in matches.found])
     stories = (
         read_stories(store, {r.article.story_id for r in matches.found if r.article.story_id})
