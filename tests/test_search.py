@@ -24,7 +24,7 @@ from monitor.config.sources import load_sources
 from monitor.core.errors import QueryError, SearchTimeout
 from monitor.demo.server import SiteServer, rewrite_sources
 from monitor.link.members import other_versions
-from monitor.search.backend import time_limit
+from monitor.search.backend import explain, time_limit
 from monitor.search.highlight import snippet
 from monitor.search.query import (
     MAX_PHRASE_WORDS,
@@ -201,6 +201,38 @@ def test_a_long_query_searches_its_first_terms_on_both_backends(store: Store) ->
     result = search(store, "Qazaxıstan neft " + " ".join(["ixrac"] * 998), limit=5)
     assert [hit.article_id for hit in result.hits] == [wanted]
     assert result.warnings == (f"the query has 1000 words: at most {MAX_TERMS} are searched",)
+
+
+QUERY_CLASSES = [
+    ("Қазақстанның", None),  # an inflected word: its seven stems OR-ed
+    ("Qazaxıstanda neft", None),
+    ("Казахстана", None),
+    ("Kazakhstan's", None),
+    ('"Orta Dəhliz"', None),
+    ("qazaxıst*", None),
+    ("Qazaxıstan -Bakı", None),
+    ("Kazakhstan", SearchFilters(langs=("en",), since=T0)),
+    ("Qazaxıstan", SearchFilters(sources=("azertag-az",), topics=("energy",))),
+]
+
+
+@pytest.mark.parametrize(("query", "filters"), QUERY_CLASSES)
+def test_every_query_class_reaches_the_matches_through_the_index(
+    store: Store, query: str, filters: SearchFilters | None
+) -> None:
+    """On a table this small a planner left alone reads every row: the plan must go through the
+    index all the same (on PostgreSQL it is made the only way; at 100,000 articles the planner's
+    misjudged OR of stems cost 1.7 s against 15 ms)."""
+    for n in range(1, 60):
+        store.save_article(record(n, text=f"Qazaxıstanda neft hasilatı {n}. Орта дәліз."))
+    plans = explain(store, parse_query(query), filters or SearchFilters())
+    sqlite = store.engine.dialect.name == "sqlite"
+    for name, plan in plans.items():
+        assert "Seq Scan on article_search" not in plan, (name, plan)
+        if sqlite:
+            assert "SCAN article_fts VIRTUAL TABLE INDEX" in plan, (name, plan)
+        elif filters is None:  # a filter may lead instead: its articles' vectors, by key
+            assert "Bitmap Index Scan on ix_article_search_vector" in plan, (name, plan)
 
 
 HEAVY = {  # a statement that runs for seconds: what a hostile query costs without a limit
