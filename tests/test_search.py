@@ -39,7 +39,7 @@ from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.store.db import alembic_config, make_engine, migrate
-from monitor.store.fulltext import HEAD_WORDS, reindex
+from monitor.store.fulltext import reindex
 from monitor.store.story_rows import story_members
 from monitor.store.tables import Article
 from monitor.text.stems import analyse, search_terms, stems, stems_by_grammar
@@ -367,44 +367,6 @@ def test_a_copy_ranks_below_its_original(store: Store) -> None:
         s.add(row)
         s.commit()
     assert ids(store, "Aktau") == [original, copy]
-
-
-def test_the_lead_outranks_a_passing_mention_and_the_whole_text_still_matches(
-    store: Store,
-) -> None:
-    """PostgreSQL ranks by the title and lead (`HEAD_WORDS`): a report whose lead names Aktau
-    ranks above a long one that names it, three times, only after its lead; both are found.
-    (SQLite's bm25 reads the whole text and counts the three; it finds both as well.)"""
-    filler = " ".join(f"söz{n}" for n in range(HEAD_WORDS + 40))
-    passing = store.save_article(
-        record(1, title="Neft hasilatı", text=f"{filler}. Aktau, Aktau, Aktau limanı.")
-    ).article_id
-    lead = store.save_article(
-        record(2, title="Bərə xətti", text=f"Aktau limanından bərə yola düşüb. {filler}.")
-    ).article_id
-    found = ids(store, "Aktau")
-    assert sorted(found) == [passing, lead]
-    if store.engine.dialect.name == "postgresql":
-        assert found == [lead, passing]
-
-
-@pytest.mark.postgres
-def test_rows_indexed_before_heads_rank_by_their_vector_until_reindexed(postgres_url: str) -> None:
-    _reset_postgres(postgres_url)
-    store = Store.open(postgres_url)
-    try:
-        first = store.save_article(record(1, text="Aktau limanı. Aktau bərəsi.")).article_id
-        second = store.save_article(record(2, text="Aktau limanından yük daşınır.")).article_id
-        with store.engine.begin() as conn:  # as revision 0012 leaves an older archive
-            conn.execute(text("UPDATE article_search SET head = NULL, version = 1"))
-        assert sorted(ids(store, "Aktau")) == [first, second]
-        with store.engine.begin() as conn:
-            assert reindex(conn) == 2
-            heads = conn.execute(text("SELECT count(head) FROM article_search")).scalar()
-        assert heads == 2
-        assert sorted(ids(store, "Aktau")) == [first, second]
-    finally:
-        store.close()
 
 
 def test_phrases_prefixes_and_exclusions(store: Store) -> None:

@@ -220,13 +220,11 @@ def _statements(query: Query, conditions: list[Any], sqlite: bool) -> tuple[Any,
         bm25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0, 0.0)"
         score: Any = -literal_column(bm25)
     else:
-        index = table(PG_TABLE, column("article_id"), column("vector"), column("head"))
+        index = table(PG_TABLE, column("article_id"), column("vector"))
         key = index.c.article_id
         tsq = cast(literal(tsquery(query), String), TSQUERY)
         matches = index.c.vector.op("@@")(tsq)
-        # ranked by the title and lead (`fulltext.HEAD_WORDS`); a row indexed before heads were
-        # kept ranks by its whole vector until `monitor search --reindex` redoes it
-        score = func.ts_rank_cd(func.coalesce(index.c.head, index.c.vector), tsq, 1)
+        score = func.ts_rank_cd(index.c.vector, tsq, 1)
     ranked = (
         select(col(Article.id), (score * _boost()).label("rank"))
         .join_from(index, Article, col(Article.id) == key)

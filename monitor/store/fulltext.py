@@ -5,11 +5,8 @@ find the same articles for the same query (`monitor.search.backend` asks them).
 
 SQLite: `article_fts`, rowid = article id; `title` and `body` hold each word's main stem in
 order (phrases), `title_more` and `body_more` its other candidate stems (words).
-PostgreSQL: `article_search(article_id, version, vector, head)`; every stem of a word sits at the
-word's position, title words weighted A and body words B. `vector` is what matches; `head`, the
-same for the title and the first `HEAD_WORDS` words only, is what ranks: a word held by a quarter
-of the archive matches 25,000 articles at 100,000, and ranking them by their whole vectors reads
-~6 KB of TOAST each (0.8 s), by their heads ~1 KB stored in the row (0.15 s, measured under load).
+PostgreSQL: `article_search(article_id, version, vector)`; every stem of a word sits at the word's
+position, title words weighted A and body words B.
 
 Rows carry the analysis `SEARCH_VERSION` they were made with; `reindex` redoes the rows of an
 older version and the articles missing from the index (the migration calls it for an archive
@@ -19,7 +16,7 @@ that predates search).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -28,8 +25,7 @@ from sqlalchemy.engine import Connection
 from monitor.store.tables import Article
 from monitor.text.stems import Stems, analyse
 
-SEARCH_VERSION = 2  # 2: PostgreSQL rows hold `head`
-HEAD_WORDS = 60  # the lead a rank is read from: the first paragraph or two of a news report
+SEARCH_VERSION = 1
 FTS_TABLE = "article_fts"
 PG_TABLE = "article_search"
 _PG_MAX_POSITION = 16383
@@ -55,7 +51,7 @@ def create_index(conn: Connection) -> None:
     conn.exec_driver_sql(
         f"CREATE TABLE IF NOT EXISTS {PG_TABLE} ("
         "article_id INTEGER PRIMARY KEY REFERENCES article(id) ON DELETE CASCADE, "
-        "version INTEGER NOT NULL, vector TSVECTOR NOT NULL, head TSVECTOR)"
+        "version INTEGER NOT NULL, vector TSVECTOR NOT NULL)"
     )
     conn.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS ix_{PG_TABLE}_vector ON {PG_TABLE} USING GIN (vector)"
@@ -104,18 +100,12 @@ def index_articles(conn: Any, articles: Iterable[tuple[int, str, str, str | None
     else:
         conn.execute(
             text(
-                f"INSERT INTO {PG_TABLE} (article_id, version, vector, head) "
-                "VALUES (:id, :version, CAST(:vector AS tsvector), CAST(:head AS tsvector)) "
-                "ON CONFLICT (article_id) DO UPDATE SET version = excluded.version, "
-                "vector = excluded.vector, head = excluded.head"
+                f"INSERT INTO {PG_TABLE} (article_id, version, vector) "
+                "VALUES (:id, :version, CAST(:vector AS tsvector)) ON CONFLICT (article_id) "
+                "DO UPDATE SET version = excluded.version, vector = excluded.vector"
             ),
             [
-                {
-                    "id": row.article_id,
-                    "version": SEARCH_VERSION,
-                    "vector": tsvector(row),
-                    "head": tsvector(replace(row, body=row.body[:HEAD_WORDS])),
-                }
+                {"id": row.article_id, "version": SEARCH_VERSION, "vector": tsvector(row)}
                 for row in rows
             ],
         )
