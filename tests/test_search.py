@@ -260,6 +260,21 @@ def test_a_statement_is_stopped_at_the_time_limit_and_the_limit_ends_with_it(sto
         s.execute(text(brief[dialect]))  # no SearchTimeout: no limit is left behind
 
 
+def test_the_limit_is_for_all_the_statements_of_a_search_together(store: Store) -> None:
+    """A search runs several statements (count, page, articles): each one quick, together past
+    the limit, they are stopped all the same."""
+    short = {
+        "sqlite": HEAVY["sqlite"].replace("300000000", "20000"),
+        "postgresql": "SELECT pg_sleep(0.05)",
+    }[store.engine.dialect.name]
+    with store.session() as s:
+        started = time.monotonic()
+        with pytest.raises(SearchTimeout), time_limit(s, 0.3):
+            while time.monotonic() - started < 5.0:
+                s.execute(text(short))
+        assert time.monotonic() - started < 2.0
+
+
 def test_a_search_stopped_at_its_limit_tells_the_reader(tmp_path: Path) -> None:
     """SQLite looks at the clock every `PROGRESS_STEPS` steps: 300 matches take more than that,
     so a limit of 0 s stops this one whatever the machine's speed (PostgreSQL's limit is the

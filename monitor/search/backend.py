@@ -20,7 +20,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, case, cast, column, func, literal, literal_column, table, text
+from sqlalchemy import (
+    String,
+    case,
+    cast,
+    column,
+    event,
+    func,
+    literal,
+    literal_column,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -151,30 +162,37 @@ def _plan(
 
 @contextmanager
 def time_limit(session: Session, seconds: float) -> Iterator[None]:
-    """Stop what `session` asks the database after `seconds`: PostgreSQL's statement timeout (for
-    this transaction only), on SQLite a progress handler that interrupts the statement once the
-    time is up. Either way the reader gets `SearchTimeout`, and the server is free again."""
+    """Stop what `session` asks the database once `seconds` have passed since it began, however
+    many statements that takes: on SQLite a progress handler interrupts the statement running at
+    the deadline; on PostgreSQL each statement gets what is left as its `statement_timeout` (for
+    this transaction only). Either way the reader gets `SearchTimeout`, and the server is free."""
+    deadline = time.monotonic() + seconds
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
     if is_sqlite(session):
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
-        deadline = time.monotonic() + seconds
         raw.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
-        try:
-            yield
-        except OperationalError as exc:
-            if "interrupted" in str(exc):
-                raise SearchTimeout(seconds) from None
-            raise
-        finally:
-            raw.set_progress_handler(None, 0)
-        return
-    session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}"))
+    else:
+
+        def what_is_left(conn: Any, cursor: Any, *_: Any) -> None:
+            left = int((deadline - time.monotonic()) * 1000)
+            if left < 1:
+                raise SearchTimeout(seconds)
+            cursor.execute(f"SET LOCAL statement_timeout = {left}")
+
+        event.listen(connection, "before_cursor_execute", what_is_left)
     try:
         yield
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+        stopped = getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED or "interrupted" in str(exc)
+        if stopped:
             raise SearchTimeout(seconds) from None
         raise
+    finally:
+        if is_sqlite(session):
+            raw.set_progress_handler(None, 0)
+        else:
+            event.remove(connection, "before_cursor_execute", what_is_left)
 
 
 def _one_per_story(ranked: Any) -> tuple[Any, Any]:
