@@ -29,14 +29,14 @@ import httpx
 import pytest
 import uvicorn
 from conftest import ROOT, _reset_postgres, clean_env, make_settings, missing, monitor
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from monitor.cli.app import json_line
 from monitor.cli.json_lines import SKIP_CHUNK, read_json_lines
 from monitor.config.rules import load_rules
 from monitor.config.sources import load_sources
-from monitor.core.errors import ArchiveFull, ArchiveReadOnly
+from monitor.core.errors import ArchiveFull, ArchiveReadOnly, StoreError
 from monitor.core.records import Page, Validators
 from monitor.deliver.routing import labels_for
 from monitor.extract.seeds import load_seeds
@@ -637,5 +637,23 @@ def test_the_head_revision_read_from_file_names_is_alembic_s() -> None:
     try:
         script = ScriptDirectory.from_config(alembic_config(engine))
         assert head_revision() == script.get_current_head()
+    finally:
+        engine.dispose()
+
+
+def test_an_archive_written_by_a_newer_monitor_is_refused_unchanged(tmp_path: Path) -> None:
+    """Going back to an older monitor after an upgrade: a clear error naming both revisions,
+    not alembic's "Can't locate revision", and the archive is left as it was."""
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    Store.open(url).close()
+    newer = f"{int(head_revision()) + 1:04d}"
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": newer})
+        with pytest.raises(StoreError, match=rf"schema revision {newer}, newer than this monitor"):
+            Store.open(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == newer
     finally:
         engine.dispose()

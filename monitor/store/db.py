@@ -266,8 +266,15 @@ def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration; when it is current, that is one query and
     alembic is not even imported. Workers that start together migrate once: the first takes the
     archive's migration lock, the others wait for it and then find the schema current."""
-    if schema_revision(engine) == head_revision():
+    found = schema_revision(engine)
+    if found == head_revision():
         return
+    if found is not None and found > head_revision():  # revisions are numbered, 0001 on
+        raise StoreError(
+            f"the archive at {archive_name(engine.url)} is at schema revision {found}, newer than "
+            f"this monitor's {head_revision()}: a newer version of the monitor wrote it; run that "
+            "version (or newer) on it, nothing was changed"
+        )
     try:
         with archive_lock(engine, "migrate"):
             if schema_revision(engine) != head_revision():
