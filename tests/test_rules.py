@@ -238,3 +238,14 @@ def test_acronyms_are_exact_and_upper_case() -> None:
     (word,) = compile_name(NameRule(name="UN"), "en")
     assert word.case == "upper"
     assert word.matches("un") and not word.matches("uns")
+
+
+def test_the_digest_names_the_rules_content_not_the_object() -> None:
+    """A tagging records the digest (`monitor retag` skips what the current rules tagged), and
+    the analysis workers keep their pool while it is unchanged."""
+    raw = yaml.safe_load((ROOT / "topics.yaml").read_text(encoding="utf-8"))
+    one, again = Rules.model_validate(copy.deepcopy(raw)), Rules.model_validate(copy.deepcopy(raw))
+    assert one is not again and one.digest == again.digest and len(one.digest) == 12
+    changed = copy.deepcopy(raw)
+    changed["scoring"]["threshold"] = changed["scoring"]["threshold"] + 1
+    assert Rules.model_validate(changed).digest != one.digest

@@ -14,7 +14,6 @@ Linking needs the embedding model: where it cannot load (`ModelUnavailable`), ar
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -132,8 +131,7 @@ def save_tagging(store: Store, rules: Rules, article_id: int, tagging: Tagging) 
 def tagged_with(rules: Rules) -> str:
     """What produced a tagging: the tagger's version and a digest of the rules, so `monitor
     retag` can skip what the current rules already tagged."""
-    digest = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:12]
-    return f"{TAGGER_VERSION}:{digest}"
+    return f"{TAGGER_VERSION}:{rules.digest}"
 
 
 def archive_seeds(

@@ -33,7 +33,6 @@ Blocking database calls need no helper here: `asyncio.to_thread` is the whole of
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -239,7 +238,7 @@ class Offload:
         async with self._switching:  # pages that came meanwhile wait for one new pool
             pool, digest = self._pool, self._digest
             if rules is not self._rules or pool is None:
-                digest = rules_digest(rules)
+                digest = rules.digest  # the content: identical rules keep their workers
                 if pool is None or digest != self._digest:
                     # shielded: a caller cancelled meanwhile must not lose the pool's workers
                     self._starting = asyncio.ensure_future(
@@ -294,11 +293,6 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def rules_digest(rules: Rules) -> str:
-    """Names the rules' content, so identical rules loaded again keep the workers they have."""
-    return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
 
 
 def without_memo(rules: Rules) -> Rules:
