@@ -186,6 +186,20 @@ def test_tags_are_replaced_whole_and_read_back_in_batches(store: Store) -> None:
     assert article is not None
     assert (article.relevant, article.score, article.tagged_with) == (False, 0.5, "1:def")
     assert article.reasons == '["failed: only Azerbaijan side"]'
+    assert article.stage == "extracted"  # a retag records no stage unless told
+
+
+def test_a_tagging_records_its_stage_with_it_and_never_moves_one_back(store: Store) -> None:
+    first = store.save_article(record()).article_id
+    tagged = {"relevant": True, "score": 5.0, "reasons": [], "topics": ["energy"], "entities": []}
+    store.save_tagging(first, **tagged, tagged_with="1:abc", passed="tagged")
+    article = store.article(first)
+    assert article is not None and article.stage == "tagged"
+    assert store.tags_for([first])[first][0] == ["energy"]
+    store.mark_stage(first, "linked")
+    store.save_tagging(first, **tagged, tagged_with="1:def", passed="tagged")  # a later retag
+    article = store.article(first)
+    assert article is not None and (article.stage, article.tagged_with) == ("linked", "1:def")
 
 
 @pytest.mark.parametrize(

@@ -71,9 +71,8 @@ def advance(
     if not has_passed(article.stage, "tagged"):
         if tagging is None:
             tagging = tag(article.title, article.text, rules)
-        save_tagging(store, rules, article_id, tagging)
+        save_tagging(store, rules, article_id, tagging, passed="tagged")
         relevant = tagging.relevant
-        store.mark_stage(article_id, "tagged")
     story = waiting = None
     if not has_passed(article.stage, "linked"):
         try:
@@ -116,7 +115,11 @@ def tag_article(store: Store, rules: Rules, article_id: int, title: str, text: s
     return tagging
 
 
-def save_tagging(store: Store, rules: Rules, article_id: int, tagging: Tagging) -> None:
+def save_tagging(
+    store: Store, rules: Rules, article_id: int, tagging: Tagging, passed: str | None = None
+) -> None:
+    """Store a tagging; `passed`: the stage it completes, recorded in the same transaction (a
+    commit fewer per article, and no tagged article that does not say so)."""
     store.save_tagging(
         article_id,
         relevant=tagging.relevant,
@@ -125,6 +128,7 @@ def save_tagging(store: Store, rules: Rules, article_id: int, tagging: Tagging) 
         topics=tagging.topics,
         entities=[EntityRow(e.kind, e.id, e.name, e.count) for e in tagging.entities],
         tagged_with=tagged_with(rules),
+        passed=passed,
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from monitor.core.stages import STAGES
+from monitor.core.stages import STAGES, later_of
 from monitor.store.db import Sessions
 from monitor.store.fulltext import index_article
 from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved
@@ -176,8 +176,10 @@ class ArticleRows(Sessions):
         topics: Sequence[str],
         entities: Sequence[EntityRow],
         tagged_with: str,
+        passed: str | None = None,
     ) -> None:
-        """Replace an article's tags in one transaction (a retag leaves no stale topic behind)."""
+        """Replace an article's tags in one transaction (a retag leaves no stale topic behind);
+        `passed`: the stage the article has passed with them, recorded in the same commit."""
         with self.session() as s:
             article = s.get(Article, article_id)
             if article is None:
@@ -185,6 +187,8 @@ class ArticleRows(Sessions):
             article.relevant, article.score = relevant, score
             article.reasons = json.dumps(list(reasons), ensure_ascii=False)
             article.tagged_with = tagged_with
+            if passed is not None:
+                article.stage = later_of(article.stage, passed)
             s.add(article)
             s.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
             s.execute(delete(ArticleEntity).where(col(ArticleEntity.article_id) == article_id))

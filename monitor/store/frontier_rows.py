@@ -19,7 +19,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from monitor.core.records import Candidate, Validators
-from monitor.core.stages import LAST, STAGES
+from monitor.core.stages import LAST, later_of
 from monitor.store.db import Sessions
 from monitor.store.tables import Article, ArticleAlias, FrontierRow, HttpCache
 
@@ -277,9 +277,7 @@ class FrontierRows(Sessions):
             article = s.get(Article, article_id)
             if article is None:
                 return
-            if STAGES.index(stage) > STAGES.index(
-                article.stage if article.stage in STAGES else STAGES[0]
-            ):
+            if later_of(article.stage, stage) != article.stage:
                 article.stage = stage
                 s.add(article)
                 s.commit()
