@@ -3,6 +3,8 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import random
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -358,3 +360,126 @@ def test_an_articles_reference_is_its_url_and_names_no_seed() -> None:
     url = "https://azertag.az/xeber/seed:1"
     assert reference_for(url, "id:1", seed=False) == url
     assert seed_keys(url) == ()
+
+
+# --- recall on edited copies of the fixture texts, through the archive ---------------------------
+
+EDITS = ("5%", "15%", "30%", "intro", "outro")
+_PARAGRAPH_WORDS = (20, 80)  # what counts as one paragraph of news for a new intro or outro
+
+
+def text_groups() -> dict[str, set[str]]:
+    """For each text, the texts of its labelled duplicates joined through excerpts, edits and
+    re-publications (not through a page or digest that holds it: a digest holds several)."""
+    names = {name for p in labelled_pairs() for name in (p.archived, p.new)}
+    group = {name: name for name in names}
+
+    def root(name: str) -> str:
+        while group[name] != name:
+            name = group[name]
+        return name
+
+    for pair in labelled_pairs():
+        if pair.duplicate and pair.kind != "contains":
+            group[root(pair.archived)] = root(pair.new)
+    return {name: {other for other in names if root(other) == root(name)} for name in names}
+
+
+def holders() -> dict[str, set[str]]:
+    """For each text, the pages and digests labelled as holding a text of its group."""
+    groups = text_groups()
+    held: dict[str, set[str]] = {name: set() for name in groups}
+    for pair in labelled_pairs():
+        if pair.duplicate and pair.kind == "contains":
+            for name in groups[pair.archived]:
+                held[name].add(pair.new)
+    return held
+
+
+@cache
+def related_texts() -> dict[str, set[str]]:
+    """For each text, the texts a copy of it may rightly be linked to: its group, the pages and
+    digests that hold a text of its group, and, for a page or digest, the groups it holds."""
+    groups, held = text_groups(), holders()
+    related = {name: groups[name] | held[name] for name in groups}
+    for name, pages in held.items():
+        for page in pages:
+            related[page] |= groups[name]
+    return related
+
+
+def labelled_different() -> dict[str, set[str]]:
+    different: dict[str, set[str]] = {}
+    for pair in labelled_pairs():
+        if not pair.duplicate:
+            different.setdefault(pair.archived, set()).add(pair.new)
+            different.setdefault(pair.new, set()).add(pair.archived)
+    return different
+
+
+def text_langs() -> dict[str, str]:
+    return {name: p.lang for p in labelled_pairs() for name in (p.archived, p.new)}
+
+
+def edited_copy(name: str, edit: str) -> str:
+    """A deterministic edit of a fixture text: a share of its words replaced by words of other,
+    unrelated texts in its language (each word kept with its punctuation), or a paragraph of such
+    a text put before it (a new intro) or after it (a new outro)."""
+    langs, related = text_langs(), related_texts()
+    rng = random.Random(f"{name}/{edit}")
+    donors = sorted(n for n in langs if langs[n] == langs[name] and n not in related[name])
+    text = fixture_text(name)
+    if edit.endswith("%"):
+        pool = [w for donor in donors for w in re.findall(r"\w+", fixture_text(donor))]
+        parts = re.split(r"(\w+)", text)  # odd positions are words
+        words = list(range(1, len(parts), 2))
+        for position in rng.sample(words, round(len(words) * int(edit[:-1]) / 100)):
+            parts[position] = rng.choice(pool)
+        return "".join(parts)
+    # A paragraph of a text no archived page holds: one the archive holds elsewhere would make
+    # the edited copy a page holding two archived texts, which the lookup rightly finds.
+    held = holders()
+    donor = fixture_text(rng.choice([n for n in donors if not held[n]]))
+    low, high = _PARAGRAPH_WORDS
+    # and no whole short text, for the same reason
+    paragraphs = [
+        p
+        for p in re.split(r"\n\s*\n", donor)
+        if low <= len(p.split()) <= min(high, len(donor.split()) // 3)
+    ]
+    if paragraphs:
+        paragraph = rng.choice(paragraphs)
+    else:  # a text in lines of a page (OCR): fifty of its words
+        words = donor.split()
+        start = rng.randrange(max(1, len(words) - 50))
+        paragraph = " ".join(words[start : start + 50])
+    return f"{paragraph}\n\n{text}" if edit == "intro" else f"{text}\n\n{paragraph}"
+
+
+def test_edited_copies_are_found_and_different_texts_stay_apart(store: Store) -> None:
+    """Every fixture text archived, then each edited copy of each text looked up through the
+    production path (`find_duplicate`): found when it matches the text or one of its related
+    texts; a false copy when it matches any other text. Floors in floors.yaml."""
+    floors = yaml.safe_load((FIXTURES / "floors.yaml").read_text())["edited_copies"]
+    langs, related, different = text_langs(), related_texts(), labelled_different()
+    names = sorted(langs, key=lambda n: (not n.startswith("seed_"), n))
+    ids = {archive(store, name, lang=langs[name]): name for name in names}
+    judged = [name for name in names if fixture_sketch(name, langs[name])]
+    found = dict.fromkeys(EDITS, 0)
+    false_copies: list[str] = []
+    for edit in EDITS:
+        for name in judged:
+            match = dedupe_stage.find_duplicate(store, edited_copy(name, edit), langs[name])
+            matched = ids[match.article_id] if match else None
+            if matched in related[name]:
+                found[edit] += 1
+            elif matched is not None:
+                label = "labelled different" if matched in different.get(name, ()) else "unrelated"
+                false_copies.append(f"{edit} {name} -> {matched} ({label}, {match})")
+            elif edit != "30%":
+                print(f"missed {edit} {name}")
+    print("\n".join(false_copies))
+    print(", ".join(f"{edit}: {found[edit]}/{len(judged)}" for edit in EDITS))
+    for edit in EDITS:
+        assert found[edit] >= floors[edit], edit
+    assert len(false_copies) <= floors["false_copies"]
