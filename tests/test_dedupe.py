@@ -300,6 +300,27 @@ def test_dedupe_archive_sketches_what_has_no_sketch(store: Store) -> None:
     assert index_sizes(store)[0] == 2
 
 
+def test_a_sketch_of_an_older_version_is_looked_up_safely_and_re_sketched(store: Store) -> None:
+    """After an upgrade that changes the MinHash's size, the stored sketches of the older version
+    are compared on fingerprints only (no error), and `dedupe_archive` makes them current."""
+    article_id = archive(store, "seed_004")
+    with store.session() as session:
+        stored = session.get(DedupeSketch, article_id)
+        assert stored is not None
+        stored.minhash, stored.version = stored.minhash[:512], dedupe.SKETCH_VERSION - 1
+        session.add(stored)
+        session.commit()
+    match = dedupe_stage.find_duplicate(store, fixture_text("az_004_updated"), "az")
+    assert match is None or match.article_id == article_id
+    assert dedupe_stage.dedupe_archive(store) == 1
+    with store.session() as session:
+        stored = session.get(DedupeSketch, article_id)
+        assert stored is not None
+        assert (stored.version, len(stored.minhash)) == (dedupe.SKETCH_VERSION, dedupe.NUM_PERM * 4)
+    match = dedupe_stage.find_duplicate(store, fixture_text("az_004_updated"), "az")
+    assert match and match.kind == "near" and match.article_id == article_id
+
+
 def test_a_short_text_is_recorded_but_not_indexed(store: Store) -> None:
     article_id = archive(store, "ru_news", text="Фото дня.", lang="ru")
     assert article(store, article_id).duplicate_of is None
@@ -438,8 +459,12 @@ def edited_copy(name: str, edit: str) -> str:
         return "".join(parts)
     # A paragraph of a text no archived page holds: one the archive holds elsewhere would make
     # the edited copy a page holding two archived texts, which the lookup rightly finds.
-    held = holders()
-    donor = fixture_text(rng.choice([n for n in donors if not held[n]]))
+    # Nor a paragraph of a text labelled different (another day of a template, another report
+    # of the event): the edited copy would hold a passage of that text and rightly match it.
+    # (English has too few texts for that: there any unrelated text gives the paragraph.)
+    held, different = holders(), labelled_different().get(name, set())
+    clean = [n for n in donors if not held[n] and n not in different]
+    donor = fixture_text(rng.choice(clean or donors))
     low, high = _PARAGRAPH_WORDS
     # and no whole short text, for the same reason
     paragraphs = [
@@ -460,7 +485,8 @@ def test_edited_copies_are_found_and_different_texts_stay_apart(store: Store) ->
     """Every fixture text archived, then each edited copy of each text looked up through the
     production path (`find_duplicate`): found when it matches the text or one of its related
     texts; a false copy when it matches any other text. Floors in floors.yaml."""
-    floors = yaml.safe_load((FIXTURES / "floors.yaml").read_text())["edited_copies"]
+    gate = yaml.safe_load((FIXTURES / "floors.yaml").read_text())
+    floors = gate["edited_copies"]
     langs, related, different = text_langs(), related_texts(), labelled_different()
     names = sorted(langs, key=lambda n: (not n.startswith("seed_"), n))
     ids = {archive(store, name, lang=langs[name]): name for name in names}
@@ -481,5 +507,7 @@ def test_edited_copies_are_found_and_different_texts_stay_apart(store: Store) ->
     print("\n".join(false_copies))
     print(", ".join(f"{edit}: {found[edit]}/{len(judged)}" for edit in EDITS))
     for edit in EDITS:
-        assert found[edit] >= floors[edit], edit
+        if edit in floors:
+            assert found[edit] >= floors[edit], edit
+    assert found["30%"] <= gate["rewrites_30_linked_at_most"]
     assert len(false_copies) <= floors["false_copies"]
