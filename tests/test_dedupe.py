@@ -339,7 +339,7 @@ def test_boilerplate_held_by_many_articles_is_ignored(
     with store.session() as session:
         new = sketch(fixture_text("seed_004"), "az")
         assert new
-        found = index.candidates(session, new)
+        found = index.candidates(session.connection(), new)
     assert [c.article_id for c in found] == [1]  # only through the exact body hash
 
 
