@@ -259,7 +259,8 @@ def candidates(connection: Connection, new: Sketch, before: int | None = None) -
     if not chosen:
         return []
     statement = _sketches_statement(connection.dialect.paramstyle)
-    rows = connection.exec_driver_sql(statement, (*chosen, *[None] * (_SKETCH_SLOTS - len(chosen))))
+    slots = (*chosen, *[None] * (_SKETCH_SLOTS - len(chosen)))
+    rows = connection.exec_driver_sql(statement, slots).all()
     return [
         Archived(
             article_id=article_id,
@@ -291,7 +292,8 @@ def _probe(connection: Connection, new: Sketch, before: int) -> set[tuple[int, i
                 params += [band, *per_row]
         for value in (*chunk, *[None] * (FINGERPRINT_SLOTS - len(chunk))):
             params += [value, *per_row]
-        rows = connection.exec_driver_sql(_probe_statement(style, first=start == 0), tuple(params))
+        statement = _probe_statement(style, first=start == 0)
+        rows = connection.exec_driver_sql(statement, tuple(params)).all()
         found = [(probe + (start if probe >= LSH_BANDS else 0), i) for probe, i in rows]
         answers = Counter(probe for probe, _ in found)
         hits.update(hit for hit in found if answers[hit[0]] <= POSTINGS_LIMIT or hit[0] == _EXACT)
