@@ -278,6 +278,8 @@ def candidates(connection: Connection, new: Sketch, before: int | None = None) -
 def _probe(connection: Connection, new: Sketch, before: int) -> set[tuple[int, int]]:
     """{(probe number, article id)} of every probe that at most POSTINGS_LIMIT articles earlier
     than `before` answer: the exact hash (-1), the bands (0-31), the fingerprints (32 on)."""
+    if connection.dialect.name == "postgresql":
+        return _bounded(connection.exec_driver_sql(_PG_PROBES, _pg_params(new, before)).all())
     style = connection.dialect.paramstyle
     prints = sorted(new.fingerprints)
     per_row = (before, POSTINGS_LIMIT + 1)
@@ -294,10 +296,37 @@ def _probe(connection: Connection, new: Sketch, before: int) -> set[tuple[int, i
             params += [value, *per_row]
         statement = _probe_statement(style, first=start == 0)
         rows = connection.exec_driver_sql(statement, tuple(params)).all()
-        found = [(probe + (start if probe >= LSH_BANDS else 0), i) for probe, i in rows]
-        answers = Counter(probe for probe, _ in found)
-        hits.update(hit for hit in found if answers[hit[0]] <= POSTINGS_LIMIT or hit[0] == _EXACT)
+        hits |= _bounded([(probe + (start if probe >= LSH_BANDS else 0), i) for probe, i in rows])
     return hits
+
+
+def _bounded(found: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The hits of the probes that did not reach POSTINGS_LIMIT + 1 rows (the exact one: all)."""
+    answers = Counter(probe for probe, _ in found)
+    return {hit for hit in found if answers[hit[0]] <= POSTINGS_LIMIT or hit[0] == _EXACT}
+
+
+# PostgreSQL plans a compound SELECT of 129 parts in about 20 ms, ten times its execution, and
+# re-plans it for each set of values: there the probes are arrays, one bounded primary-key range
+# per element (LATERAL), a statement whose plan costs nothing whatever the text's length.
+_PG_PROBES = f"""
+SELECT {_EXACT}, article_id FROM (SELECT article_id FROM dedupe_sketch
+    WHERE body_hash = %s AND article_id < %s ORDER BY article_id LIMIT 1) AS e
+UNION ALL
+SELECT {_FIRST_BAND} + k.n - 1, p.article_id FROM unnest(%s::int[]) WITH ORDINALITY AS k(hash, n)
+CROSS JOIN LATERAL (SELECT article_id FROM dedupe_band
+    WHERE band = (k.n - 1)::smallint AND hash = k.hash AND article_id < %s
+    ORDER BY article_id LIMIT %s) AS p
+UNION ALL
+SELECT {LSH_BANDS} + k.n - 1, p.article_id FROM unnest(%s::int[]) WITH ORDINALITY AS k(hash, n)
+CROSS JOIN LATERAL (SELECT article_id FROM dedupe_fingerprint
+    WHERE hash = k.hash AND article_id < %s ORDER BY article_id LIMIT %s) AS p
+"""
+
+
+def _pg_params(new: Sketch, before: int) -> tuple[object, ...]:
+    per_row = (before, POSTINGS_LIMIT + 1)
+    return (new.body_hash, before, list(new.bands), *per_row, sorted(new.fingerprints), *per_row)
 
 
 @cache
