@@ -14,13 +14,14 @@ share is boilerplate ("Prezident İlham Əliyev", a site's standing footer) and 
 rows read per lookup are bounded however large the archive grows. The few best candidates'
 sketches are then read by primary key.
 
-The probes of a lookup go in one compound SELECT (two or more only for a text of more than
-`FINGERPRINT_SLOTS` fingerprints, about 430 words), and the candidates' sketches in a second.
-Both statements have a fixed shape, their unused slots given NULL (a probe for NULL finds
-nothing), so their text is built once per process and sent to the driver as it is: no
-compilation per call, and SQLite's statement cache and psycopg's prepared statements reuse the
-plan. Statements built for each lookup, of a length that varied with the text, through the ORM,
-spent most of a lookup's time in building, compiling, parsing and planning them.
+The probes of a lookup go in one statement, and the candidates' sketches in a second. On SQLite
+the first is a compound SELECT of one part per probe (a second one only for a text of more than
+`FINGERPRINT_SLOTS` fingerprints, about 430 words); on PostgreSQL, which takes long to plan such
+a statement, the keys go as arrays. Each statement has a fixed shape, unused slots given NULL (a
+probe for NULL finds nothing), so its text is built once per process and sent to the driver as
+it is: nothing is compiled per call, and SQLite's statement cache reuses the parsed plan.
+Statements built for each lookup through the ORM, of a length that varied with the text, spent
+most of a lookup's time in building, compiling, parsing and planning them (bench/README.md).
 
 This module holds rows and look-ups only: which candidate a text copies is decided by
 `monitor.dedupe.sketch.best_match`, and `monitor.service.dedupe` puts the two together.
