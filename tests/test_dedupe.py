@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import select
 
 from monitor.dedupe import sketch as dedupe
@@ -341,6 +341,28 @@ def test_boilerplate_held_by_many_articles_is_ignored(
         assert new
         found = index.candidates(session.connection(), new)
     assert [c.article_id for c in found] == [1]  # only through the exact body hash
+
+
+def test_a_lookup_is_two_statements_of_one_text_whatever_it_looks_up(store: Store) -> None:
+    """The probes in one statement and the candidates' sketches in another, their SQL the same
+    for every text: nothing is built or compiled per lookup (bench/README.md, Dedupe)."""
+    archive(store, "kk_visit_kazinform", lang="kk")
+    archive(store, "ru_news", lang="ru")
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        for name, lang in (("kk_visit_copy", "kk"), ("ru_news_edited", "ru")):
+            new = sketch(fixture_text(name), lang)
+            assert new and len(new.fingerprints) <= index.FINGERPRINT_SLOTS
+            assert dedupe_stage.find_match(store, new)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert len(statements) == 4
+    assert statements[:2] == statements[2:]
 
 
 def test_the_labelled_set_through_the_archive(store: Store) -> None:
