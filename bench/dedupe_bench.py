@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.dedupe_bench                 # 10k, 100k, 1M
     .venv/bin/python -m bench.dedupe_bench --sizes 10000 --lookups 100
+    .venv/bin/python -m bench.dedupe_bench --sizes 100000 --baseline 8ce0067   # before/after
 
 Archived items are synthetic: token streams drawn from a Zipf-Mandelbrot vocabulary of 100,000
 words (so common three-word phrases, like a language's boilerplate, are held by many items),
@@ -12,7 +13,8 @@ items the lookups copy get their real MinHash. Everything is bulk-loaded, sorted
 migrated SQLite archive in a temporary folder.
 
 Lookups run in a fresh process through the production path (`monitor.service.dedupe.find_match`: exact
-hash, 32 LSH band probes, one probe per fingerprint, sketches of the best candidates), a third
+hash, 32 LSH band probes and one probe per fingerprint in one statement, then the sketches of the
+best candidates), a third
 each of new texts, excerpts of archived items (half of one) and near copies (5% of words
 changed), so that candidates are found and judged. Sketching a text is timed apart, on the
 fixture texts. Memory is the lookup process's resident set after the lookups, and what the lookups added to it
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -243,43 +246,59 @@ def copied_ids(size: int, lookups: int) -> list[int]:
     return [article_id for _, _, article_id in queries(size, lookups) if article_id]
 
 
-def run_lookups(path: str, size: int, lookups: int) -> None:
-    from monitor.service.dedupe import find_match
+def run_lookups(path: str, size: int, lookups: int, baseline: str | None = None) -> None:
+    """Time the lookups; with `baseline`, also the archive's look-up of that git revision
+    (`monitor.store.sketch_rows` as it was there), the two alternated pass by pass."""
+    from monitor.service import dedupe as stage
 
+    looks_up = {"current": stage.candidates_before}
+    if baseline:
+        looks_up[baseline] = module_at(baseline, "monitor/store/sketch_rows.py").candidates_before
     planned = queries(size, lookups)
     chunk_streams.cache_clear()
     gc.collect()
     store = Store.open(f"sqlite:///{path}")
-    find_match(store, planned[0][1])
-    baseline = current_rss_mb()
-    timings: dict[str, list[float]] = {"new": [], "excerpt": [], "near copy": []}
-    found = 0
-    for _ in range(2):  # the first pass warms SQLite's and the OS's caches
-        for kind in timings:
-            timings[kind].clear()
-        found = 0
-        for kind, sketch, copies in planned:
-            started = time.perf_counter()
-            match = find_match(store, sketch)
-            timings[kind].append((time.perf_counter() - started) * 1000)
-            found += bool(copies and match and match.article_id == copies)
+    for candidates_before in looks_up.values():
+        stage.candidates_before = candidates_before
+        stage.find_match(store, planned[0][1])
+    baseline_rss = current_rss_mb()
+    timings = {name: {"new": [], "excerpt": [], "near copy": []} for name in looks_up}
+    found = dict.fromkeys(looks_up, 0)
+    for warm in (True, False, False):  # the first pass warms SQLite's and the OS's caches
+        for name, candidates_before in looks_up.items():
+            stage.candidates_before = candidates_before
+            for kind, sketch, copies in planned:
+                started = time.perf_counter()
+                match = stage.find_match(store, sketch)
+                if not warm:
+                    timings[name][kind].append((time.perf_counter() - started) * 1000)
+                    found[name] += bool(copies and match and match.article_id == copies)
     rss = current_rss_mb()
     store.close()
-    every = [t for values in timings.values() for t in values]
-    print(
-        json.dumps(
-            {
-                "median_ms": statistics.median(every),
-                "p95_ms": float(np.percentile(every, 95)),
-                "max_ms": max(every),
-                "by_kind_median_ms": {k: statistics.median(v) for k, v in timings.items()},
-                "copies_found": found,
-                "copies": sum(1 for _, _, c in planned if c),
-                "rss_mb": rss,
-                "rss_growth_mb": rss - baseline,
-            }
-        )
-    )
+    result = {}
+    for name, by_kind in timings.items():
+        every = [t for values in by_kind.values() for t in values]
+        result[name] = {
+            "median_ms": statistics.median(every),
+            "p95_ms": float(np.percentile(every, 95)),
+            "max_ms": max(every),
+            "by_kind_median_ms": {k: statistics.median(v) for k, v in by_kind.items()},
+            "copies_found": found[name],
+            "copies": 2 * sum(1 for _, _, c in planned if c),
+            "rss_mb": rss,
+            "rss_growth_mb": rss - baseline_rss,
+        }
+    print(json.dumps(result))
+
+
+def module_at(revision: str, path: str) -> ModuleType:
+    """The module at `path` as it was at a git revision (for a before/after comparison)."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    module = ModuleType(f"{Path(path).stem}_at_{revision}")
+    exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)
+    return module
 
 
 def current_rss_mb() -> float:
@@ -314,6 +333,7 @@ print(current_rss_mb() - before)
 def time_sketching() -> dict[str, float]:
     texts = [p.read_text(encoding="utf-8") for p in sorted(FIXTURE_TEXTS.glob("*.txt"))]
     words = sum(len(t.split()) for t in texts)
+    dedupe.sketch(texts[0], "az")  # imports datasketch and numpy (lazily, at the first sketch)
     started = time.perf_counter()
     for text in texts:
         dedupe.sketch(text, "az")
@@ -326,10 +346,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--lookups", type=int, default=300)
     parser.add_argument("--skip-datasketch", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        metavar="REVISION",
+        help="also time the look-up of this git revision, alternated with the current one",
+    )
     parser.add_argument("--lookup-only", nargs=3, metavar=("DB", "SIZE", "LOOKUPS"))
     args = parser.parse_args()
     if args.lookup_only:
-        run_lookups(args.lookup_only[0], int(args.lookup_only[1]), int(args.lookup_only[2]))
+        db, size, lookups = args.lookup_only
+        run_lookups(db, int(size), int(lookups), args.baseline)
         return
 
     sketching = time_sketching()
@@ -351,6 +377,7 @@ def main() -> None:
                     str(path),
                     str(size),
                     str(args.lookups),
+                    *(["--baseline", args.baseline] if args.baseline else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -365,20 +392,23 @@ def main() -> None:
             )
     print()
     print(
-        "| archived items | fingerprint rows | band rows | SQLite file | lookup median | p95 | max "
-        "| copies found | lookup process RSS (growth during lookups) |"
+        "| archived items | look-up | fingerprint rows | band rows | SQLite file | lookup median "
+        "| p95 | max | copies found | lookup process RSS (growth during lookups) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for size, built, m in rows:
-        print(
-            f"| {size:,} | {built['fingerprints']:,} | {size * dedupe.LSH_BANDS:,} "
-            f"| {built['db_mb']:,.0f} MB | {m['median_ms']:.2f} ms | {m['p95_ms']:.2f} ms "
-            f"| {m['max_ms']:.1f} ms | {m['copies_found']}/{m['copies']} | {m['rss_mb']:.0f} MB (+{m['rss_growth_mb']:.0f} MB) |"
-        )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size, built, measured in rows:
+        for name, m in measured.items():
+            print(
+                f"| {size:,} | {name} | {built['fingerprints']:,} | {size * dedupe.LSH_BANDS:,} "
+                f"| {built['db_mb']:,.0f} MB | {m['median_ms']:.2f} ms | {m['p95_ms']:.2f} ms "
+                f"| {m['max_ms']:.1f} ms | {m['copies_found']}/{m['copies']} "
+                f"| {m['rss_mb']:.0f} MB (+{m['rss_growth_mb']:.0f} MB) |"
+            )
     print()
-    for size, _, m in rows:
-        kinds = ", ".join(f"{k} {v:.2f} ms" for k, v in m["by_kind_median_ms"].items())
-        print(f"{size:>9,}: median by kind: {kinds}")
+    for size, _, measured in rows:
+        for name, m in measured.items():
+            kinds = ", ".join(f"{k} {v:.2f} ms" for k, v in m["by_kind_median_ms"].items())
+            print(f"{size:>9,} {name}: median by kind: {kinds}")
     if not args.skip_datasketch:
         items = 100_000
         print(

@@ -3,7 +3,7 @@
 State lives in the database only, so a worker on any machine sees every other's sketches (they
 take turns to dedupe: `Store.one_at_a_time`) and a restart needs no warm-up: there is no in-memory index to rebuild (an in-memory datasketch `MinHashLSH` would hold
 32 keys per article, gigabytes at a million articles, per worker, and would have to be refilled
-at every start). A lookup costs a fixed number of indexed queries whatever the archive's size:
+at every start). A lookup costs a fixed number of indexed probes whatever the archive's size:
 
 1. the body hash, for an exact copy (one index probe);
 2. the sketch's 32 LSH bands, each `(band, hash)` a primary-key probe in `dedupe_band`;
@@ -14,6 +14,15 @@ share is boilerplate ("Prezident İlham Əliyev", a site's standing footer) and 
 rows read per lookup are bounded however large the archive grows. The few best candidates'
 sketches are then read by primary key.
 
+The probes of a lookup go in one statement, and the candidates' sketches in a second. On SQLite
+the first is a compound SELECT of one part per probe (a second one only for a text of more than
+`FINGERPRINT_SLOTS` fingerprints, about 430 words); on PostgreSQL, which takes long to plan such
+a statement, the keys go as arrays. Each statement has a fixed shape, unused slots given NULL (a
+probe for NULL finds nothing), so its text is built once per process and sent to the driver as
+it is: nothing is compiled per call, and SQLite's statement cache reuses the parsed plan.
+Statements built for each lookup through the ORM, of a length that varied with the text, spent
+most of a lookup's time in building, compiling, parsing and planning them (bench/README.md).
+
 This module holds rows and look-ups only: which candidate a text copies is decided by
 `monitor.dedupe.sketch.best_match`, and `monitor.service.dedupe` puts the two together.
 """
@@ -23,13 +32,15 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import Connection, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitor.dedupe.reference import reference_for, seed_keys
 from monitor.dedupe.sketch import (
+    LSH_BANDS,
     SKETCH_VERSION,
     Archived,
     Sketch,
@@ -42,7 +53,10 @@ from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeS
 
 POSTINGS_LIMIT = 100  # rows read per band or fingerprint; more holders means boilerplate
 MAX_CANDIDATES = 20  # sketches read per lookup, the strongest first
+FINGERPRINT_SLOTS = 96  # fingerprint probes per statement: a text of 430 words has about 96
 _PROBES_PER_QUERY = 200  # SQLite allows 500 terms in one compound SELECT
+_SKETCH_SLOTS = MAX_CANDIDATES + 1  # sketches read: the strongest candidates and the exact copy
+_EXACT, _FIRST_BAND = -1, 0  # probe numbers: the body hash, then the bands, then fingerprints
 _NO_LIMIT = 2**31 - 1  # "before" for a text not in the archive: every article is earlier
 # Stored for a text too short to sketch, so that `without_current_sketch` counts it as seen;
 # it indexes nothing.
@@ -61,8 +75,8 @@ def article_to_sketch(store: Store, article_id: int) -> tuple[str, str | None, s
 
 def candidates_before(store: Store, new: Sketch, before: int | None = None) -> list[Archived]:
     """The archived sketches that may match `new`, among articles archived before `before`."""
-    with store.session() as session:
-        return candidates(session, new, before)
+    with store.engine.connect() as connection:
+        return candidates(connection, new, before)
 
 
 def mark_copy(
@@ -230,28 +244,13 @@ def _unindex(session: Session, stored: DedupeSketch) -> None:
         )
 
 
-def candidates(session: Session, new: Sketch, before: int | None = None) -> list[Archived]:
+def candidates(connection: Connection, new: Sketch, before: int | None = None) -> list[Archived]:
     """The archived texts worth judging against `new`, from indexed lookups only."""
     limit = before if before is not None else _NO_LIMIT
-    exact = session.exec(
-        select(DedupeSketch.article_id)
-        .where(DedupeSketch.body_hash == new.body_hash, col(DedupeSketch.article_id) < limit)
-        .order_by(col(DedupeSketch.article_id))
-        .limit(1)
-    ).first()
-    band_hits = _postings(
-        session,
-        "SELECT article_id FROM dedupe_band WHERE band = :k{n} AND hash = :h{n}",
-        [(n, h) for n, h in enumerate(new.bands)],
-        limit,
-    )
-    print_hits = _postings(
-        session,
-        "SELECT article_id FROM dedupe_fingerprint WHERE hash = :h{n}",
-        [(None, h) for h in sorted(new.fingerprints)],
-        limit,
-    )
-    bands, shared = Counter(band_hits.values()), Counter(print_hits.values())
+    hits = _probe(connection, new, limit)
+    exact = min((i for probe, i in hits if probe == _EXACT), default=None)
+    bands = Counter(i for probe, i in hits if _FIRST_BAND <= probe < LSH_BANDS)
+    shared = Counter(i for probe, i in hits if probe >= LSH_BANDS)
     chosen = sorted(
         (i for i in set(bands) | set(shared) if is_candidate(shared[i], bands[i])),
         key=lambda i: (-bands[i] - shared[i], i),
@@ -260,45 +259,111 @@ def candidates(session: Session, new: Sketch, before: int | None = None) -> list
         chosen.append(exact)
     if not chosen:
         return []
-    rows = session.exec(select(DedupeSketch).where(col(DedupeSketch.article_id).in_(chosen)))
+    statement = _sketches_statement(connection.dialect.paramstyle)
+    slots = (*chosen, *[None] * (_SKETCH_SLOTS - len(chosen)))
+    rows = connection.exec_driver_sql(statement, slots).all()
     return [
         Archived(
-            article_id=row.article_id,
-            reference=row.reference,
-            body_hash=row.body_hash,
-            minhash=row.minhash,
-            fingerprints=len(row.fingerprints) // 4,
-            shared=shared[row.article_id],
-            bands=bands[row.article_id],
+            article_id=article_id,
+            reference=reference,
+            body_hash=body_hash,
+            minhash=bytes(minhash),
+            fingerprints=size // 4,
+            shared=shared[article_id],
+            bands=bands[article_id],
         )
-        for row in rows
+        for article_id, reference, body_hash, minhash, size in rows
     ]
 
 
-def _postings(
-    session: Session, probe: str, keys: Sequence[tuple[int | None, int]], before: int
-) -> dict[tuple[int, int], int]:
-    """{(probe number, article id): article id} for every key held by at most POSTINGS_LIMIT
-    articles earlier than `before`; one compound SELECT per 200 probes, each probe a bounded
-    range of the primary key."""
-    hits: dict[tuple[int, int], int] = {}
-    for start in range(0, len(keys), _PROBES_PER_QUERY):
-        chunk = keys[start : start + _PROBES_PER_QUERY]
-        parts, params = [], {"before": before, "limit": POSTINGS_LIMIT + 1}
-        for n, (band, value) in enumerate(chunk, start):
-            parts.append(
-                f"SELECT {n} AS probe, article_id FROM ({probe.format(n=n)}"
-                f" AND article_id < :before ORDER BY article_id LIMIT :limit) AS p{n}"
-            )
-            params[f"h{n}"] = value
-            if band is not None:
-                params[f"k{n}"] = band
-        rows = session.execute(text(" UNION ALL ".join(parts)), params).all()
-        per_probe = Counter(probe_number for probe_number, _ in rows)
-        for probe_number, article_id in rows:
-            if per_probe[probe_number] <= POSTINGS_LIMIT:
-                hits[probe_number, article_id] = article_id
+def _probe(connection: Connection, new: Sketch, before: int) -> set[tuple[int, int]]:
+    """{(probe number, article id)} of every probe that at most POSTINGS_LIMIT articles earlier
+    than `before` answer: the exact hash (-1), the bands (0-31), the fingerprints (32 on)."""
+    if connection.dialect.name == "postgresql":
+        return _bounded(connection.exec_driver_sql(_PG_PROBES, _pg_params(new, before)).all())
+    style = connection.dialect.paramstyle
+    prints = sorted(new.fingerprints)
+    per_row = (before, POSTINGS_LIMIT + 1)
+    hits: set[tuple[int, int]] = set()
+    for start in range(0, max(1, len(prints)), FINGERPRINT_SLOTS):
+        chunk = prints[start : start + FINGERPRINT_SLOTS]
+        params: list[object] = []
+        if start == 0:
+            params += [new.body_hash, before]
+            bands = new.bands or (None,) * LSH_BANDS  # an unsketchable text probes nothing
+            for band in bands:
+                params += [band, *per_row]
+        for value in (*chunk, *[None] * (FINGERPRINT_SLOTS - len(chunk))):
+            params += [value, *per_row]
+        statement = _probe_statement(style, first=start == 0)
+        rows = connection.exec_driver_sql(statement, tuple(params)).all()
+        hits |= _bounded([(probe + (start if probe >= LSH_BANDS else 0), i) for probe, i in rows])
     return hits
+
+
+def _bounded(found: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The hits of the probes that did not reach POSTINGS_LIMIT + 1 rows (the exact one: all)."""
+    answers = Counter(probe for probe, _ in found)
+    return {hit for hit in found if answers[hit[0]] <= POSTINGS_LIMIT or hit[0] == _EXACT}
+
+
+# PostgreSQL plans a compound SELECT of 129 parts in about 20 ms, ten times its execution, and
+# re-plans it for each set of values: there the probes are arrays, one bounded primary-key range
+# per element (LATERAL), a statement whose plan costs nothing whatever the text's length.
+_PG_PROBES = f"""
+SELECT {_EXACT}, article_id FROM (SELECT article_id FROM dedupe_sketch
+    WHERE body_hash = %s AND article_id < %s ORDER BY article_id LIMIT 1) AS e
+UNION ALL
+SELECT {_FIRST_BAND} + k.n - 1, p.article_id FROM unnest(%s::int[]) WITH ORDINALITY AS k(hash, n)
+CROSS JOIN LATERAL (SELECT article_id FROM dedupe_band
+    WHERE band = (k.n - 1)::smallint AND hash = k.hash AND article_id < %s
+    ORDER BY article_id LIMIT %s) AS p
+UNION ALL
+SELECT {LSH_BANDS} + k.n - 1, p.article_id FROM unnest(%s::int[]) WITH ORDINALITY AS k(hash, n)
+CROSS JOIN LATERAL (SELECT article_id FROM dedupe_fingerprint
+    WHERE hash = k.hash AND article_id < %s ORDER BY article_id LIMIT %s) AS p
+"""
+
+
+def _pg_params(new: Sketch, before: int) -> tuple[object, ...]:
+    per_row = (before, POSTINGS_LIMIT + 1)
+    return (new.body_hash, before, list(new.bands), *per_row, sorted(new.fingerprints), *per_row)
+
+
+@cache
+def _probe_statement(paramstyle: str, *, first: bool) -> str:
+    """The compound SELECT of one lookup's probes, with its fixed slots: the body hash and the 32
+    bands when `first`, then FINGERPRINT_SLOTS fingerprints. Each probe is a bounded range of a
+    primary key; its parameters are the key, "before" and the row limit."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    bounded = f"article_id < {mark} ORDER BY article_id LIMIT {mark}"
+    parts = []
+    if first:
+        parts.append(
+            f"SELECT {_EXACT} AS probe, article_id FROM (SELECT article_id FROM dedupe_sketch"
+            f" WHERE body_hash = {mark} AND article_id < {mark} ORDER BY article_id LIMIT 1) AS e"
+        )
+        parts += [
+            f"SELECT {_FIRST_BAND + n}, article_id FROM (SELECT article_id FROM dedupe_band"
+            f" WHERE band = {n} AND hash = {mark} AND {bounded}) AS b{n}"
+            for n in range(LSH_BANDS)
+        ]
+    parts += [
+        f"SELECT {LSH_BANDS + n}, article_id FROM (SELECT article_id FROM dedupe_fingerprint"
+        f" WHERE hash = {mark} AND {bounded}) AS f{n}"
+        for n in range(FINGERPRINT_SLOTS)
+    ]
+    return " UNION ALL ".join(parts)
+
+
+@cache
+def _sketches_statement(paramstyle: str) -> str:
+    """The candidates' sketches by primary key; the fingerprints' size, not the fingerprints."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return (
+        "SELECT article_id, reference, body_hash, minhash, length(fingerprints)"
+        f" FROM dedupe_sketch WHERE article_id IN ({', '.join([mark] * _SKETCH_SLOTS)})"
+    )
 
 
 def rebuild(store: Store, batch: int = 1000) -> int:
