@@ -67,7 +67,7 @@ def test_a_chart_runs_from_since_to_the_day_before_until() -> None:
     assert (weeks[0], weeks[-1], len(weeks)) == (date(2026, 10, 26), date(2026, 11, 30), 6)
     assert chart_periods([], SearchFilters(), "day") == ()  # no matches, no range: no periods
     ten_years = SearchFilters(since=window.since, until=datetime(2037, 1, 1, tzinfo=UTC))
-    with pytest.raises(QueryError, match=r"--by day: more than .* periods"):
+    with pytest.raises(QueryError, match=r"by day: more than .* periods"):
         chart_periods([], ten_years, "day")
 
 

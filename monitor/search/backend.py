@@ -191,6 +191,14 @@ def _period_start(period: str, sqlite: bool) -> Any:
     return func.date(published, type_=String)
 
 
+def count_matches(store: Store, query: Query, filters: SearchFilters) -> int:
+    """How many articles match: the count `find` gives, without ranking a page (the baseline
+    the search bench holds `count_by_period` to)."""
+    with store.session() as s:
+        _, counted = _statements(query, filter_conditions(filters), is_sqlite(s))
+        return int(s.exec(counted).one())
+
+
 def _one_per_story(ranked: Any) -> tuple[Any, Any]:
     """The ranked (id, rank) statement cut to the best match of each story, ordered, and the
     statement counting the stories. A story's best match is its highest ranked, then (for a

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
 
@@ -57,6 +57,10 @@ class Trend:
 
     def period_total(self, period: date) -> int:
         return sum(self.count(period, part) for part in self.parts)
+
+    def period_archived(self, period: date) -> int:
+        """Every archived article of the period (each once, split by language or source)."""
+        return sum(n for (when, _), n in (self.archived or {}).items() if when == period)
 
     @property
     def total(self) -> int:
@@ -114,6 +118,26 @@ def trend(
     )
 
 
+def compare(
+    store: Store,
+    queries: Sequence[str],
+    filters: SearchFilters | None = None,
+    *,
+    by: str = "week",
+    share: bool = False,
+) -> list[Trend]:
+    """Each query's matches per period, unsplit, over one range of periods: from the earliest
+    first period of any to the latest last one, so their lines share one axis."""
+    found = [trend(store, q, filters, by=by, split="none", share=share) for q in queries]
+    dated = [t.periods for t in found if t.periods]
+    if not dated:
+        return found
+    periods = [min(p[0] for p in dated)]
+    while periods[-1] < max(p[-1] for p in dated):
+        periods.append(period_end(periods[-1], by))
+    return [replace(t, periods=tuple(periods)) for t in found]
+
+
 def chart_periods(
     found: Sequence[PeriodCount], filters: SearchFilters, by: str
 ) -> tuple[date, ...]:
@@ -132,8 +156,8 @@ def chart_periods(
         periods.append(period_end(periods[-1], by))
         if len(periods) > MAX_PERIODS:
             raise QueryError(
-                f"--by {by}: more than {MAX_PERIODS} periods from {first} to {last}; "
-                "narrow --since/--until or count by a longer period"
+                f"by {by}: more than {MAX_PERIODS} periods from {first} to {last}; "
+                "narrow the dates (since, until) or count by a longer period"
             )
     return tuple(periods)
 
