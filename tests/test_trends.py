@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -18,7 +19,8 @@ from sqlmodel import select
 from test_search import record
 
 from monitor.core.errors import QueryError
-from monitor.search.query import SearchFilters
+from monitor.search.backend import period_statement
+from monitor.search.query import SearchFilters, parse_query
 from monitor.search.service import search
 from monitor.search.trends import (
     chart_periods,
@@ -224,6 +226,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ["", "Qazaxıstan", "Kazakhstan", "Казахстан"])
 def test_monitor_trends_agrees_with_monitor_search_on_the_demo(demo: Path, query: str) -> None:
     found = monitor(
@@ -251,6 +254,7 @@ def test_monitor_trends_agrees_with_monitor_search_on_the_demo(demo: Path, query
         assert +per_day == expected
 
 
+@pytest.mark.slow
 def test_monitor_trends_csv_table_and_bad_options(demo: Path) -> None:
     csv_out = monitor("--data-dir", str(demo), "trends", "--split", "source", "--format", "csv")
     assert csv_out.returncode == 0, csv_out.stderr
@@ -270,3 +274,32 @@ def test_monitor_trends_csv_table_and_bad_options(demo: Path) -> None:
         assert "Traceback" not in bad.stderr
     bad_query = monitor("--data-dir", str(demo), "trends", "OR")
     assert bad_query.returncode == 2 and "OR is not supported" in bad_query.stderr
+
+
+def test_counting_reads_the_index_once_and_every_original_from_the_covering_index(
+    tmp_path: Path,
+) -> None:
+    """The plans SQLite makes: a query's matches are asked of the full-text index once (a list
+    its ids are looked up in), never once per article; counting every original (the empty
+    query, and the denominators of --share) scans the covering index of the originals
+    (migration 0012), not the articles' rows and their texts."""
+    store = Store.open(f"sqlite:///{tmp_path / 'archive.db'}")
+
+    def plan(query: str) -> list[str]:
+        statement = period_statement(
+            parse_query(query), SearchFilters(), period="week", split="lang",
+            originals_only=True, sqlite=True,
+        )  # fmt: skip
+        sql = str(statement.compile(store.engine, compile_kwargs={"literal_binds": True}))
+        with store.engine.connect() as conn:
+            return [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+
+    try:
+        generated(store)
+        words, everything = plan("Qazaxıstan"), plan("")
+    finally:
+        store.close()
+    assert "LIST SUBQUERY 1" in words and any("article_fts VIRTUAL TABLE" in s for s in words)
+    assert not any(s.startswith("SCAN article ") and "COVERING" not in s for s in words), words
+    on_articles = [s for s in everything if re.match(r"(SCAN|SEARCH) article\b(?!_)", s)]
+    assert on_articles == ["SCAN article USING COVERING INDEX ix_article_originals"], everything

@@ -236,7 +236,10 @@ class Pages:
         except QueryError as exc:  # too many periods: the results still show, the chart says why
             return {"trend": None, "trend_problem": str(exc), "switch": self._switch(query)}
 
-        def link(start: date, part: str | None) -> str:
+        def link(start: date, part: str | None) -> str | None:
+            """None for an unknown language or source, or no topic: no filter finds those."""
+            if part is None and query.split != "none":
+                return None
             return query.period_url(start, period_end(start, query.by), (query.split, part))
 
         chart = attention_chart(
