@@ -263,7 +263,7 @@ def test_monitor_trends_csv_table_and_bad_options(demo: Path) -> None:
     assert rows[1:] and all(len(row) == 4 and row[0] != "period" for row in rows[1:])
     table = monitor("--data-dir", str(demo), "trends", "Qazaxıstan", "--by", "month", "--share")
     assert table.returncode == 0, table.stderr
-    assert "%" in table.stdout and "per month, UTC" in table.stdout
+    assert "%" in table.stdout and "share of all archived originals per month (UTC)" in table.stdout
     for option, value, valid in (
         ("--split", "country", "lang, source, topic, none"),
         ("--by", "year", "day, week, month"),

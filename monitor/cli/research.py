@@ -231,9 +231,16 @@ def _trend_table(found: Trend, with_copies: bool) -> list[str]:
         cells += [str(found.period_total(period))] if total else []
         label = trend_counts.period_name(period, found.by)
         lines.append(f"{label:<{label_width}}" + "".join(f" {c:>{width}}" for c in cells))
-    kind = "articles" if with_copies else "originals (--with-copies: copies too)"
-    shown = "share of all archived articles" if found.archived is not None else "matching"
-    lines.append(f"{shown} {kind} per {found.by}, UTC; {found.total} in all{_undated_note(found)}")
+    kind = "articles" if with_copies else "originals"
+    shown = (
+        f"the matching {kind}' share of all archived {kind}"
+        if found.archived is not None
+        else f"matching {kind}"
+    )
+    copies = "" if with_copies else " (--with-copies counts copies too)"
+    lines.append(
+        f"{shown} per {found.by} (UTC){copies}; {found.total} matches in all{_undated_note(found)}"
+    )
     return lines
 
 
