@@ -13,6 +13,11 @@ and most words are rare. Rows are bulk-inserted into `article` (not timed as ind
 that is the build time reported. Each query is then run `--runs` times through `search()`,
 exactly what `monitor search`, the web page and the bot call: match, count, rank, one page of
 20 and the snippets of its hits. On PostgreSQL the database named in the URL is emptied first.
+
+Attention over time (`monitor trends`, the web page's chart): for each query, the time of its
+count alone (`count_matches`, what search counts) against the time of its counts per ISO week
+split by language (`trend`, as `monitor trends` asks by default), and with `--share` (a second
+grouping, of every article); the issue's bound is trend ≤ 2 × count.
 """
 
 from __future__ import annotations
@@ -22,15 +27,19 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import yaml
 from sqlalchemy import text
 
 from monitor.extract.seeds import load_seeds
-from monitor.search.query import SearchFilters
+from monitor.search.backend import count_matches
+from monitor.search.query import SearchFilters, parse_query
 from monitor.search.service import search
+from monitor.search.trends import trend
 from monitor.store import Store
 from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
@@ -150,8 +159,34 @@ def run(url: str, items: int, runs: int) -> None:
                 f"| {label}: `{query}` | {total:,} | {statistics.median(times):.1f} ms "
                 f"| {p95:.1f} ms | {max(times):.1f} ms |"
             )
+        trends_table(store, runs)
     finally:
         store.close()
+
+
+def median_ms(call: Callable[[], object], runs: int) -> float:
+    call()  # warm the page cache once
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def trends_table(store: Store, runs: int) -> None:
+    """Each query's count against its counts per week by language, and with shares."""
+    print("\n| query | matches | count | per week by lang | ratio | with --share | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for label, query, filters in QUERIES:
+        parsed, narrowed = parse_query(query), filters or SearchFilters()
+        count = median_ms(partial(count_matches, store, parsed, narrowed), runs)
+        weekly = median_ms(partial(trend, store, query, narrowed), runs)
+        shares = median_ms(partial(trend, store, query, narrowed, share=True), runs)
+        print(
+            f"| {label}: `{query}` | {count_matches(store, parsed, narrowed):,} | {count:.1f} ms "
+            f"| {weekly:.1f} ms | {weekly / count:.2f}× | {shares:.1f} ms | {shares / count:.2f}× |"
+        )
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 from conftest import _reset_postgres
+from sqlmodel import select
 
 from monitor.config.settings import Settings
 from monitor.core.errors import DeliveryError
@@ -668,6 +669,50 @@ def test_weekly_email_is_sent_once_per_week(store: Store, smtp: SMTPServer, tmp_
     assert message["Bcc"] is None  # not transmitted
     run("email", store, settings, NOW + timedelta(days=7))  # the next week: a new email
     assert len(smtp.received) == 2
+
+
+def test_the_weekly_email_sets_the_week_by_language_against_the_eight_before(
+    store: Store, smtp: SMTPServer, tmp_path: Path
+) -> None:
+    from test_outbox import BAKU, add_article
+
+    from monitor.store import Article
+
+    week = NOW - timedelta(days=3)  # in 2026-W47, the week the email of NOW is about
+    for n in range(4):
+        add_article(store, n, seen=week)
+    add_article(store, 4, seen=datetime(2026, 11, 16, 0, 30, tzinfo=BAKU))  # Sunday, in UTC
+    add_article(store, 5, relevant=False, seen=week)
+    add_article(store, 6, duplicate_of="https://azertag.az/xeber/0", seen=week)
+    add_article(store, 10, seen=week - timedelta(weeks=2))
+    add_article(store, 11, seen=week - timedelta(weeks=2))
+    add_article(store, 20, seen=week - timedelta(weeks=8))
+    add_article(store, 30, seen=week - timedelta(weeks=9))  # before the chart
+    with store.session() as s:
+        for article in s.exec(select(Article)):
+            article.lang = {"id:1": "ru", "id:11": "kk"}.get(article.key, article.lang)
+            s.add(article)
+        s.commit()
+    settings = smtp.settings(tmp_path, store_url(store))
+    run("email", store, settings, NOW)
+    [raw] = smtp.received
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert [p.get_filename() for p in images] == [
+        "relevant-per-day.png",
+        "relevant-by-language.png",
+    ]
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content().replace("\r\n", "\n")
+    table = text.split("THE 8 BEFORE\n", 1)[1].split("\n\n")[0].splitlines()
+    assert table[0].split() == ["week", "of", "az", "kk", "ru"]
+    rows = {" ".join(line.split()[:2]): line.split()[2:5] for line in table[1:]}
+    assert len(rows) == 9
+    assert rows["21 Sep"] == ["1", "0", "0"]
+    assert rows["2 Nov"] == ["1", "1", "0"]
+    assert rows["16 Nov"] == ["4", "0", "1"] and table[-1].endswith("<- this week")
+    assert sum(int(n) for counts in rows.values() for n in counts) == 8  # not the one before
 
 
 def test_smtp_down_is_retried_and_the_email_stays_pending(store: Store, tmp_path: Path) -> None:

@@ -37,7 +37,9 @@ from monitor.deliver.digest import snippet_of
 from monitor.deliver.routing import labels_for
 from monitor.link.members import best_member, other_versions
 from monitor.search.highlight import Marked
+from monitor.search.query import SearchFilters
 from monitor.search.service import search
+from monitor.search.trends import period_name, trend
 from monitor.service.link import Linker, link_article
 from monitor.store import Article, ArticleRecord, EntityRow, Store
 from monitor.store.story_rows import StoryMember, newest_stories, story_members
@@ -273,6 +275,14 @@ def test_date_filters_include_the_until_day_and_pages_keep_every_filter(
         ("/stories?lang=xx", 400, "lang: &#39;xx&#39;"),
         ("/stories?page=0", 400, "page: &#39;0&#39;"),
         ("/nowhere", 404, "Not Found"),
+        (
+            "/search?q=Baku&split=country",
+            400,
+            "split: &#39;country&#39; is not one of lang, source",
+        ),
+        ("/search?q=Baku&by=year", 400, "by: &#39;year&#39; is not one of day, week, month"),
+        ("/trends?q=a&q=b&q=c&q=d", 400, "q: at most 3 queries, got 4"),
+        ("/trends?q=a&by=hour", 400, "by: &#39;hour&#39; is not one of day, week, month"),
     ],
 )
 def test_bad_requests_get_a_page_naming_what_was_wrong(
@@ -422,6 +432,96 @@ def test_chart_counts_relevant_originals_per_week_by_topic(
         )
     )
     assert titles == {LABELS.topic(t): n for t, n in expected.items()}
+
+
+# --- attention over time ------------------------------------------------------------------------
+
+
+def bars(page: str) -> list[tuple[str, str, int]]:
+    """(link, period · split value, count) of each bar segment of a page's attention chart."""
+    found = re.findall(
+        r'<a href="([^"]+)" class="bar"><rect [^>]*><title>([^<]+): (\d+)</title>', page
+    )
+    return [(unescape(href), unescape(label), int(count)) for href, label, count in found]
+
+
+def table_rows(page: str) -> list[list[str]]:
+    """The cells of the chart's table, behind its disclosure."""
+    table = re.search(r'<table class="trend" id="trend-table">(.*?)</table>', page, re.S)
+    assert table, "no table of the chart's numbers"
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+    return [[unescape(c) for c in re.findall(r"<t[hd]>(.*?)</t[hd]>", row)] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("query", "by"), [("Qazaxıstan", "day"), ("Kazakhstan", "week"), ("", "month")]
+)
+def test_the_search_chart_counts_what_search_and_monitor_trends_count(
+    site: httpx.Client, archive: Store, query: str, by: str
+) -> None:
+    page = site.get("/search", params={"q": query, "by": by})
+    assert page.status_code == 200
+    assert '<svg class="chart" id="trend-chart"' in page.text
+    assert '<details id="trend-numbers">' in page.text  # the numbers, readable without script
+    found = trend(archive, query, by=by, split="lang")
+    header, *rows = table_rows(page.text)
+    assert header[1 : 1 + len(found.parts)] == [LANGUAGES[p] for p in found.parts if p]
+    assert [row[0] for row in rows] == [period_name(p, by) for p in found.periods]
+    for row, period in zip(rows, found.periods, strict=True):
+        assert [int(n) for n in row[1 : 1 + len(found.parts)]] == [
+            found.count(period, part) for part in found.parts
+        ]
+    drawn = bars(page.text)
+    assert sum(count for *_, count in drawn) == sum(found.counts.values()) > 0
+    for href, label, count in drawn:  # each bar leads to the originals it counts
+        assert href.startswith("/search?")
+        params = dict(httpx.URL(href).params)
+        lang = next(code for code, name in LANGUAGES.items() if label.endswith(name))
+        assert params["lang"] == lang and params.get("by", "week") == by
+        narrowed = SearchFilters(
+            langs=(lang,),
+            since=datetime.fromisoformat(params["since"]).replace(tzinfo=UTC),
+            until=datetime.fromisoformat(params["until"]).replace(tzinfo=UTC) + timedelta(days=1),
+        )
+        hits = search(archive, query, narrowed, limit=500).hits
+        assert sum(1 for hit in hits if hit.duplicate_of is None) == count, (href, label)
+
+
+def test_the_search_chart_shows_shares_and_says_when_a_range_is_empty(
+    site: httpx.Client, archive: Store
+) -> None:
+    shares = site.get("/search", params={"q": "Qazaxıstan", "share": "1", "split": "source"})
+    assert shares.status_code == 200
+    titles = re.findall(r"<title>([^<]+ of \d+ articles \(\d+\.\d%\))</title>", shares.text)
+    assert titles and '<strong aria-current="true">share of all articles</strong>' in shares.text
+    assert '<a href="/search?q=Qazax%C4%B1stan&amp;split=source">counts</a>' in shares.text
+    quiet = site.get(
+        "/search", params={"q": "Qazaxıstan", "since": "2001-01-01", "until": "2001-02-01"}
+    )
+    assert quiet.status_code == 200
+    assert 'id="trend-empty">No matching articles in this range' in quiet.text
+    assert "No matching articles in this range</text>" in quiet.text  # drawn, and said
+    too_long = site.get("/search", params={"q": "Baku", "by": "day", "since": "1990-01-01"})
+    assert too_long.status_code == 200 and 'id="trend-problem">by day: more than' in too_long.text
+    assert 'class="hits"' in too_long.text  # the results still show
+
+
+def test_the_trends_page_compares_queries_on_one_chart(site: httpx.Client, archive: Store) -> None:
+    queries = ["Qazaxıstan", "Kazakhstan", "Казахстан"]
+    page = site.get("/trends", params=[("q", q) for q in queries] + [("by", "month")])
+    assert page.status_code == 200
+    assert page.text.count("<polyline") == 3
+    header, *rows = table_rows(page.text)
+    assert header[1:] == [f"“{q}”" for q in queries]
+    for n, q in enumerate(queries):
+        assert sum(int(row[1 + n]) for row in rows) == sum(
+            trend(archive, q, by="month").counts.values()
+        )
+    points = re.findall(r'<a href="([^"]+)" class="point">', page.text)
+    assert len(points) == 3 * len(rows)
+    assert unescape(points[0]).startswith("/search?q=Qazax%C4%B1stan&since=")
+    everything = site.get("/trends")  # no query: every article
+    assert everything.status_code == 200 and "every article" in everything.text
 
 
 # --- stories ----------------------------------------------------------------------------------

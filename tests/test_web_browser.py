@@ -6,6 +6,9 @@ version's article back to its story. The archive is filled by a real poll of the
 on 127.0.0.1, on SQLite and PostgreSQL, so the search index and the stories are the ones a poll
 builds.
 
+The attention chart above the results: drawn, its numbers behind a disclosure, its tallest bar
+leading to that month's results in that language, and its switch to shares.
+
 Without chromium the tests are skipped with the reason, except under CI (CI=true), where a
 missing browser is a failure: `.ci/run` installs it.
 """
@@ -36,6 +39,7 @@ from monitor.service.wiring import open_deps
 from monitor.store import Store
 from monitor.store.story_rows import story_members
 from monitor.web import create_app
+from monitor.web.pages import LANGUAGES
 
 pytestmark = pytest.mark.slow
 CHROMIUM_FLAGS = (
@@ -228,3 +232,49 @@ def test_a_story_and_its_versions_in_a_browser(
         link.click()
         WebDriverWait(browser, 20).until(lambda b: f"/story/{story_id}" in b.current_url)
         assert len(browser.find_elements(By.CSS_SELECTOR, "section.version")) == count
+
+
+def test_the_attention_chart_renders_and_its_bars_lead_to_their_results(
+    browser: WebDriver, polled: tuple[Settings, Store], local_sources: list[Source]
+) -> None:
+    settings, store = polled
+    app = create_app(settings, store, sources=local_sources, labels=LABELS)
+    with running(app) as url:
+        # 1. the chart above the results: bars drawn with a size, the numbers behind a disclosure
+        browser.get(url + "/search?q=Kazakhstan&by=month")
+        chart = browser.find_element(By.ID, "trend-chart")
+        assert chart.is_displayed() and chart.size["width"] > 300 and chart.size["height"] > 100
+        drawn = browser.find_elements(By.CSS_SELECTOR, "#trend-chart a.bar rect")
+        assert drawn and all(rect.size["height"] > 0 for rect in drawn)
+        table = browser.find_element(By.ID, "trend-table")
+        browser.find_element(By.CSS_SELECTOR, "#trend-numbers summary").click()
+        WebDriverWait(browser, 10).until(lambda b: table.is_displayed())
+
+        # 2. the tallest bar leads to its month's results in its language, and they agree
+        tallest = max(drawn, key=lambda rect: rect.size["height"])
+        title = tallest.find_element(By.TAG_NAME, "title").get_attribute("textContent") or ""
+        period_and_language, count = title.rsplit(": ", 1)
+        language = period_and_language.split(" · ")[1]
+        code = next(c for c, name in LANGUAGES.items() if name == language)
+        before = browser.current_url
+        tallest.click()
+        WebDriverWait(browser, 20).until(lambda b: b.current_url != before)
+        assert "since=" in browser.current_url and f"lang={code}" in browser.current_url
+        assert (
+            Select(browser.find_element(By.ID, "lang")).first_selected_option.get_attribute("value")
+            == code
+        )
+        metas = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "li.hit .meta")]
+        assert metas and all(f" · {code}" in meta for meta in metas)
+        narrowed = [
+            rect.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+            for rect in browser.find_elements(By.CSS_SELECTOR, "#trend-chart a.bar rect")
+        ]
+        assert narrowed == [title]  # the same bar, alone: the same count of the same articles
+
+        # 3. the switch to shares redraws the scale in per cent
+        browser.find_element(By.LINK_TEXT, "share of all articles").click()
+        WebDriverWait(browser, 20).until(lambda b: "share=1" in b.current_url)
+        scale = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#trend-chart text.axis")]
+        assert any(label.endswith("%") for label in scale), scale
+        assert int(count) > 0

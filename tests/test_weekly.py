@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from monitor.core.records import DigestItem, Version, WeeklySummary
-from monitor.deliver.chart import BAR, relevant_per_day_png
+from monitor.deliver.chart import BAR, LINES, lang_weeks_png, relevant_per_day_png
 from monitor.deliver.weekly import (
     SNIPPET_LIMIT,
     TITLE_LIMIT,
@@ -409,3 +409,61 @@ def test_a_story_lists_its_versions_and_how_widely_it_was_told() -> None:
     assert 'href="https://azertag.az/ru/8&#34;x" hreflang="ru"' in html
     assert "&lt;b&gt;АЗЕРТАДЖ&lt;/b&gt; (ru)</a>" in html
     assert "Icma.az (az)" in html
+
+
+# --- relevant items by language, this week against the eight before -----------------------------
+
+LANG_WEEKS = tuple(
+    (WEEK - timedelta(weeks=8 - n), {"az": n, "ru": 2 * n % 5, "en": 1} if n != 3 else {})
+    for n in range(9)
+)
+
+
+def test_the_language_chart_rides_along_as_a_second_inline_png_and_a_plain_table() -> None:
+    message = parse(render(replace(make_summary(), lang_weeks=LANG_WEEKS)))
+    related = message.get_body(("related",))
+    assert related is not None
+    parts = list(related.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/html", "image/png", "image/png"]
+    langs_png = parts[2]
+    assert langs_png.get_content_type() == "image/png"
+    assert langs_png.get_filename() == "relevant-by-language.png"
+    cid = str(langs_png["Content-ID"]).strip("<>")
+    plain, markup = bodies(message)
+    assert f'src="cid:{cid}"' in markup and "this week against the 8 before" in markup
+    assert "16 Nov: az 8, ru 1, en 1" in markup  # the alt text carries the numbers
+    image = Image.open(io.BytesIO(langs_png.get_content()))
+    assert image.size == (640, 260)
+    table = plain.split("BY LANGUAGE, THIS WEEK AGAINST THE 8 BEFORE\n", 1)[1].split("\n\n")[0]
+    lines = table.splitlines()
+    assert lines[0].split() == ["week", "of", "az", "ru", "en"]  # most items over the weeks first
+    assert lines[1].split() == ["21", "Sep", "0", "0", "1"]
+    assert lines[4].split() == ["12", "Oct", "0", "0", "0"]  # a week with none: zeros
+    assert lines[-1].split() == ["16", "Nov", "8", "1", "1", "<-", "this", "week"]
+    assert len(lines) == 10
+    page = render_weekly_page(replace(make_summary(), lang_weeks=LANG_WEEKS))
+    assert page.count('src="data:image/png;base64,') == 2
+
+
+def test_without_weeks_there_is_no_language_chart() -> None:
+    plain, markup = bodies(parse(render()))
+    assert "BY LANGUAGE, THIS WEEK" not in plain and "this week against" not in markup
+
+
+def test_the_language_chart_draws_a_line_per_language() -> None:
+    def line_pixels(weeks: tuple[tuple[str, dict[str, int]], ...], colour: int = 0) -> int:
+        png = lang_weeks_png(weeks, [("az", "Azerbaijani"), ("ru", "Russian")])
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        colours = dict((c, n) for n, c in image.getcolors(maxcolors=1 << 16) or [])
+        return colours.get(LINES[colour], 0)
+
+    rising = tuple((f"{n} Nov", {"az": n, "ru": 0}) for n in range(1, 10))
+    assert line_pixels(rising) > line_pixels(rising[:2]) > 0
+    assert line_pixels(rising, colour=1) > 0  # a flat line at zero is drawn too
+    assert lang_weeks_png(rising, [("az", "Azerbaijani")]) == lang_weeks_png(
+        rising, [("az", "Azerbaijani")]
+    )
+    nothing = Image.open(io.BytesIO(lang_weeks_png((), [("az", "Azerbaijani")])))
+    assert nothing.size == (640, 260)
+    with pytest.raises(ValueError, match="too small"):
+        lang_weeks_png(rising, [("az", "Azerbaijani")], width=50, height=50)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from monitor.search import export as exports
     from monitor.search import query as query_language
     from monitor.search import service as search_service
+    from monitor.search import trends as trend_counts
     from monitor.service import advance, health, maintenance, pipeline, runner
     from monitor.service import backfill as backfills
     from monitor.service import dedupe as dedupe_stage
@@ -81,5 +82,6 @@ else:
     story_rows = lazy_import("monitor.store.story_rows")
     tagger = lazy_import("monitor.tag.tagger")
     topic_rules = lazy_import("monitor.config.rules")
+    trend_counts = lazy_import("monitor.search.trends")
     warc = lazy_import("monitor.store.warc")
     web_app = lazy_import("monitor.web.app")

@@ -1,6 +1,6 @@
 """The options that several commands declare alike, written once.
 
-The search filters are search's and export's alike. A flag always spells out its name: typer
+The query and the search filters are those of search, trends and export alike. A flag always spells out its name: typer
 would otherwise add a `--no-...` twin to every boolean option. An option of `monitor` itself
 overrides one setting, and its help names the variable that setting is read from, derived from
 the setting's name so the two cannot drift apart.
@@ -18,6 +18,15 @@ Topics = Annotated[list[str] | None, typer.Option("--topic", help="Only this top
 Since = Annotated[str | None, typer.Option("--since", help="Published on/after (ISO date).")]
 Until = Annotated[
     str | None, typer.Option("--until", help="Published up to (ISO date, day included).")
+]
+
+QueryWords = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="QUERY",
+        help='Words (all must match), "a phrase", prefix*, -excluded, NOT word; none: every article.',
+        show_default=False,
+    ),
 ]
 
 

@@ -36,15 +36,26 @@ from monitor.cli.deferred import (
     story_rows,
     tagger,
     topic_rules,
+    trend_counts,
     web_app,
 )
 from monitor.cli.json_lines import Line, read_json_lines
-from monitor.cli.options import Langs, RelevantOnly, Since, Sources, Topics, Until, flag
+from monitor.cli.options import (
+    Langs,
+    QueryWords,
+    RelevantOnly,
+    Since,
+    Sources,
+    Topics,
+    Until,
+    flag,
+)
 from monitor.core.errors import ConfigError, QueryError
 from monitor.text.lang import LANGUAGES
 
 if TYPE_CHECKING:
     from monitor.config.settings import Settings
+    from monitor.search.trends import Trend
     from monitor.service.link import Text
     from monitor.store.story_rows import StoryHeader, StoryMember
 
@@ -52,14 +63,7 @@ if TYPE_CHECKING:
 @app.command("search")
 def search_command(
     ctx: typer.Context,
-    words: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="QUERY",
-            help='Words (all must match), "a phrase", prefix*, -excluded, NOT word.',
-            show_default=False,
-        ),
-    ] = None,
+    words: QueryWords = None,
     source: Sources = None,
     lang: Langs = None,
     topic: Topics = None,
@@ -78,8 +82,7 @@ def search_command(
         raise ConfigError(f"--format: {format!r} is not one of table, jsonl")
     settings = settings_of(ctx)
     filters = _search_filters(settings, source, lang, topic, since, until, relevant_only)
-    query = query_language.clean_query(" ".join(words or ()))
-    query_language.parse_query(query, strict=True)
+    query = _strict_query(words)
     with open_archive(settings, "write" if reindex else "read") as store:
         if reindex:
             with store.engine.begin() as conn:
@@ -89,6 +92,14 @@ def search_command(
         raise QueryError("; ".join(result.warnings))
     for line in _search_lines(result, format):
         typer.echo(line)
+
+
+def _strict_query(words: list[str] | None) -> str:
+    """The query as typed, refused (exit 2) when it has problems: on the command line a
+    misread query is an error, not a warning beside results."""
+    query = query_language.clean_query(" ".join(words or ()))
+    query_language.parse_query(query, strict=True)
+    return query
 
 
 def _search_filters(
@@ -156,6 +167,88 @@ def _search_lines(result: Any, format: str) -> list[str]:
     shown = len(result.hits)
     lines.append(f"{shown} of {result.total} matching articles (* relevant)")
     return lines
+
+
+@app.command()
+def trends(
+    ctx: typer.Context,
+    words: QueryWords = None,
+    source: Sources = None,
+    lang: Langs = None,
+    topic: Topics = None,
+    since: Since = None,
+    until: Until = None,
+    relevant_only: RelevantOnly = False,
+    by: Annotated[
+        str, typer.Option("--by", help="day, week (ISO, from Monday) or month.")
+    ] = "week",
+    split: Annotated[str, typer.Option("--split", help="lang, source, topic or none.")] = "lang",
+    share: Annotated[
+        bool, flag("--share", "Also the share of all archived articles of each period.")
+    ] = False,
+    with_copies: Annotated[
+        bool, flag("--with-copies", "Count copies too (default: originals only).")
+    ] = False,
+    format: Annotated[str, typer.Option("--format", help="table, csv or jsonl")] = "table",
+) -> None:
+    """How many articles matched a query per day, week or month (UTC, the calendar of the date
+    filters), split by language, source or topic: the matches search counts, grouped by the
+    database. A query that begins with '-' goes after `--`, as in search."""
+    if format not in ("table", "csv", "jsonl"):
+        raise ConfigError(f"--format: {format!r} is not one of table, csv, jsonl")
+    trend_counts.check_trend_options(by, split)
+    settings = settings_of(ctx)
+    filters = _search_filters(settings, source, lang, topic, since, until, relevant_only)
+    query = _strict_query(words)
+    with open_archive(settings, "read") as store:
+        found = trend_counts.trend(
+            store, query, filters, by=by, split=split, share=share, with_copies=with_copies
+        )
+    if format == "csv":
+        trend_counts.write_trend_csv(found, sys.stdout)
+    elif format == "jsonl":
+        exports.write_jsonl(trend_counts.trend_rows(found), sys.stdout)
+    else:
+        for line in _trend_table(found, with_copies):
+            typer.echo(line)
+
+
+def _trend_table(found: Trend, with_copies: bool) -> list[str]:
+    """Periods down, split values across (and a total when split), counts or shares."""
+    if found.empty:
+        return [f"no matching articles in these periods{_undated_note(found)}"]
+    names = ["?" if p is None else str(p) for p in found.parts]
+    total = len(found.parts) > 1
+    names += ["total"] if total else []
+    width = max(7, *(len(name) for name in names))
+    label_width = 10 if found.by == "day" else 8
+    lines = [" " * label_width + "".join(f" {name:>{width}}" for name in names)]
+    for period in found.periods:
+        cells = [
+            f"{found.share(period, p):.1%}"
+            if found.archived is not None
+            else str(found.count(period, p))
+            for p in found.parts
+        ]
+        cells += [str(found.period_total(period))] if total else []
+        label = trend_counts.period_name(period, found.by)
+        lines.append(f"{label:<{label_width}}" + "".join(f" {c:>{width}}" for c in cells))
+    kind = "articles" if with_copies else "originals"
+    shown = (
+        f"the matching {kind}' share of all archived {kind}"
+        if found.archived is not None
+        else f"matching {kind}"
+    )
+    copies = "" if with_copies else " (--with-copies counts copies too)"
+    lines.append(
+        f"{shown} per {found.by} (UTC){copies}; {found.total} matches in all{_undated_note(found)}"
+    )
+    return lines
+
+
+def _undated_note(found: Trend) -> str:
+    undated = sum(found.undated.values())
+    return f", {undated} undated (in no period)" if undated else ""
 
 
 @app.command()

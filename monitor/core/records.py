@@ -225,6 +225,8 @@ class WeeklySummary:
     per_day: tuple[tuple[date, int], ...]  # relevant items per day, all seven days
     top_by_topic: dict[str, tuple[DigestItem, ...]]  # stories, the widest told first
     stories: int = 0  # the events the relevant items report
+    # relevant items per language in this week and the eight before, oldest first (Monday, counts)
+    lang_weeks: tuple[tuple[date, dict[str, int]], ...] = ()
 
 
 def copied(record_type: type[R], source: object, /, **given: Any) -> R:

@@ -1,4 +1,9 @@
-"""The weekly email's chart: relevant items per day as a small PNG bar chart.
+"""The weekly email's charts: relevant items per day as a small PNG bar chart, and relevant items
+per language over the week and the eight before it as a PNG line chart.
+
+Why PNG: mail clients run no JavaScript and many block or strip inline SVG (the web page's
+charts are SVG); a PNG attached inline (cid:) shows everywhere, and the plain-text part carries
+the same numbers as a table for the clients that show no images at all.
 
 Pure: counts in, PNG bytes out, no clock and no files, so the same week always gives the same
 bytes. Pillow (not matplotlib) draws it: a few rectangles and labels do not need a plotting stack,
@@ -8,7 +13,7 @@ and mail clients show a plain PNG everywhere. This is the only module that impor
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from PIL import Image, ImageDraw, ImageFont
@@ -19,6 +24,8 @@ ZERO_MARK = (203, 213, 225)
 AXIS = (100, 116, 139)
 TEXT = (30, 41, 59)
 MUTED = (100, 116, 139)
+THIS_WEEK = (241, 245, 249)  # the band behind the week the email is about
+LINES = ((37, 99, 235), (22, 163, 74), (217, 119, 6), (220, 38, 38), (124, 58, 237), (8, 145, 178))
 
 # English names by hand: strftime("%a") follows the process locale, and the email is in English.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -34,16 +41,25 @@ def relevant_per_day_png(
 
     Negative counts are drawn as zero. The image is exactly `width` × `height` pixels.
     """
-    if width < 80 or height < 80:
-        raise ValueError(f"chart too small: {width}x{height} (least 80x80)")
-    image = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    font: Font = ImageFont.load_default()
     counts = [max(0, count) for _, count in per_day]
-    if not counts:
-        _centred(draw, "No data for this week", (width // 2, height // 2), font, MUTED)
-    else:
-        _draw_bars(draw, per_day, counts, width, height, font)
+
+    def draw(canvas: ImageDraw.ImageDraw, font: Font) -> None:
+        if not counts:
+            _centred(canvas, "No data for this week", (width // 2, height // 2), font, MUTED)
+        else:
+            _draw_bars(canvas, per_day, counts, width, height, font)
+
+    return _png(width, height, 80, draw)
+
+
+def _png(
+    width: int, height: int, least: int, draw: Callable[[ImageDraw.ImageDraw, Font], None]
+) -> bytes:
+    """A white `width` × `height` PNG that `draw` paints (with the default font)."""
+    if width < least or height < least:
+        raise ValueError(f"chart too small: {width}x{height} (least {least}x{least})")
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw(ImageDraw.Draw(image), ImageFont.load_default())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -93,3 +109,60 @@ def _centred(
     colour: tuple[int, int, int],
 ) -> None:
     draw.text(centre, text, fill=colour, font=font, anchor="mm")
+
+
+def lang_weeks_png(
+    weeks: Sequence[tuple[str, Mapping[str, int]]],
+    langs: Sequence[tuple[str, str]],
+    *,
+    width: int = 640,
+    height: int = 260,
+) -> bytes:
+    """One line per language (`langs`: code and name, in the order of the legend) across the
+    weeks, oldest first, the last (the email's week) on a shaded band; "16 Nov" under each
+    week (its label, as "16 Nov"), the largest count on the left. No weeks, or no language, says so."""
+
+    def draw(canvas: ImageDraw.ImageDraw, font: Font) -> None:
+        if not weeks or not langs:
+            centre = (width // 2, height // 2)
+            _centred(canvas, "No relevant items in these weeks", centre, font, MUTED)
+        else:
+            _draw_lines(canvas, weeks, langs, width, height, font)
+
+    return _png(width, height, 160, draw)
+
+
+def _draw_lines(
+    draw: ImageDraw.ImageDraw,
+    weeks: Sequence[tuple[str, Mapping[str, int]]],
+    langs: Sequence[tuple[str, str]],
+    width: int,
+    height: int,
+    font: Font,
+) -> None:
+    line = _text_height(draw, font)
+    top, baseline = 2 * line + 14, height - line - 12  # the legend above, week labels below
+    left, right = 34, width - 12
+    slot = (right - left) / len(weeks)
+    tallest = max((max(0, n) for _, counts in weeks for n in counts.values()), default=0) or 1
+    draw.rectangle([(right - slot, top - 4), (right, baseline)], fill=THIS_WEEK)
+    draw.line([(left, baseline), (right, baseline)], fill=AXIS, width=1)
+    draw.text((left - 6, top), str(tallest), fill=MUTED, font=font, anchor="rm")
+    draw.text((left - 6, baseline), "0", fill=MUTED, font=font, anchor="rm")
+    xs = [int(left + slot * n + slot / 2) for n in range(len(weeks))]
+    for x, (label, _) in zip(xs, weeks, strict=True):
+        _centred(draw, label, (x, baseline + line // 2 + 6), font, MUTED)
+    legend_x = left
+    for n, (code, name) in enumerate(langs):
+        colour = LINES[n % len(LINES)]
+        points = [
+            (x, baseline - round((baseline - top) * max(0, counts.get(code, 0)) / tallest))
+            for x, (_, counts) in zip(xs, weeks, strict=True)
+        ]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+        for x, y in points:
+            draw.ellipse([(x - 3, y - 3), (x + 3, y + 3)], fill=colour)
+        draw.rectangle([(legend_x, 6), (legend_x + 10, 6 + line)], fill=colour)
+        draw.text((legend_x + 14, 6), name, fill=TEXT, font=font)
+        legend_x += 14 + int(draw.textlength(name, font=font)) + 16

@@ -327,12 +327,14 @@ def build_weekly_summary(
     labels: Labels = Labels(),
     top: int = 3,
     members: Mapping[int, Sequence[DigestRow]] | None = None,
+    lang_weeks: tuple[tuple[date, dict[str, int]], ...] = (),
 ) -> WeeklySummary:
     """Counts of the articles first seen in the week (rows may hold more), and its top stories:
     the stories of its relevant items, each with all its members (`members`, by story id; also
     those first seen in another week), the widest told first, `top` per topic. An item counts
     under its first topic only, as in the Telegram digest, so the topic counts add up to the
-    relevant total; a story is listed under the first topic of any of its members."""
+    relevant total; a story is listed under the first topic of any of its members. `lang_weeks`:
+    the relevant items per language of this week and the weeks before (`lang_weeks_before`)."""
     zone = _zone(zone)
     first, last = week_bounds(week_start, zone)
     in_week = [r for r in rows if first <= r.first_seen_at < last]
@@ -356,4 +358,5 @@ def build_weekly_summary(
             labels.topic(t): tuple(group[:top]) for t, group in group_by_topic(stories, labels)
         },
         stories=len(stories),
+        lang_weeks=lang_weeks,
     )

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=7)  # the digest takes articles first seen this recently, at most
 INSTANT_LOOKBACK = timedelta(hours=6)
+WEEKS_BEFORE = 8  # the weekly email's line chart sets the week against this many before it
 MAX_DIGEST_ITEMS = 100  # more wait for the next digest
 INSTANT_TITLE = "Azerbaijan–Kazakhstan: just in"
 
@@ -188,6 +189,23 @@ def weekly_summary(
         zone=zone,
         labels=labels,
         members=queries.story_rows(store, stories),
+        lang_weeks=lang_weeks(store, week_start, zone),
+    )
+
+
+def lang_weeks(
+    store: Store, week_start: date, zone: ZoneInfo, before: int = WEEKS_BEFORE
+) -> tuple[tuple[date, dict[str, int]], ...]:
+    """Relevant items per language in the week of `week_start` and the `before` weeks before
+    it, oldest first: the weekly email's line chart. Counted as the summary counts (items that
+    may be shown, by the week they were first seen in the digest zone), grouped by the database
+    over the weeks' edges."""
+    mondays = [week_start - timedelta(weeks=n) for n in range(before, -1, -1)]
+    edges = [week_bounds(monday, zone)[0] for monday in mondays]
+    counts = queries.shown_per_lang(store, [*edges, week_bounds(week_start, zone)[1]])
+    return tuple(
+        (monday, {lang or "?": n for (week, lang), n in counts.items() if week == i})
+        for i, monday in enumerate(mondays)
     )
 
 

@@ -7,7 +7,8 @@ but reading the package's templates, so the same week renders to the same bytes.
     ├── text/plain                    weekly.txt.j2
     └── multipart/related
         ├── text/html                 weekly.html.j2 (autoescaped), <img src="cid:...">
-        └── image/png                 the chart of relevant items per day (monitor.deliver.chart)
+        ├── image/png                 the chart of relevant items per day (monitor.deliver.chart)
+        └── image/png                 relevant items per language, this week and the eight before
 
 The top stories are events, not articles (monitor.deliver.stories): each is told by its best
 member, then "also:" links every other version by site and language, and says how widely it was
@@ -29,23 +30,26 @@ import base64
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from monitor.core.records import DigestItem, Version, WeeklySummary
-from monitor.deliver.chart import MONTHS, WEEKDAYS, relevant_per_day_png
+from monitor.deliver.chart import MONTHS, WEEKDAYS, lang_weeks_png, relevant_per_day_png
 
 TITLE_LIMIT = 180  # characters shown of an article title
 SNIPPET_LIMIT = 280
 NAME_LIMIT = 80  # source titles, topic names
 URL_LIMIT = 2048  # longer links are dropped rather than cut (a cut URL leads nowhere)
 CHART_FILENAME = "relevant-per-day.png"
+LANG_CHART_FILENAME = "relevant-by-language.png"
 FALLBACK_DOMAIN = "az-kz-monitor.invalid"
 LANGUAGE_NAMES = {"az": "Azerbaijani", "kk": "Kazakh", "ru": "Russian", "en": "English"}
 
@@ -62,6 +66,15 @@ class Count:
     label: str  # a source title, language or topic name; "Mon 16 Nov" for a day
     count: int
     bar: str = ""  # per day: a row of '#' for the plain-text chart
+
+
+@dataclass(frozen=True)
+class LangWeek:
+    """One week of the by-language chart: "16 Nov", its counts in the order of the columns."""
+
+    label: str
+    counts: tuple[int, ...]
+    this_week: bool
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,9 @@ class WeeklyView:
     per_day: tuple[Count, ...]
     chart_alt: str
     topics: tuple[TopicStories, ...]
+    lang_columns: tuple[tuple[str, str], ...] = ()  # (code, name), most items over the weeks first
+    lang_weeks: tuple[LangWeek, ...] = ()
+    lang_chart_alt: str = ""
 
 
 def render_weekly(
@@ -140,7 +156,10 @@ def render_weekly(
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the bot
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(render_weekly_text(summary, templates))
-    html = templates.get_template("weekly.html.j2").render(view=view, chart_src=f"cid:{chart_cid}")
+    lang_cid = f"languages.{summary.week_start:%Y%m%d}@{domain}"
+    html = templates.get_template("weekly.html.j2").render(
+        view=view, chart_src=f"cid:{chart_cid}", lang_chart_src=f"cid:{lang_cid}"
+    )
     message.add_alternative(html, subtype="html")
     html_part = next(
         part for part in message.iter_parts() if part.get_content_type() == "text/html"
@@ -153,6 +172,15 @@ def render_weekly(
         disposition="inline",
         filename=CHART_FILENAME,
     )
+    if view.lang_weeks:
+        html_part.add_related(
+            lang_chart_png(view),
+            maintype="image",
+            subtype="png",
+            cid=f"<{lang_cid}>",
+            disposition="inline",
+            filename=LANG_CHART_FILENAME,
+        )
     # Fixed boundaries keep the bytes of a week's email stable (the generator would draw random
     # ones); "=_" never occurs in quoted-printable or base64 bodies, so it cannot clash.
     message.set_boundary(f"=_alternative.{message_digest}")
@@ -169,9 +197,15 @@ def render_weekly_text(summary: WeeklySummary, templates: Environment | None = N
 
 def render_weekly_page(summary: WeeklySummary) -> str:
     """The same HTML as a standalone page, the chart embedded as a data: URI (for the file sink)."""
+    view = weekly_view(summary)
     png = base64.b64encode(relevant_per_day_png(summary.per_day)).decode("ascii")
+    langs = base64.b64encode(lang_chart_png(view)).decode("ascii") if view.lang_weeks else ""
     template = _templates().get_template("weekly.html.j2")
-    return template.render(view=weekly_view(summary), chart_src=f"data:image/png;base64,{png}")
+    return template.render(
+        view=view,
+        chart_src=f"data:image/png;base64,{png}",
+        lang_chart_src=f"data:image/png;base64,{langs}",
+    )
 
 
 def weekly_subject(summary: WeeklySummary) -> str:
@@ -207,7 +241,37 @@ def weekly_view(summary: WeeklySummary) -> WeeklyView:
         chart_alt="Relevant items per day: "
         + ", ".join(f"{day.label} {day.count}" for day in per_day),
         topics=_topics(summary, zone),
+        **_lang_weeks(summary),
     )
+
+
+def _lang_weeks(summary: WeeklySummary) -> dict[str, Any]:
+    """The by-language chart's columns and rows, and its alt text (the numbers in words)."""
+    totals: Counter[str] = Counter()
+    for _, counts in summary.lang_weeks:
+        totals.update(counts)
+    codes = sorted(totals, key=lambda code: (-totals[code], code))
+    columns = tuple((code, clean_text(_language(code), NAME_LIMIT)) for code in codes)
+    last = len(summary.lang_weeks) - 1
+    rows = tuple(
+        LangWeek(
+            f"{monday.day} {_month(monday)}", tuple(counts.get(c, 0) for c in codes), n == last
+        )
+        for n, (monday, counts) in enumerate(summary.lang_weeks)
+    )
+    alt = "Relevant items per language, weeks from " + "; ".join(
+        f"{row.label}: " + ", ".join(f"{c} {n}" for c, n in zip(codes, row.counts, strict=True))
+        for row in rows
+    )
+    return {"lang_columns": columns, "lang_weeks": rows, "lang_chart_alt": alt if rows else ""}
+
+
+def lang_chart_png(view: WeeklyView) -> bytes:
+    weeks = [
+        (row.label, dict(zip((c for c, _ in view.lang_columns), row.counts, strict=True)))
+        for row in view.lang_weeks
+    ]
+    return lang_weeks_png(weeks, view.lang_columns)
 
 
 def clean_text(text: str, limit: int) -> str:

@@ -241,6 +241,26 @@ def topic_counts(store: Store, since: datetime) -> tuple[dict[str, int], int]:
 # --- the web page ------------------------------------------------------------------------------
 
 
+def shown_per_lang(store: Store, bounds: Sequence[datetime]) -> dict[tuple[int, str | None], int]:
+    """Articles that may be shown, first seen in each span [bounds[i], bounds[i + 1]), counted
+    per span index and language by the database (the weekly email's weeks, whose edges in the
+    digest zone the caller gives, so no zone arithmetic is asked of SQL)."""
+    if len(bounds) < 2:
+        return {}
+    seen = col(Article.first_seen_at)
+    span = case(*[(seen < edge, index) for index, edge in enumerate(bounds[1:])], else_=None)
+    spans = (
+        sa_select(span.label("span"), col(Article.lang).label("lang"))
+        .where(shown(), seen >= bounds[0], seen < bounds[-1])
+        .subquery()
+    )
+    counted = sa_select(spans.c.span, spans.c.lang, func.count()).group_by(
+        spans.c.span, spans.c.lang
+    )
+    with store.session() as s:
+        return {(int(i), lang): int(n) for i, lang, n in s.execute(counted)}
+
+
 def shown_topics_since(store: Store, start: datetime) -> list[tuple[int, datetime, str | None]]:
     """(article id, published at, topic) of the items that may be shown published since `start`:
     one row per topic, and one with topic None for an item without any (the weekly chart)."""

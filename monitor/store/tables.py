@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
@@ -182,11 +183,25 @@ class PollLog(SQLModel, table=True):
     errors: str | None = Field(default=None, sa_column=Column(Text))
 
 
+ORIGINALS_INDEX_COLUMNS = ("id", "published_at", "lang", "source", "relevant", "duplicate_of")
+
+
 class Article(SQLModel, table=True):
     """One archived article: its text, metadata and where its raw capture lies."""
 
     __tablename__ = "article"
-    __table_args__ = (UniqueConstraint("source", "key", name="uq_article_source_key"),)
+    __table_args__ = (
+        UniqueConstraint("source", "key", name="uq_article_source_key"),
+        # What counting originals per period reads of each match (monitor.search.backend
+        # `count_by_period`): covering, so the rows and their texts are never read; partial,
+        # holding originals only, so no copy's long `duplicate_of` URL is ever a key.
+        Index(
+            "ix_article_originals",
+            *ORIGINALS_INDEX_COLUMNS,
+            sqlite_where=text("duplicate_of IS NULL"),
+            postgresql_where=text("duplicate_of IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True)

@@ -91,6 +91,7 @@ def create_app(
             Route("/story/{story_id:int}", pages.story, methods=get),
             Route("/sources", pages.source_health, methods=get),
             Route("/chart", pages.chart, methods=get),
+            Route("/trends", pages.trends, methods=get),
             Route("/style.css", style, methods=get),
         ],
         exception_handlers={HTTPException: error_page, Exception: error_page},

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from email.message import Message
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from jinja2 import Environment
@@ -33,18 +33,23 @@ from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import QueryError, StoreError
 from monitor.deliver.digest import Labels, snippet_of
 from monitor.extract.seeds import SEED_SOURCE
+from monitor.search.backend import PERIODS, SPLITS
 from monitor.search.query import SearchFilters, check_choices, clean_query
 from monitor.search.service import search
 from monitor.search.stories import newest_story_views, read_stories
+from monitor.search.trends import compare, period_end, period_name, trend
 from monitor.service.status import outbox_lines, status_report
 from monitor.store import Article, Store, queries
 from monitor.store.warc import Capture, WarcArchive, WarcRef
+from monitor.web.trendchart import attention_chart, comparison_chart
 from monitor.web.weekchart import chart_weeks, layout, week_name, weekly_topics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE_SIZE = 20
 STORIES_PAGE = 30
+MAX_COMPARED = 3  # queries on one /trends chart: more lines than that no one reads apart
 LEAD_CHARS = 400  # of a version's lead on a story's page: a paragraph, cut at a word
 MAX_PAGE = 500  # deeper pages are refused rather than scanned
 LANGUAGES = {"az": "Azerbaijani", "kk": "Kazakh", "ru": "Russian", "en": "English"}
@@ -71,6 +76,9 @@ class Query:
     until: date | None = None  # inclusive on the page; `filters` makes it exclusive
     relevant_only: bool = False
     page: int = 1
+    by: str = "week"  # the attention chart's periods
+    split: str = "lang"  # ... and what its bars are stacked by
+    share: bool = False  # ... and whether they read as a share of all articles
 
     @property
     def filters(self) -> SearchFilters:
@@ -84,6 +92,9 @@ class Query:
         )
 
     def url(self, page: int) -> str:
+        return "/search?" + urlencode(self.params(page))
+
+    def params(self, page: int) -> list[tuple[str, str]]:
         params: list[tuple[str, str]] = [("q", self.text)]
         params += [("source", s) for s in self.sources]
         params += [("lang", lang) for lang in self.langs]
@@ -91,8 +102,24 @@ class Query:
         params += [("since", self.since.isoformat())] if self.since else []
         params += [("until", self.until.isoformat())] if self.until else []
         params += [("relevant", "1")] if self.relevant_only else []
+        params += [("by", self.by)] if self.by != "week" else []
+        params += [("split", self.split)] if self.split != "lang" else []
+        params += [("share", "1")] if self.share else []
         params += [("page", str(page))] if page > 1 else []
-        return "/search?" + urlencode(params)
+        return params
+
+    def period_url(self, start: date, end: date, part: tuple[str, str | None] | None) -> str:
+        """The results a bar counts: this query narrowed to the days [start, end) and, for a
+        bar's segment, to its language, source or topic."""
+        narrowed = replace(self, since=start, until=end - timedelta(days=1))
+        split, value = part or ("none", None)
+        if value is not None and split == "lang":
+            narrowed = replace(narrowed, langs=(value,))
+        elif value is not None and split == "source":
+            narrowed = replace(narrowed, sources=(value,))
+        elif value is not None and split == "topic":
+            narrowed = replace(narrowed, topics=(value,))
+        return narrowed.url(1)
 
 
 def read_query(request: Request) -> Query:
@@ -110,7 +137,21 @@ def read_query(request: Request) -> Query:
         until=_date(params.get("until"), "until"),
         relevant_only=params.get("relevant", "") not in ("", "0"),
         page=_page(params.get("page")),
+        by=_choice(params.get("by"), "by", PERIODS, "week"),
+        split=_choice(params.get("split"), "split", SPLITS, "lang"),
+        share=params.get("share", "") not in ("", "0"),
     )
+
+
+def _choice(value: str | None, name: str, valid: Sequence[str], default: str) -> str:
+    """A chart option, or a 400 page naming the valid ones."""
+    if not value or not value.strip():
+        return default
+    try:
+        check_choices(name, (value.strip(),), valid)
+    except QueryError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return value.strip()
 
 
 def _date(value: str | None, name: str) -> date | None:
@@ -132,13 +173,7 @@ def _page(value: str | None) -> int:
 
 def _lang(value: str | None) -> str | None:
     """The reader's language, from `?lang=`: the one a story's title is chosen in."""
-    if not value or not value.strip():
-        return None
-    try:
-        check_choices("lang", (value.strip(),), list(LANGUAGES))
-    except QueryError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return value.strip()
+    return _choice(value, "lang", list(LANGUAGES), "") or None
 
 
 def _midnight(day: date) -> datetime:
@@ -183,7 +218,98 @@ class Pages:
             previous_url=query.url(query.page - 1) if query.page > 1 else None,
             next_url=query.url(query.page + 1) if query.page < pages else None,
             source_names=self._source_names(),
+            **(self._attention(query) if template == "search.html.j2" else {}),
         )
+
+    def _attention(self, query: Query) -> dict[str, Any]:
+        """The query's matches over time, for the chart above its results: originals only,
+        as `monitor trends` counts by default; each bar's segment links to what it counts."""
+        try:
+            found = trend(
+                self.store,
+                query.text,
+                query.filters,
+                by=query.by,
+                split=query.split,
+                share=query.share,
+            )
+        except QueryError as exc:  # too many periods: the results still show, the chart says why
+            return {"trend": None, "trend_problem": str(exc), "switch": self._switch(query)}
+
+        def link(start: date, part: str | None) -> str | None:
+            """None for an unknown language or source, or no topic: no filter finds those."""
+            if part is None and query.split != "none":
+                return None
+            return query.period_url(start, period_end(start, query.by), (query.split, part))
+
+        chart = attention_chart(
+            found, share=query.share, part_label=self._part_label(query.split), link=link
+        )
+        return {
+            "trend": found,
+            "trend_chart": chart,
+            "part_label": self._part_label(query.split),
+            "period_name": period_name,
+            "switch": self._switch(query),
+        }
+
+    @staticmethod
+    def _switch(query: Query) -> Callable[..., str]:
+        """The URL of these results with the chart's options changed."""
+        return lambda **changes: replace(query, **changes).url(1)
+
+    def trends(self, request: Request) -> Response:
+        """Two or three queries' matches over time on one chart (`?q=…&q=…`), the filters of
+        search applied to each; every point links to that query's results of its period."""
+        query = read_query(request)
+        self._check_choices(query)
+        texts = [clean_query(q) for q in request.query_params.getlist("q")] or [""]
+        if len(texts) > MAX_COMPARED:
+            raise HTTPException(400, f"q: at most {MAX_COMPARED} queries, got {len(texts)}")
+        found = self._trend(
+            lambda: compare(self.store, texts, query.filters, by=query.by, share=query.share)
+        )
+        asked = [replace(query, text=text) for text in texts]
+        links = [
+            (lambda start, q=q: q.period_url(start, period_end(start, query.by), None))
+            for q in asked
+        ]
+
+        def compared_url(**changes: Any) -> str:
+            kept = [p for p in replace(query, **changes).params(1) if p[0] != "q"]
+            return "/trends?" + urlencode([("q", text) for text in texts] + kept)
+
+        return self.render(
+            "trends.html.j2",
+            query=query,
+            texts=texts,
+            trends=found,
+            chart=comparison_chart(found, share=query.share, links=links),
+            period_name=period_name,
+            result_urls=[q.url(1) for q in asked],
+            switch=compared_url,
+            source_names=self._source_names(),
+        )
+
+    @staticmethod
+    def _trend(count: Callable[[], T]) -> T:
+        """A chart's counts; too many periods asked for is a 400 naming the way out."""
+        try:
+            return count()
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    def _part_label(self, split: str) -> Callable[[str | None], str]:
+        def label(part: str | None) -> str:
+            if part is None:
+                return "untagged" if split == "topic" else "unknown"
+            if split == "lang":
+                return LANGUAGES.get(part, part)
+            if split == "source":
+                return self.labels.source(part)
+            return self.labels.topic(part) if split == "topic" else "all"
+
+        return label
 
     def article(self, request: Request) -> Response:
         view = queries.article_view(self.store, request.path_params["article_id"])

@@ -1,4 +1,6 @@
-"""The web page's chart: relevant items per ISO week, stacked by topic, laid out for inline SVG.
+"""The web page's charts, laid out for inline SVG: relevant items per ISO week stacked by topic
+(`layout`), and the shapes any chart of columns is drawn with (`stacked_layout`, `line_layout`:
+the attention charts of `monitor.web.trendchart` use them too).
 
 Pure: rows in, counts out (`weekly_topics`, over the rows `monitor.store.queries.shown_topics_since`
 reads), then counts in, shapes out (`layout`); the template writes the shapes as SVG elements
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -82,6 +84,7 @@ class Bar:
     height: float
     fill: str
     title: str  # the tooltip: week, topic and count
+    href: str | None = None  # where the bar leads: the results it counts
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,25 @@ class Legend:
 
 
 @dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    title: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    stroke: str
+    points: tuple[Point, ...]
+
+    @property
+    def path(self) -> str:
+        """The SVG polyline's points."""
+        return " ".join(f"{p.x},{p.y}" for p in self.points)
+
+
+@dataclass(frozen=True)
 class WeekChart:
     bars: tuple[Bar, ...]
     week_labels: tuple[Label, ...]
@@ -107,6 +129,26 @@ class WeekChart:
     empty: bool
     width: int = WIDTH  # every chart has the page's size; the template reads it from here
     height: int = HEIGHT
+    lines: tuple[Line, ...] = ()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One series' part of a column: its height in the chart's unit, tooltip and link."""
+
+    series: str
+    value: float
+    title: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One period of a chart: its axis label and its segments, bottom up (a line chart reads
+    the one segment of each series)."""
+
+    label: str
+    segments: tuple[Segment, ...]
 
 
 def week_name(monday: date) -> str:
@@ -116,39 +158,97 @@ def week_name(monday: date) -> str:
 
 def layout(data: WeeklyTopics, topic_label: dict[str, str]) -> WeekChart:
     """Bars stacked per week in the order of `data.topics` (most frequent at the bottom)."""
-    fills = {topic: PALETTE[n % len(PALETTE)] for n, topic in enumerate(data.topics)}
-    stacks = {w: sum(data.counts.get((w, t), 0) for t in data.topics) for w in data.weeks}
-    tallest = max(stacks.values(), default=0)
+    columns = [
+        Column(
+            f"W{monday.isocalendar()[1]:02d}",  # the year is in each bar's title
+            tuple(
+                Segment(t, count, f"{week_name(monday)} · {topic_label.get(t, t)}: {count}")
+                for t in data.topics
+                if (count := data.counts.get((monday, t), 0))
+            ),
+        )
+        for monday in data.weeks
+    ]
+    return stacked_layout(columns, [(t, topic_label.get(t, t)) for t in data.topics])
+
+
+def stacked_layout(
+    columns: Sequence[Column],
+    series: Sequence[tuple[str, str]],
+    top_label: Callable[[float], str] = lambda tallest: str(int(tallest)),
+) -> WeekChart:
+    """Bars stacked per column, the segments in the order given; `series` (id, label) gives
+    the colours and the legend; the scale's top reads `top_label(tallest)`."""
+    fills = _fills(series)
+    tallest = max((sum(s.value for s in c.segments) for c in columns), default=0)
     baseline = float(HEIGHT - BOTTOM)
-    slot = (WIDTH - LEFT - RIGHT) / max(1, len(data.weeks))
-    bar_width = max(2.0, slot * 0.7)
+    slot = (WIDTH - LEFT - RIGHT) / max(1, len(columns))
+    bar_width = max(1.0, slot * 0.7)
     bars: list[Bar] = []
-    week_labels: list[Label] = []
-    every = max(1, math.ceil(len(data.weeks) * 40 / (WIDTH - LEFT - RIGHT)))  # 40 px a label
-    for n, monday in enumerate(data.weeks):
+    for n, column in enumerate(columns):
         x = LEFT + slot * n + (slot - bar_width) / 2
         top = baseline
-        for topic in data.topics:
-            count = data.counts.get((monday, topic), 0)
-            if not count:
+        for segment in column.segments:
+            if not segment.value:
                 continue
-            height = (baseline - TOP) * count / tallest
+            height = (baseline - TOP) * segment.value / tallest
             top -= height
-            label = topic_label.get(topic, topic)
-            title = f"{week_name(monday)} · {label}: {count}"
             shape = (round(x, 1), round(top, 1), round(bar_width, 1), round(height, 1))
-            bars.append(Bar(*shape, fill=fills[topic], title=title))
-        if n % every == 0:
-            short = f"W{monday.isocalendar()[1]:02d}"  # the year is in each bar's title
-            week_labels.append(Label(round(x + bar_width / 2, 1), baseline + 16, short))
-    scale = [Label(LEFT - 6, baseline + 4, "0")]
-    if tallest:
-        scale.append(Label(LEFT - 6, TOP + 4, str(tallest)))
+            bars.append(Bar(*shape, fills[segment.series], segment.title, segment.href))
     return WeekChart(
         bars=tuple(bars),
-        week_labels=tuple(week_labels),
-        scale_labels=tuple(scale),
-        legend=tuple(Legend(fills[t], topic_label.get(t, t)) for t in data.topics),
+        week_labels=_column_labels(columns, slot, baseline),
+        scale_labels=_scale(tallest, baseline, top_label),
+        legend=tuple(Legend(fills[key], text) for key, text in series),
         baseline=baseline,
         empty=tallest == 0,
     )
+
+
+def line_layout(
+    columns: Sequence[Column],
+    series: Sequence[tuple[str, str]],
+    top_label: Callable[[float], str] = lambda tallest: str(int(tallest)),
+) -> WeekChart:
+    """One line per series across the columns, a point (with its tooltip and link) on each."""
+    fills = _fills(series)
+    tallest = max((s.value for c in columns for s in c.segments), default=0)
+    baseline = float(HEIGHT - BOTTOM)
+    slot = (WIDTH - LEFT - RIGHT) / max(1, len(columns))
+    points: dict[str, list[Point]] = {key: [] for key, _ in series}
+    for n, column in enumerate(columns):
+        x = round(LEFT + slot * n + slot / 2, 1)
+        for segment in column.segments:
+            rise = (baseline - TOP) * segment.value / tallest if tallest else 0.0
+            point = Point(x, round(baseline - rise, 1), segment.title, segment.href)
+            points[segment.series].append(point)
+    return WeekChart(
+        bars=(),
+        week_labels=_column_labels(columns, slot, baseline),
+        scale_labels=_scale(tallest, baseline, top_label),
+        legend=tuple(Legend(fills[key], text) for key, text in series),
+        baseline=baseline,
+        empty=tallest == 0,
+        lines=tuple(Line(fills[key], tuple(points[key])) for key, _ in series),
+    )
+
+
+def _fills(series: Sequence[tuple[str, str]]) -> dict[str, str]:
+    return {key: PALETTE[n % len(PALETTE)] for n, (key, _) in enumerate(series)}
+
+
+def _column_labels(columns: Sequence[Column], slot: float, baseline: float) -> tuple[Label, ...]:
+    """Every column's label that fits: one each 40 px, the first always."""
+    every = max(1, math.ceil(len(columns) * 40 / (WIDTH - LEFT - RIGHT)))
+    return tuple(
+        Label(round(LEFT + slot * n + slot / 2, 1), baseline + 16, column.label)
+        for n, column in enumerate(columns)
+        if n % every == 0
+    )
+
+
+def _scale(tallest: float, baseline: float, top_label: Callable[[float], str]) -> tuple[Label, ...]:
+    scale = [Label(LEFT - 6, baseline + 4, "0")]
+    if tallest:
+        scale.append(Label(LEFT - 6, TOP + 4, top_label(tallest)))
+    return tuple(scale)
