@@ -500,6 +500,22 @@ def test_find_author(head: str, body: str, rules: dict[str, Any], expected: str 
         ("", "<p>21.02.2026 [19:22]</p><footer>© 2005-2026</footer>", {}, None),
         ("", '<aside><time datetime="2026-02-21T19:22:00+04:00">x</time></aside>', {}, None),
         ("", "<div class=d>© 2005-2026</div>", {"date": ".d"}, None),
+        # ... unless the source says which printed text is its date (AZERTAC's markup changed,
+        # its printed date did not); the old selector finding nothing falls through to it
+        (
+            "",
+            "<p>Siyasət 21.02.2026 [19:22]</p><footer>© 2005-2026</footer>",
+            {"date": ".news-date", "date_text": [r"\d{2}\.\d{2}\.\d{4}\s*\[\d{2}:\d{2}\]"]},
+            "2026-02-21T19:22:00+04:00",
+        ),
+        # metadata still comes first; a pattern that finds no readable date gives none
+        (
+            '<meta property="article:published_time" content="2026-02-20T10:00:00+04:00">',
+            "<p>21.02.2026 [19:22]</p>",
+            {"date_text": [r"\d{2}\.\d{2}\.\d{4}\s*\[\d{2}:\d{2}\]"]},
+            "2026-02-20T10:00:00+04:00",
+        ),
+        ("", "<p>Copyright 2005-2026</p>", {"date_text": [r"\d{4}-\d{4}"]}, None),
     ],
 )
 def test_find_published_at(

@@ -373,34 +373,47 @@ def find_published_at(
     tree: LexborHTMLParser, rules: ArticleRules, zone: ZoneInfo
 ) -> datetime | None:
     """The first readable of: rules.date → article:published_time meta → itemprop=datePublished
-    → JSON-LD datePublished → <time datetime> inside the article body → None."""
-    for candidate in _date_candidates(tree, rules):
+    → JSON-LD datePublished → <time datetime> inside the article body → rules.date_text in the
+    page's text → None."""
+    return dated_by(tree, rules, zone)[0]
+
+
+def dated_by(
+    tree: LexborHTMLParser, rules: ArticleRules, zone: ZoneInfo
+) -> tuple[datetime | None, str | None]:
+    """The page's date and where it was read ('selector .news-date', 'meta
+    article:published_time', 'page text', ...), for `find_published_at` and the live check."""
+    for origin, candidate in _date_candidates(tree, rules):
         published_at = parse_datetime(candidate, zone)
         if published_at is not None:
-            return published_at
-    return None
+            return published_at, origin
+    return None, None
 
 
-def _date_candidates(tree: LexborHTMLParser, rules: ArticleRules) -> Iterator[str]:
+def _date_candidates(tree: LexborHTMLParser, rules: ArticleRules) -> Iterator[tuple[str, str]]:
     if rules.date:
         for node in tree.css(rules.date):
-            yield from _machine_date(node)
-            yield node.text(separator=" ", strip=True)
-    yield from _meta_contents(
-        tree,
-        'meta[property="article:published_time"]',
-        'meta[name="article:published_time"]',
-    )
+            for value in (*_machine_date(node), node.text(separator=" ", strip=True)):
+                yield f"selector {rules.date}", value
+    for kind in ("property", "name"):
+        for value in _meta_contents(tree, f'meta[{kind}="article:published_time"]'):
+            yield f"meta {kind}=article:published_time", value
     for node in tree.css('[itemprop="datePublished"]'):
-        yield from _machine_date(node)
-        yield node.text(separator=" ", strip=True)
+        for value in (*_machine_date(node), node.text(separator=" ", strip=True)):
+            yield "itemprop=datePublished", value
     for item in json_ld_objects(tree):
         if isinstance(item.get("datePublished"), str):
-            yield item["datePublished"]
+            yield "JSON-LD datePublished", item["datePublished"]
     scopes = tree.css(rules.body) if rules.body else []
     for scope in scopes or tree.css("article"):
         for node in scope.css("time[datetime]"):
-            yield from _machine_date(node)
+            for value in _machine_date(node):
+                yield "<time datetime>", value
+    if rules.date_text and tree.body is not None:
+        text = tree.body.text(separator=" ", strip=True)
+        for pattern in rules.date_text:
+            for match in re.finditer(pattern, text):
+                yield f"page text {pattern}", match.group()
 
 
 def _machine_date(node: LexborNode) -> Iterator[str]:
