@@ -79,7 +79,7 @@ def test_poll_twice_then_status_export_and_reextract(
     second = monitor(*base, "poll", "--json")
     assert second.returncode == 0, second.stderr
     reports = [json.loads(line) for line in second.stdout.splitlines()]
-    assert len(reports) == 8 and all(r["ok"] and r["new"] == 0 for r in reports)
+    assert len(reports) == 18 and all(r["ok"] and r["new"] == 0 for r in reports)
     for report in reports:  # ISO 8601 with a T, as export writes times
         assert "T" in report["started_at"] and datetime.fromisoformat(report["finished_at"])
 
@@ -94,7 +94,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert "icma: ok" in status.stdout and "(1 of them duplicates)" in status.stdout
     assert "503" in status.stdout
     rows = [json.loads(line) for line in monitor(*base, "status", "--json").stdout.splitlines()]
-    assert len(rows) == 8
+    assert len(rows) == 18
     for row in rows:
         assert "T" in row["last_success_at"] and datetime.fromisoformat(row["next_check_at"])
 
@@ -205,7 +205,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     assert "monitor stopped" in stderr
     with sqlite3.connect(data / "archive.db") as db:
         due = db.execute("SELECT count(*) FROM source_state WHERE next_check_at IS NOT NULL")
-        assert due.fetchone()[0] == 8  # every source has its next check in the database
+        assert due.fetchone()[0] == 18  # every source has its next check in the database
 
 
 @pytest.mark.slow

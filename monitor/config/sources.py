@@ -171,7 +171,8 @@ EvidenceLabel = Annotated[str, BeforeValidator(_check_label)]
 
 def _is_set(record: Any, path: str) -> bool:
     """Whether `path` ('article.date', 'listings.1', 'backfill.pages') names a value the record
-    has: a field left at its default (None, [], False) is not set."""
+    has: an empty one (None, [], False) is not set; a default such as `first_page: 1` is, since
+    a copy written without defaults must keep its labels."""
     value: Any = record
     for part in path.split("."):
         if isinstance(value, list):
@@ -179,8 +180,6 @@ def _is_set(record: Any, path: str) -> bool:
                 return False
             value = value[int(part)]
         elif isinstance(value, Strict) and part in type(value).model_fields:
-            if part not in value.model_fields_set:
-                return False
             value = getattr(value, part)
         else:
             return False

@@ -272,19 +272,33 @@ def paragraphs_by_trafilatura(html: str, url: str) -> list[str]:
 
 def find_title(tree: LexborHTMLParser, rules: ArticleRules, url: str) -> str:
     """rules.title → og:title → <h1> → <title>, without a ' | Site' suffix, entities undone."""
+    return titled_by(tree, rules, url)[0]
+
+
+def titled_by(tree: LexborHTMLParser, rules: ArticleRules, url: str) -> tuple[str, str | None]:
+    """The page's title and where it was read ('selector h1', 'og:title', 'h1', '<title>'), for
+    `find_title` and the live check."""
     h1 = _first_text(tree, "h1")
-    site_names = _site_names(tree, url)
     candidates = (
-        _first_text(tree, rules.title) if rules.title else "",
-        _without_site_suffix(_meta_content(tree, 'meta[property="og:title"]'), site_names, h1),
-        h1,
-        _without_site_suffix(_first_text(tree, "title"), site_names, h1),
+        (f"selector {rules.title}", _first_text(tree, rules.title) if rules.title else ""),
+        ("og:title", og_title(tree, url)),
+        ("h1", h1),
+        ("<title>", _without_site_suffix(_first_text(tree, "title"), _site_names(tree, url), h1)),
     )
-    for candidate in candidates:
+    for origin, candidate in candidates:
         title = tidy(html_entities.unescape(candidate)).replace("\n", " ")
         if title:
-            return title
-    return ""
+            return title, origin
+    return "", None
+
+
+def og_title(tree: LexborHTMLParser, url: str) -> str:
+    """The page's og:title without a ' | Site' suffix: what the site says the headline is."""
+    h1 = _first_text(tree, "h1")
+    title = _without_site_suffix(
+        _meta_content(tree, 'meta[property="og:title"]'), _site_names(tree, url), h1
+    )
+    return tidy(html_entities.unescape(title)).replace("\n", " ")
 
 
 def _site_names(tree: LexborHTMLParser, url: str) -> list[str]:
@@ -413,7 +427,7 @@ def _date_candidates(tree: LexborHTMLParser, rules: ArticleRules) -> Iterator[tu
         text = tree.body.text(separator=" ", strip=True)
         for pattern in rules.date_text:
             for match in re.finditer(pattern, text):
-                yield f"page text {pattern}", match.group()
+                yield "page text", match.group()
 
 
 def _machine_date(node: LexborNode) -> Iterator[str]:
