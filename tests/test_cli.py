@@ -90,6 +90,8 @@ def test_poll_twice_then_status_export_and_reextract(
     status = monitor(*base, "status")
     assert status.returncode == 0, status.stderr
     assert "kazinform-ru: FAILING (1 in a row)" in status.stdout
+    assert "which field broke: monitor check --source kazinform-ru" in status.stdout
+    assert "--source azertag-az" not in status.stdout
     assert "azertag-az: ok" in status.stdout
     assert "icma: ok" in status.stdout and "(1 of them duplicates)" in status.stdout
     assert "503" in status.stdout

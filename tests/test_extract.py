@@ -306,6 +306,9 @@ KAZINFORM_DATELINES = [re.compile(pattern) for pattern in SHIPPED["kazinform-ru"
         ("NUR-SULTAN. KAZINFORM -- The minister said.", "The minister said."),
         ("АСТАНА. KAZINFORM – Министр сообщил.", "Министр сообщил."),
         ("АЛМАТЫ. КАЗИНФОРМ — Министр сообщил.", "Министр сообщил."),
+        ("ҚЫЗЫЛОРДА. KAZINFORM – Әкім мәлімдеді.", "Әкім мәлімдеді."),
+        ("ӨСКЕМЕН.KAZINFORM − Әкім мәлімдеді.", "Әкім мәлімдеді."),
+        ("DÝShANBE. KAZINFORM — Mınıstr málimdedi.", "Mınıstr málimdedi."),
         ("UST-KAMENOGORSK. KAZINFORM –The minister said.", "The minister said."),
         ("KAZINFORM – The minister said.", "The minister said."),
         ("Kazinform – крупнейшее агентство страны.", "Kazinform – крупнейшее агентство страны."),
@@ -345,6 +348,10 @@ def test_datelines_only_when_the_source_has_them() -> None:
         "Earlier it was reported that the port would expand.",
         "Бұған дейін Бакуде қазақ фильмдерінің апталығы өткенін хабарлаған едік.",
         "Buǵan deıin Bakýde qazaq fılmderiniń aptalyǵy ótkenin habarlaǵan edik.",
+        "Budan buryn Bakýde qazaq fılmderiniń aptalyǵy ótkenin jazǵanbyz.",
+        "Eske salaıyq, Qazaqstan men Ázerbaıjan saýda kelisimine qol qoıdy.",
+        "Qosa keteıik, Aqtaý porty jańa parom satyp aldy.",
+        "Бұған дейін Бакуде қазақ фильмдерінің апталығы өткенін жазған болатынбыз.",
     ],
 )
 def test_closing_cross_link_is_dropped(closing: str) -> None:

@@ -208,6 +208,8 @@ def status(
             typer.echo(f"  last error: {row.last_error}")
         for error in row.recent_errors:
             typer.echo(f"  ! {error}")
+        if entry.health.startswith(("FAILING", "EXTRACTION FAILING")):
+            typer.echo(f"  which field broke: monitor check --source {entry.name}")
     typer.echo(status_reports.stages_line(report))
     for line in status_reports.outbox_lines(report):
         typer.echo(line)

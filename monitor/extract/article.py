@@ -98,13 +98,9 @@ def extract_article(
     published_at = find_published_at(tree, rules, zone)
     author = find_author(tree, rules, url)
     canonical_url = find_canonical_url(tree, url)
-    drop_lines = [re.compile(pattern) for pattern in rules.drop_lines]
-    datelines = [re.compile(pattern) for pattern in rules.datelines]
-    # Cross-links are matched in any case, and across the line breaks of their paragraph.
-    cross_links = [re.compile(pattern, re.IGNORECASE | re.DOTALL) for pattern in rules.cross_links]
 
     def cleaned(paragraphs: list[str]) -> list[str]:
-        return clean_paragraphs(paragraphs, title, drop_lines, datelines, cross_links)
+        return clean_by_rules(paragraphs, title, rules)
 
     # 1. The source's own selectors.
     method = "selectors"
@@ -126,6 +122,18 @@ def extract_article(
         lang=detect_language(f"{title}\n{text}", fallback=language),
         canonical_url=canonical_url,
         method=method,
+    )
+
+
+def clean_by_rules(paragraphs: list[str], title: str, rules: ArticleRules) -> list[str]:
+    """The paragraphs without the site's own lines: its `drop_lines`, `datelines` and closing
+    `cross_links` (matched in any case, and across the line breaks of their paragraph)."""
+    return clean_paragraphs(
+        paragraphs,
+        title,
+        [re.compile(pattern) for pattern in rules.drop_lines],
+        [re.compile(pattern) for pattern in rules.datelines],
+        [re.compile(pattern, re.IGNORECASE | re.DOTALL) for pattern in rules.cross_links],
     )
 
 
