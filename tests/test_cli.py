@@ -113,7 +113,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert 0 < len(since.stdout.splitlines()) < len(rows)
     table = monitor(*base, "export", "--format", "csv")
     parsed = list(csv.DictReader(io.StringIO(table.stdout)))
-    assert len(parsed) == 29 + 5  # the recorded articles and the seed corpus
+    assert len(parsed) == 44 + 5  # the recorded articles and the seed corpus
     assert set(parsed[0]) >= EXPORT_FIELDS | {"duplicate_of", "similarity"}
     copies = [row for row in parsed if row["duplicate_of"]]
     assert [row["source"] for row in copies] == ["icma"]  # icma.az's copy of the 525.az op-ed
@@ -125,7 +125,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert again.returncode == 0, again.stderr
     assert "5 seeds from seeds: 0 new, 0 updated, 5 unchanged" in again.stdout
     rebuilt = monitor(*base, "dedupe", "--rebuild")
-    assert rebuilt.returncode == 0 and "from 34 stored sketches" in rebuilt.stdout
+    assert rebuilt.returncode == 0 and "from 49 stored sketches" in rebuilt.stdout
 
     database = tmp_path / "data" / "archive.db"
     with sqlite3.connect(database) as db:
@@ -190,7 +190,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     try:
         deadline = time.monotonic() + 60
         count = 0
-        while time.monotonic() < deadline and count < 29 + 5:
+        while time.monotonic() < deadline and count < 44 + 5:
             time.sleep(0.5)
             if (data / "archive.db").exists():
                 with sqlite3.connect(data / "archive.db") as db:
@@ -198,7 +198,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
                         count = db.execute("SELECT count(*) FROM article").fetchone()[0]
                     except sqlite3.OperationalError:
                         count = 0
-        assert count == 29 + 5  # the recorded articles and the seed corpus
+        assert count == 44 + 5  # the recorded articles and the seed corpus
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)
     finally:
@@ -247,7 +247,7 @@ def test_classify_agrees_with_the_pipeline_and_retag_applies_an_added_rule(
         assert sorted(e["id"] for e in answer["entities"]) == sorted(
             e["id"] for e in row["entities"]
         )
-    assert sum(r["relevant"] for r in exported if r["source"] != "seed") == 18
+    assert sum(r["relevant"] for r in exported if r["source"] != "seed") == 28
 
     # the operator adds a rule: timetable notices ('weekly flights') are not for this channel
     rules = yaml.safe_load(topics.read_text(encoding="utf-8"))

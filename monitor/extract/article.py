@@ -17,7 +17,6 @@ This module is the only one that imports trafilatura; selectolax does the HTML p
 from __future__ import annotations
 
 import html as html_entities
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -32,6 +31,7 @@ from trafilatura.deduplication import LRUCache
 
 from monitor.config.sources import ArticleRules
 from monitor.core.records import ExtractedArticle
+from monitor.extract.json_ld import json_ld_objects
 from monitor.text.dates import parse_datetime
 from monitor.text.lang import detect_language
 from monitor.text.paragraphs import clean_paragraphs, comparable, tidy
@@ -70,7 +70,6 @@ _LOOKS_LIKE_HTML = re.compile(
     r"<(?:!doctype\s+html|html|head|body|meta|title|div|p|article|main|section|h1|span|a)\b",
     re.IGNORECASE,
 )
-_ARTICLE_TYPES = frozenset({"ReportageNews", "BlogPosting", "LiveBlogPosting", "Report"})
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -459,33 +458,6 @@ def find_canonical_url(tree: LexborHTMLParser, url: str) -> str | None:
         if candidate.strip() and urlsplit(resolved).scheme in ("http", "https"):
             return resolved
     return None
-
-
-def json_ld_objects(tree: LexborHTMLParser) -> list[dict[str, Any]]:
-    """Every JSON object in the page's ld+json scripts, lists and @graph flattened; articles
-    (NewsArticle, ReportageNews, BlogPosting, ...) first, so a WebPage's dates come last."""
-    found: list[dict[str, Any]] = []
-    for script in tree.css('script[type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text(), strict=False)
-        except ValueError:
-            continue
-        pending = [data]
-        while pending:
-            item = pending.pop(0)
-            if isinstance(item, list):
-                pending.extend(item)
-            elif isinstance(item, dict):
-                found.append(item)
-                pending.append(item.get("@graph"))
-    return sorted(found, key=lambda item: not _is_article_type(item.get("@type")))
-
-
-def _is_article_type(kind: Any) -> bool:
-    kinds = kind if isinstance(kind, list) else [kind]
-    return any(
-        isinstance(name, str) and ("Article" in name or name in _ARTICLE_TYPES) for name in kinds
-    )
 
 
 def _first_text(tree: LexborHTMLParser, selector: str) -> str:
