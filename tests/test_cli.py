@@ -79,7 +79,7 @@ def test_poll_twice_then_status_export_and_reextract(
     second = monitor(*base, "poll", "--json")
     assert second.returncode == 0, second.stderr
     reports = [json.loads(line) for line in second.stdout.splitlines()]
-    assert len(reports) == 8 and all(r["ok"] and r["new"] == 0 for r in reports)
+    assert len(reports) == 18 and all(r["ok"] and r["new"] == 0 for r in reports)
     for report in reports:  # ISO 8601 with a T, as export writes times
         assert "T" in report["started_at"] and datetime.fromisoformat(report["finished_at"])
 
@@ -90,11 +90,13 @@ def test_poll_twice_then_status_export_and_reextract(
     status = monitor(*base, "status")
     assert status.returncode == 0, status.stderr
     assert "kazinform-ru: FAILING (1 in a row)" in status.stdout
+    assert "which field broke: monitor check --source kazinform-ru" in status.stdout
+    assert "--source azertag-az" not in status.stdout
     assert "azertag-az: ok" in status.stdout
     assert "icma: ok" in status.stdout and "(1 of them duplicates)" in status.stdout
     assert "503" in status.stdout
     rows = [json.loads(line) for line in monitor(*base, "status", "--json").stdout.splitlines()]
-    assert len(rows) == 8
+    assert len(rows) == 18
     for row in rows:
         assert "T" in row["last_success_at"] and datetime.fromisoformat(row["next_check_at"])
 
@@ -111,7 +113,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert 0 < len(since.stdout.splitlines()) < len(rows)
     table = monitor(*base, "export", "--format", "csv")
     parsed = list(csv.DictReader(io.StringIO(table.stdout)))
-    assert len(parsed) == 29 + 5  # the recorded articles and the seed corpus
+    assert len(parsed) == 44 + 5  # the recorded articles and the seed corpus
     assert set(parsed[0]) >= EXPORT_FIELDS | {"duplicate_of", "similarity"}
     copies = [row for row in parsed if row["duplicate_of"]]
     assert [row["source"] for row in copies] == ["icma"]  # icma.az's copy of the 525.az op-ed
@@ -123,7 +125,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert again.returncode == 0, again.stderr
     assert "5 seeds from seeds: 0 new, 0 updated, 5 unchanged" in again.stdout
     rebuilt = monitor(*base, "dedupe", "--rebuild")
-    assert rebuilt.returncode == 0 and "from 34 stored sketches" in rebuilt.stdout
+    assert rebuilt.returncode == 0 and "from 49 stored sketches" in rebuilt.stdout
 
     database = tmp_path / "data" / "archive.db"
     with sqlite3.connect(database) as db:
@@ -188,7 +190,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     try:
         deadline = time.monotonic() + 60
         count = 0
-        while time.monotonic() < deadline and count < 29 + 5:
+        while time.monotonic() < deadline and count < 44 + 5:
             time.sleep(0.5)
             if (data / "archive.db").exists():
                 with sqlite3.connect(data / "archive.db") as db:
@@ -196,7 +198,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
                         count = db.execute("SELECT count(*) FROM article").fetchone()[0]
                     except sqlite3.OperationalError:
                         count = 0
-        assert count == 29 + 5  # the recorded articles and the seed corpus
+        assert count == 44 + 5  # the recorded articles and the seed corpus
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)
     finally:
@@ -205,7 +207,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     assert "monitor stopped" in stderr
     with sqlite3.connect(data / "archive.db") as db:
         due = db.execute("SELECT count(*) FROM source_state WHERE next_check_at IS NOT NULL")
-        assert due.fetchone()[0] == 8  # every source has its next check in the database
+        assert due.fetchone()[0] == 18  # every source has its next check in the database
 
 
 @pytest.mark.slow
@@ -245,7 +247,7 @@ def test_classify_agrees_with_the_pipeline_and_retag_applies_an_added_rule(
         assert sorted(e["id"] for e in answer["entities"]) == sorted(
             e["id"] for e in row["entities"]
         )
-    assert sum(r["relevant"] for r in exported if r["source"] != "seed") == 18
+    assert sum(r["relevant"] for r in exported if r["source"] != "seed") == 28
 
     # the operator adds a rule: timetable notices ('weekly flights') are not for this channel
     rules = yaml.safe_load(topics.read_text(encoding="utf-8"))

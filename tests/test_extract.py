@@ -306,6 +306,9 @@ KAZINFORM_DATELINES = [re.compile(pattern) for pattern in SHIPPED["kazinform-ru"
         ("NUR-SULTAN. KAZINFORM -- The minister said.", "The minister said."),
         ("АСТАНА. KAZINFORM – Министр сообщил.", "Министр сообщил."),
         ("АЛМАТЫ. КАЗИНФОРМ — Министр сообщил.", "Министр сообщил."),
+        ("ҚЫЗЫЛОРДА. KAZINFORM – Әкім мәлімдеді.", "Әкім мәлімдеді."),
+        ("ӨСКЕМЕН.KAZINFORM − Әкім мәлімдеді.", "Әкім мәлімдеді."),
+        ("DÝShANBE. KAZINFORM — Mınıstr málimdedi.", "Mınıstr málimdedi."),
         ("UST-KAMENOGORSK. KAZINFORM –The minister said.", "The minister said."),
         ("KAZINFORM – The minister said.", "The minister said."),
         ("Kazinform – крупнейшее агентство страны.", "Kazinform – крупнейшее агентство страны."),
@@ -345,6 +348,10 @@ def test_datelines_only_when_the_source_has_them() -> None:
         "Earlier it was reported that the port would expand.",
         "Бұған дейін Бакуде қазақ фильмдерінің апталығы өткенін хабарлаған едік.",
         "Buǵan deıin Bakýde qazaq fılmderiniń aptalyǵy ótkenin habarlaǵan edik.",
+        "Budan buryn Bakýde qazaq fılmderiniń aptalyǵy ótkenin jazǵanbyz.",
+        "Eske salaıyq, Qazaqstan men Ázerbaıjan saýda kelisimine qol qoıdy.",
+        "Qosa keteıik, Aqtaý porty jańa parom satyp aldy.",
+        "Бұған дейін Бакуде қазақ фильмдерінің апталығы өткенін жазған болатынбыз.",
     ],
 )
 def test_closing_cross_link_is_dropped(closing: str) -> None:
@@ -500,6 +507,22 @@ def test_find_author(head: str, body: str, rules: dict[str, Any], expected: str 
         ("", "<p>21.02.2026 [19:22]</p><footer>© 2005-2026</footer>", {}, None),
         ("", '<aside><time datetime="2026-02-21T19:22:00+04:00">x</time></aside>', {}, None),
         ("", "<div class=d>© 2005-2026</div>", {"date": ".d"}, None),
+        # ... unless the source says which printed text is its date (AZERTAC's markup changed,
+        # its printed date did not); the old selector finding nothing falls through to it
+        (
+            "",
+            "<p>Siyasət 21.02.2026 [19:22]</p><footer>© 2005-2026</footer>",
+            {"date": ".news-date", "date_text": [r"\d{2}\.\d{2}\.\d{4}\s*\[\d{2}:\d{2}\]"]},
+            "2026-02-21T19:22:00+04:00",
+        ),
+        # metadata still comes first; a pattern that finds no readable date gives none
+        (
+            '<meta property="article:published_time" content="2026-02-20T10:00:00+04:00">',
+            "<p>21.02.2026 [19:22]</p>",
+            {"date_text": [r"\d{2}\.\d{2}\.\d{4}\s*\[\d{2}:\d{2}\]"]},
+            "2026-02-20T10:00:00+04:00",
+        ),
+        ("", "<p>Copyright 2005-2026</p>", {"date_text": [r"\d{4}-\d{4}"]}, None),
     ],
 )
 def test_find_published_at(

@@ -117,7 +117,7 @@ def test_reload_takes_valid_files_and_keeps_the_old_ones_when_either_is_broken(
         sources = load_sources(sources_file)
         async with open_deps(settings, sources) as deps:
             runner = Runner(deps, sources)
-            assert len(runner.sources) == 8
+            assert len(runner.sources) == 18
             data = yaml.safe_load(sources_file.read_text(encoding="utf-8"))
             data["sources"] = [s for s in data["sources"] if s["name"] != "icma"]
             sources_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -131,7 +131,7 @@ def test_reload_takes_valid_files_and_keeps_the_old_ones_when_either_is_broken(
             topics_file.write_text("scoring: {threshold: high}\n", encoding="utf-8")
             sources_file.write_text((ROOT / "sources.yaml").read_text(encoding="utf-8"))
             runner.reload()  # topics.yaml is broken: nothing changes
-            assert len(runner.sources) == 7
+            assert len(runner.sources) == 17
             assert runner.deps.rules.scoring.threshold == 5.5
 
     asyncio.run(main())

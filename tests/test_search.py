@@ -515,7 +515,12 @@ def fixture_archive(
         _reset_postgres(url)
         settings = make_settings(data_dir, database_url=url)
     site_server.clear_overrides()
-    sources = rewrite_sources(load_sources(ROOT / "sources.yaml"), site_server.url_map())
+    # the queries were labelled on the recordings of these sources (the ten added from the
+    # December 2026 evidence review are not labelled for search)
+    labelled = {"azertag-az", "azertag-ru", "azertag-en", "525az", "icma"}
+    labelled |= {"kazinform-kk", "kazinform-ru", "kazinform-en"}
+    shipped = load_sources(ROOT / "sources.yaml")
+    sources = rewrite_sources([s for s in shipped if s.name in labelled], site_server.url_map())
 
     async def poll() -> None:
         async with open_deps(settings, sources) as deps:

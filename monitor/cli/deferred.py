@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from monitor.search import trends as trend_counts
     from monitor.service import advance, health, maintenance, pipeline, runner
     from monitor.service import backfill as backfills
+    from monitor.service import check as live_check
     from monitor.service import dedupe as dedupe_stage
     from monitor.service import lease as leases
     from monitor.service import link as story_linking
@@ -62,6 +63,7 @@ else:
     exports = lazy_import("monitor.search.export")
     health = lazy_import("monitor.service.health")
     leases = lazy_import("monitor.service.lease")
+    live_check = lazy_import("monitor.service.check")
     listening = lazy_import("monitor.web.serve")
     maintenance = lazy_import("monitor.service.maintenance")
     pipeline = lazy_import("monitor.service.pipeline")

@@ -35,6 +35,7 @@ from monitor.cli.deferred import (
     dedupe_stage,
     demo_run,
     health,
+    live_check,
     maintenance,
     pipeline,
     relinking,
@@ -133,6 +134,44 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 @app.command()
+def check(
+    ctx: typer.Context,
+    source: Sources = None,
+    as_json: Annotated[bool, flag("--json", "One JSON object per source.")] = False,
+) -> None:
+    """Fetch each source live and say, field by field, what its selectors find. Exit 1 if any
+    source is broken."""
+    settings = settings_of(ctx)
+    chosen = sources_file.enabled(sources_of(settings), source)
+    checks = asyncio.run(live_check.check_live(chosen, settings, utc_now()))
+    for result in checks:
+        if as_json:
+            row = asdict(result) | {"state": result.state}
+            typer.echo(json_line(row))
+        else:
+            _print_check(result)
+    if any(result.broken for result in checks):
+        raise typer.Exit(1)
+
+
+def _print_check(result: Any) -> None:
+    typer.echo(f"{result.source}: {result.state.upper() if result.broken else result.state}")
+    for entry in result.entries:
+        typer.echo(f"  {entry.field} {entry.url}: {entry.state}, {entry.found}")
+        if entry.label:
+            typer.echo(f"    ({entry.label})")
+    for article in result.articles:
+        typer.echo(f"  article {article.url}")
+        typer.echo(f"    title: {article.title!r} from {article.title_from}")
+        typer.echo(f"    date: {article.published_at} from {article.date_from}")
+        typer.echo(f"    body ({article.method}): {article.body_start}…")
+    for problem in result.problems():
+        typer.echo(f"  ! {problem.field}: {problem.state}, {problem.found}")
+        if problem.label:
+            typer.echo(f"    ({problem.label})")
+
+
+@app.command()
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, flag("--json", "Machine-readable output.")] = False,
@@ -169,6 +208,8 @@ def status(
             typer.echo(f"  last error: {row.last_error}")
         for error in row.recent_errors:
             typer.echo(f"  ! {error}")
+        if entry.health.startswith(("FAILING", "EXTRACTION FAILING")):
+            typer.echo(f"  which field broke: monitor check --source {entry.name}")
     typer.echo(status_reports.stages_line(report))
     for line in status_reports.outbox_lines(report):
         typer.echo(line)

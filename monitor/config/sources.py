@@ -2,7 +2,8 @@
 
 A source needs only `name`, `homepage`, `language` and one of `feeds`, `sitemaps` or `listings`;
 everything else has a default, and pages without `article` selectors go through generic
-extraction. Errors name the file, the source and the field, e.g.
+extraction. `evidence` labels how sure each site fact is (`confirmed: <where>` or `guess`): the
+shipped file labels every one, and `monitor check` shows the labels beside what it finds live. Errors name the file, the source and the field, e.g.
 `sources.yaml: source 'azertag-az', field 'interval': ...`.
 """
 
@@ -115,6 +116,9 @@ class ArticleRules(Strict):
     matched text, since the story's first sentence follows the agency's dateline in the same
     paragraph ('ASTANA. KAZINFORM – The sides…'). `cross_links` are matched, in any letter case,
     at the start of a short closing paragraph ('Ранее сообщалось…'), which is then dropped.
+    `date_text` are searched in the page's visible text when neither the `date` selector nor the
+    page's metadata gives a date ('20.11.2026 [14:05]' on AZERTAC, whose markup changed while its
+    printed date did not): the first match read as a date wins, before the feed's date is taken.
     `agency` lists the names (each spelling) signing the datelines its articles open with ('Baku,
     November 20, AZERTAC'): a digest's snippet skips such a dateline whichever source's article it
     opens, since an aggregator may carry another agency's. All of it is site knowledge, so it
@@ -124,12 +128,77 @@ class ArticleRules(Strict):
     title: Selector | None = None
     body: Selector | None = None
     date: Selector | None = None
+    date_text: list[Regex] = Field(default_factory=list)
     author: Selector | None = None
     remove: list[Selector] = Field(default_factory=list)
     drop_lines: list[Regex] = Field(default_factory=list)
     datelines: list[Regex] = Field(default_factory=list)
     cross_links: list[Regex] = Field(default_factory=list)
     agency: list[AgencyName] = Field(default_factory=list)
+
+
+_LABEL = re.compile(r"^(?:confirmed: \S.*|guess(?:: \S.*)?)$")
+# The fields that state a fact about the site, which the evidence may confirm or not; the others
+# (name, title, interval, enabled, max_articles) are the operator's choices.
+LABELLED_FIELDS = (
+    "homepage",
+    "language",
+    "timezone",
+    "feeds",
+    "sitemaps",
+    "listings",
+    "article_url",
+    "id_pattern",
+    "aggregator",
+    "backfill",
+    "article",
+)
+
+
+_POLICY = frozenset({"backfill.max_pages"})  # how far to walk: the operator's choice
+
+
+def _check_label(value: Any) -> Any:
+    if not isinstance(value, str) or not _LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not an evidence label: 'confirmed: <where it was seen>' or 'guess'"
+        )
+    return value
+
+
+EvidenceLabel = Annotated[str, BeforeValidator(_check_label)]
+
+
+def _is_set(record: Any, path: str) -> bool:
+    """Whether `path` ('article.date', 'listings.1', 'backfill.pages') names a value the record
+    has: an empty one (None, [], False) is not set; a default such as `first_page: 1` is, since
+    a copy written without defaults must keep its labels."""
+    value: Any = record
+    for part in path.split("."):
+        if isinstance(value, list):
+            if not part.isdigit() or int(part) >= len(value):
+                return False
+            value = value[int(part)]
+        elif isinstance(value, Strict) and part in type(value).model_fields:
+            value = getattr(value, part)
+        else:
+            return False
+    return value not in (None, [], False)
+
+
+def _set_fact_paths(source: Source) -> list[str]:
+    """Each site fact the source sets, one path per field; those of `article` and `backfill`
+    one per field inside them."""
+    paths: list[str] = []
+    for name in LABELLED_FIELDS:
+        if not _is_set(source, name):
+            continue
+        value = getattr(source, name)
+        if isinstance(value, Strict):
+            paths.extend(f"{name}.{inner}" for inner in sorted(value.model_fields_set))
+        else:
+            paths.append(name)
+    return [path for path in paths if path not in _POLICY and _is_set(source, path)]
 
 
 class Source(Strict):
@@ -151,6 +220,8 @@ class Source(Strict):
     # site's item are copies of each other, the other site's is the original, whichever came first.
     aggregator: bool = False
     backfill: Backfill | None = None  # how to walk back through its history (optional)
+    # How sure each site fact above is: {field: 'confirmed: <where>' | 'guess'}. See `Evidence`.
+    evidence: dict[str, EvidenceLabel] = Field(default_factory=dict)
 
     @field_validator("language")
     @classmethod
@@ -179,6 +250,44 @@ class Source(Strict):
         if self.backfill and not (self.backfill.selector or self.listings):
             raise ValueError("backfill needs a selector (there is no listing to take one from)")
         return self
+
+    @model_validator(mode="after")
+    def _evidence_names_set_fields(self) -> Source:
+        for path in self.evidence:
+            if path.split(".")[0] not in LABELLED_FIELDS:
+                raise ValueError(
+                    f"evidence for {path!r}: not a site fact (one of {', '.join(LABELLED_FIELDS)})"
+                )
+            if not _is_set(self, path):
+                raise ValueError(f"evidence for {path!r}: the source does not set that field")
+        return self
+
+    def unlabelled(self) -> list[str]:
+        """The site facts this source sets that carry no evidence label: the shipped file has
+        none, and `monitor check` names them beside what it found."""
+        missing: list[str] = []
+        for path in _set_fact_paths(self):
+            if self.label(path) is not None:
+                continue
+            value = getattr(self, path) if path in type(self).model_fields else None
+            items = (
+                [f"{path}.{index}" for index in range(len(value))]
+                if isinstance(value, list)
+                else []
+            )
+            if any(item in self.evidence for item in items):  # labelled one by one
+                missing.extend(item for item in items if item not in self.evidence)
+            else:
+                missing.append(path)
+        return missing
+
+    def label(self, path: str) -> str | None:
+        """The evidence label of a field ('listings.1'), or of the field holding it ('listings')."""
+        while path:
+            if path in self.evidence:
+                return self.evidence[path]
+            path = path.rpartition(".")[0]
+        return None
 
     @property
     def backfill_selector(self) -> str | None:

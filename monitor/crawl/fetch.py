@@ -471,5 +471,11 @@ def _status_error(url: str, response: httpx.Response, body: bytes, now: datetime
 def _is_challenge(headers: httpx.Headers, body: bytes) -> bool:
     if headers.get("cf-mitigated", "").strip().lower() == "challenge":
         return True
+    return looks_like_challenge(body)
+
+
+def looks_like_challenge(body: bytes) -> bool:
+    """Whether a body is a bot check ("Attention Required! | Cloudflare", "Just a moment..."),
+    whatever its status: such a page is never an article."""
     lowered = body.lower()
     return any(marker in lowered for marker in _CHALLENGE_MARKERS)

@@ -17,7 +17,6 @@ This module is the only one that imports trafilatura; selectolax does the HTML p
 from __future__ import annotations
 
 import html as html_entities
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -32,6 +31,7 @@ from trafilatura.deduplication import LRUCache
 
 from monitor.config.sources import ArticleRules
 from monitor.core.records import ExtractedArticle
+from monitor.extract.json_ld import json_ld_objects
 from monitor.text.dates import parse_datetime
 from monitor.text.lang import detect_language
 from monitor.text.paragraphs import clean_paragraphs, comparable, tidy
@@ -70,7 +70,6 @@ _LOOKS_LIKE_HTML = re.compile(
     r"<(?:!doctype\s+html|html|head|body|meta|title|div|p|article|main|section|h1|span|a)\b",
     re.IGNORECASE,
 )
-_ARTICLE_TYPES = frozenset({"ReportageNews", "BlogPosting", "LiveBlogPosting", "Report"})
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -98,13 +97,9 @@ def extract_article(
     published_at = find_published_at(tree, rules, zone)
     author = find_author(tree, rules, url)
     canonical_url = find_canonical_url(tree, url)
-    drop_lines = [re.compile(pattern) for pattern in rules.drop_lines]
-    datelines = [re.compile(pattern) for pattern in rules.datelines]
-    # Cross-links are matched in any case, and across the line breaks of their paragraph.
-    cross_links = [re.compile(pattern, re.IGNORECASE | re.DOTALL) for pattern in rules.cross_links]
 
     def cleaned(paragraphs: list[str]) -> list[str]:
-        return clean_paragraphs(paragraphs, title, drop_lines, datelines, cross_links)
+        return clean_by_rules(paragraphs, title, rules)
 
     # 1. The source's own selectors.
     method = "selectors"
@@ -126,6 +121,18 @@ def extract_article(
         lang=detect_language(f"{title}\n{text}", fallback=language),
         canonical_url=canonical_url,
         method=method,
+    )
+
+
+def clean_by_rules(paragraphs: list[str], title: str, rules: ArticleRules) -> list[str]:
+    """The paragraphs without the site's own lines: its `drop_lines`, `datelines` and closing
+    `cross_links` (matched in any case, and across the line breaks of their paragraph)."""
+    return clean_paragraphs(
+        paragraphs,
+        title,
+        [re.compile(pattern) for pattern in rules.drop_lines],
+        [re.compile(pattern) for pattern in rules.datelines],
+        [re.compile(pattern, re.IGNORECASE | re.DOTALL) for pattern in rules.cross_links],
     )
 
 
@@ -272,19 +279,33 @@ def paragraphs_by_trafilatura(html: str, url: str) -> list[str]:
 
 def find_title(tree: LexborHTMLParser, rules: ArticleRules, url: str) -> str:
     """rules.title → og:title → <h1> → <title>, without a ' | Site' suffix, entities undone."""
+    return titled_by(tree, rules, url)[0]
+
+
+def titled_by(tree: LexborHTMLParser, rules: ArticleRules, url: str) -> tuple[str, str | None]:
+    """The page's title and where it was read ('selector h1', 'og:title', 'h1', '<title>'), for
+    `find_title` and the live check."""
     h1 = _first_text(tree, "h1")
-    site_names = _site_names(tree, url)
     candidates = (
-        _first_text(tree, rules.title) if rules.title else "",
-        _without_site_suffix(_meta_content(tree, 'meta[property="og:title"]'), site_names, h1),
-        h1,
-        _without_site_suffix(_first_text(tree, "title"), site_names, h1),
+        (f"selector {rules.title}", _first_text(tree, rules.title) if rules.title else ""),
+        ("og:title", og_title(tree, url)),
+        ("h1", h1),
+        ("<title>", _without_site_suffix(_first_text(tree, "title"), _site_names(tree, url), h1)),
     )
-    for candidate in candidates:
+    for origin, candidate in candidates:
         title = tidy(html_entities.unescape(candidate)).replace("\n", " ")
         if title:
-            return title
-    return ""
+            return title, origin
+    return "", None
+
+
+def og_title(tree: LexborHTMLParser, url: str) -> str:
+    """The page's og:title without a ' | Site' suffix: what the site says the headline is."""
+    h1 = _first_text(tree, "h1")
+    title = _without_site_suffix(
+        _meta_content(tree, 'meta[property="og:title"]'), _site_names(tree, url), h1
+    )
+    return tidy(html_entities.unescape(title)).replace("\n", " ")
 
 
 def _site_names(tree: LexborHTMLParser, url: str) -> list[str]:
@@ -373,34 +394,47 @@ def find_published_at(
     tree: LexborHTMLParser, rules: ArticleRules, zone: ZoneInfo
 ) -> datetime | None:
     """The first readable of: rules.date → article:published_time meta → itemprop=datePublished
-    → JSON-LD datePublished → <time datetime> inside the article body → None."""
-    for candidate in _date_candidates(tree, rules):
+    → JSON-LD datePublished → <time datetime> inside the article body → rules.date_text in the
+    page's text → None."""
+    return dated_by(tree, rules, zone)[0]
+
+
+def dated_by(
+    tree: LexborHTMLParser, rules: ArticleRules, zone: ZoneInfo
+) -> tuple[datetime | None, str | None]:
+    """The page's date and where it was read ('selector .news-date', 'meta
+    article:published_time', 'page text', ...), for `find_published_at` and the live check."""
+    for origin, candidate in _date_candidates(tree, rules):
         published_at = parse_datetime(candidate, zone)
         if published_at is not None:
-            return published_at
-    return None
+            return published_at, origin
+    return None, None
 
 
-def _date_candidates(tree: LexborHTMLParser, rules: ArticleRules) -> Iterator[str]:
+def _date_candidates(tree: LexborHTMLParser, rules: ArticleRules) -> Iterator[tuple[str, str]]:
     if rules.date:
         for node in tree.css(rules.date):
-            yield from _machine_date(node)
-            yield node.text(separator=" ", strip=True)
-    yield from _meta_contents(
-        tree,
-        'meta[property="article:published_time"]',
-        'meta[name="article:published_time"]',
-    )
+            for value in (*_machine_date(node), node.text(separator=" ", strip=True)):
+                yield f"selector {rules.date}", value
+    for kind in ("property", "name"):
+        for value in _meta_contents(tree, f'meta[{kind}="article:published_time"]'):
+            yield f"meta {kind}=article:published_time", value
     for node in tree.css('[itemprop="datePublished"]'):
-        yield from _machine_date(node)
-        yield node.text(separator=" ", strip=True)
+        for value in (*_machine_date(node), node.text(separator=" ", strip=True)):
+            yield "itemprop=datePublished", value
     for item in json_ld_objects(tree):
         if isinstance(item.get("datePublished"), str):
-            yield item["datePublished"]
+            yield "JSON-LD datePublished", item["datePublished"]
     scopes = tree.css(rules.body) if rules.body else []
     for scope in scopes or tree.css("article"):
         for node in scope.css("time[datetime]"):
-            yield from _machine_date(node)
+            for value in _machine_date(node):
+                yield "<time datetime>", value
+    if rules.date_text and tree.body is not None:
+        text = tree.body.text(separator=" ", strip=True)
+        for pattern in rules.date_text:
+            for match in re.finditer(pattern, text):
+                yield "page text", match.group()
 
 
 def _machine_date(node: LexborNode) -> Iterator[str]:
@@ -424,33 +458,6 @@ def find_canonical_url(tree: LexborHTMLParser, url: str) -> str | None:
         if candidate.strip() and urlsplit(resolved).scheme in ("http", "https"):
             return resolved
     return None
-
-
-def json_ld_objects(tree: LexborHTMLParser) -> list[dict[str, Any]]:
-    """Every JSON object in the page's ld+json scripts, lists and @graph flattened; articles
-    (NewsArticle, ReportageNews, BlogPosting, ...) first, so a WebPage's dates come last."""
-    found: list[dict[str, Any]] = []
-    for script in tree.css('script[type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text(), strict=False)
-        except ValueError:
-            continue
-        pending = [data]
-        while pending:
-            item = pending.pop(0)
-            if isinstance(item, list):
-                pending.extend(item)
-            elif isinstance(item, dict):
-                found.append(item)
-                pending.append(item.get("@graph"))
-    return sorted(found, key=lambda item: not _is_article_type(item.get("@type")))
-
-
-def _is_article_type(kind: Any) -> bool:
-    kinds = kind if isinstance(kind, list) else [kind]
-    return any(
-        isinstance(name, str) and ("Article" in name or name in _ARTICLE_TYPES) for name in kinds
-    )
 
 
 def _first_text(tree: LexborHTMLParser, selector: str) -> str:
