@@ -58,33 +58,6 @@ def test_the_demo_ends_with_a_non_empty_weekly_email_of_its_articles_week(tmp_pa
     assert "Browse and search it: " in said[-1] and " web\n" in said[-1]
 
 
-@pytest.mark.slow
-def test_the_demos_stories_are_the_events_its_pages_report(tmp_path: Path) -> None:
-    """A week of transport news names Baku, Aktau and the Middle Corridor in most articles: the
-    cargo talks, the oil-transit talks and the ferry plans stay three stories, each with its own
-    versions in other languages (they once chained into one through those names)."""
-    settings = Settings(
-        data_dir=tmp_path / "demo",
-        sources=ROOT / "sources.yaml",
-        topics=ROOT / "topics.yaml",
-        seeds_dir=ROOT / "seeds",
-    )
-    run_demo(settings, explicit_dir=True, keep=False, echo=lambda _: None, clock=lambda: LATER)
-    story = {row["url"].rsplit("/", 1)[-1]: row["story"] for row in archived(settings)}
-
-    def of(slug: str) -> int:
-        return next(found for key, found in story.items() if key.startswith(slug))
-
-    cargo = of("azerbaijan_kazakhstan_discuss_boosting_cargo_traffic")
-    oil = of("socar_ve__quotkazmunayqaz")
-    ferry = of("kazahstan-i-azerbaydzhan-uvelichat-paromnie")
-    assert len({cargo, oil, ferry}) == 3
-    assert of("kazmunaygaz-i-socar-obsudili") == oil
-    assert of("gruzooborot_mezhdu_portami_aktau") == ferry
-    assert of("aktau-portinan-azerbayzhanga") == ferry
-    assert list(story.values()).count(cargo) == 1
-
-
 def archived(settings: Settings) -> list[dict]:
     """The demo archive's rows, as `monitor export` writes them."""
     store = Store.open(settings.archive_url, access="read")

@@ -22,7 +22,14 @@ from sqlmodel import select
 
 from monitor.config.rules import Rules, load_rules
 from monitor.core.stages import LAST
-from monitor.link.decide import WINDOW, Signature, alone, choose, common_names, judge
+from monitor.link.decide import (
+    WINDOW,
+    Signature,
+    alone,
+    choose,
+    common_names,
+    judge,
+)
 from monitor.link.embedding import E5Embedder
 from monitor.link.members import best_member, other_versions, reach
 from monitor.link.signature import name_key, numbers_in, read_signals, same_name, shared_names
@@ -137,6 +144,19 @@ def test_names_most_of_a_busy_window_shares_tell_no_event() -> None:
     # a name of the event itself still counts where the places do not
     oil_again = signature(4, lang="en", names=places | {"e:socar", "e:kazmunaygas"})
     assert judge(oil_again, oil, 0.88, common_names(oil_again, [*week, oil])).same
+
+
+def test_a_story_is_joined_by_matching_enough_of_its_members_not_one() -> None:
+    """A chain: each article like the one before, the last like none of the first. With the
+    story's members in the window counted, one match among eight is not enough."""
+    story = [signature(n, names=frozenset({f"e:thing{n}"})) for n in range(2, 10)]
+    story = [replace(old, story_id=1) for old in story]
+    new = signature(1, names=frozenset({"e:thing9"}))
+    like_the_last = [(story[-1], 0.99)]
+    assert choose(new, like_the_last) == story[-1]  # no sizes: the best match decides
+    assert choose(new, like_the_last, sizes={1: len(story)}) is None
+    like_two = [(story[-1], 0.99), (story[-2], 0.99)]
+    assert choose(new, like_two, sizes={1: len(story)}) == story[-1]  # a quarter of eight
 
 
 def test_what_cannot_be_told_stays_alone() -> None:

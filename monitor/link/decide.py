@@ -21,7 +21,7 @@ An article with no date, too few words, or in a language the model was not chose
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +38,7 @@ NUMBER_BONUS = 0.035  # per shared figure, up to MAX_NUMBERS of them
 MAX_NUMBERS = 4
 NO_SHARED_NAME = 0.06  # taken when both name at least two things and none of them alike
 COMMON_SHARE = 0.25  # a name in this share of the window's articles is common there
+MAJORITY = 0.25  # of a story's members in the window a new member must match (`choose`)
 COMMON_MIN = 6  # ...and in at least this many: in a window of five, two sharing a name is news
 
 
@@ -120,16 +121,32 @@ def choose(
     new: Signature,
     candidates: Sequence[tuple[Signature, float]],
     common: frozenset[str] = frozenset(),
+    sizes: Mapping[int, int] | None = None,
 ) -> Signature | None:
     """The linked article whose story `new` joins: the best of those judged one event with it
-    (ties to the earlier article), or None to start a story; `common`: as `judge` takes them."""
+    (ties to the earlier article), or None to start a story; `common`: as `judge` takes them.
+
+    `sizes` holds how many members each story has in the window. A story is joined only when
+    `new` is one event with at least `MAJORITY` of them: one match alone lets a chain grow
+    (a cargo meeting like a ferry plan like a phone call like a visit, each like the next), and a
+    week's transport news would end as one story."""
     if alone(new) is not None:
         return None
-    best: tuple[float, int, Signature] | None = None
+    best: dict[int, tuple[float, int, Signature]] = {}
+    agreeing: dict[int, int] = {}
     for old, cosine in candidates:
         if old.article_id == new.article_id or old.story_id is None or alone(old) is not None:
             continue
         verdict = judge(new, old, cosine, common)
-        if verdict.same and (best is None or (verdict.score, -old.article_id) > best[:2]):
-            best = (verdict.score, -old.article_id, old)
-    return best[2] if best else None
+        if not verdict.same:
+            continue
+        agreeing[old.story_id] = agreeing.get(old.story_id, 0) + 1
+        mine = (verdict.score, -old.article_id, old)
+        if old.story_id not in best or mine[:2] > best[old.story_id][:2]:
+            best[old.story_id] = mine
+    held = [
+        found
+        for story, found in best.items()
+        if sizes is None or agreeing[story] >= MAJORITY * sizes.get(story, agreeing[story])
+    ]
+    return max(held, key=lambda found: found[:2])[2] if held else None

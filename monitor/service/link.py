@@ -20,6 +20,7 @@ stage goes on (`advance`).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -148,7 +149,8 @@ def story_in(found: Window, signature: Signature, vector: Vector) -> int | None:
         (found.signatures[int(i)], float(cosines[i]))
         for i in np.flatnonzero(cosines >= COSINE_FLOOR)
     ]
-    chosen = choose(signature, candidates, common_names(signature, found.signatures))
+    sizes = Counter(old.story_id for old in found.signatures if old.story_id is not None)
+    chosen = choose(signature, candidates, common_names(signature, found.signatures), sizes)
     return chosen.story_id if chosen else None
 
 
