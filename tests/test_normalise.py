@@ -13,6 +13,7 @@ from monitor.text.normalise import (
     normal_form,
     skeleton,
     turkic_casefold,
+    without_credits,
 )
 
 
@@ -142,3 +143,29 @@ def test_nothing_to_match_in_punctuation(word: str) -> None:
 def test_skeleton_of_a_vowel_word_keeps_a_letter() -> None:
     assert skeleton("o") == "o"
     assert skeleton("və") == "v"
+
+
+@pytest.mark.parametrize(
+    ("copy", "original", "lang"),
+    [
+        (
+            "Newscenter.az-ın xəbərinə görə, dekabrın 1-dən Bakı–Astana reysləri artırılır.",
+            "Dekabrın 1-dən Bakı–Astana reysləri artırılır.",
+            "az",
+        ),
+        ("Modern.az-ın məlumatına görə, reyslər artırılır.", "Reyslər artırılır.", "az"),
+        ("Рейсы увеличат, сообщает Oxu.az.", "Рейсы увеличат.", "ru"),
+        ("Астанада қар жауды. Tengrinews.kz хабарлайды.", "Астанада қар жауды.", "kk"),
+        ("According to Report.az, the ferry left Aktau.", "The ferry left Aktau.", "en"),
+    ],
+)
+def test_an_outlet_credited_inside_a_sentence_is_not_read_for_matching(
+    copy: str, original: str, lang: str
+) -> None:
+    assert match_tokens(copy, lang) == match_tokens(original, lang)
+    assert len(without_credits(copy)) < len(copy)
+
+
+def test_words_of_the_story_are_not_taken_for_credits() -> None:
+    text = "Bakı limanı yük daşıyır. Xəbər verir ki, Aktau limanı da genişlənir. Сообщает министр."
+    assert without_credits(text) == text

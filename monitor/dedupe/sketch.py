@@ -53,7 +53,7 @@ LSH_BANDS = 32  # 32 bands of 4 rows of the first 128 values: a pair at resembla
 LSH_ROWS = 4  # band with p = 0.87, at 0.6 with p = 0.99, at 0.2 with p = 0.05 (candidates only;
 # the decision is below; a copy the bands miss is found by its shared fingerprints)
 WINNOW_WINDOW = 8  # about 2/9 of the shingles kept; any shared run of 10 words is seen
-SKETCH_VERSION = 2  # bump when anything above or the skeleton changes: stored sketches go stale
+SKETCH_VERSION = 3  # bump when anything above or the skeleton changes (3: credits left out)
 
 MIN_WORDS = 25  # shorter texts (captions, failed extractions) are never judged duplicates
 # Thresholds, measured on the 72 labelled pairs of tests/fixtures/dedupe and on edited copies of

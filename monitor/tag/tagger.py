@@ -44,6 +44,7 @@ from monitor.config.rules import OTHER_TOPIC, Rules, Target
 from monitor.tag.mentions import Mention, find_mentions, joined_pairs, mark_lists, read_text
 from monitor.tag.verdict import judge_relevance, weigh
 from monitor.text.lang import detect_language
+from monitor.text.normalise import without_credits
 
 # Bumped whenever the same rules can give another answer: 2, cue sets matched apart.
 TAGGER_VERSION = 2
@@ -85,7 +86,7 @@ class Tagging:
 def tag(title: str, text: str, rules: Rules, lang: str | None = None) -> Tagging:
     """Relevance, score, topics, entities and reasons of one article; `lang` None: detected."""
     language = lang or detect_language(f"{title}\n{text}")
-    article = read_text(title, text, rules.scoring)
+    article = read_text(title, without_credits(text), rules.scoring)
     mentions = mark_lists(find_mentions(article, rules.matcher), rules.scoring)
     evidence = weigh(mentions, joined_pairs(mentions, article, rules.matcher))
     relevant, score, reasons = judge_relevance(evidence, rules)
