@@ -30,7 +30,7 @@ from monitor.link.signature import SHORT_WORDS, shared_names
 WINDOW = timedelta(days=4)
 LANGUAGES = frozenset({"az", "kk", "ru", "en"})
 COSINE_FLOOR = 0.82  # below: not even one subject (what candidates are cut at, before names)
-SAME_EVENT = 0.925  # the score that makes two articles one event
+SAME_EVENT = 0.92  # the score that makes two articles one event
 SAME_LANGUAGE_EXTRA = 0.03  # one language: cosines run higher for the same wording of anything
 NAME_BONUS = 0.025  # per shared name, up to MAX_NAMES of them
 MAX_NAMES = 3

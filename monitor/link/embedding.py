@@ -12,12 +12,13 @@ forecast. The wheel is built for Linux on x86_64 only: elsewhere the stage stops
 
 The input is the title and the head of the text, cut to `EMBEDDED_TOKENS` of the model's tokens:
 the engine has no limit of its own (a 30,000-character text took 10 s) and its time grows with
-the tokens, about 1 ms each on one core, so 88 tokens keep an article under 100 ms. The thresholds
-of monitor.link.decide were set for this cut, on the labelled set (tests/data/stories): pairwise
-precision 0.98 and recall 0.96 there; with the same thresholds 64 tokens give 0.96 and 0.87, and
-96 tokens 0.96 and 0.93 (bench/README.md, "Stories"). Vectors are L2-normalised float32, so a dot
-product is the cosine; `MODEL` names the model and its version and is stored with each vector, so
-that a model change re-embeds the archive rather than compare vectors of two models.
+the tokens, about 1.2 ms each on one core: 64 tokens keep an article at p95 86-88 ms on a quiet
+core, 88 tokens took 122 ms. The thresholds of monitor.link.decide were set for this cut, on the
+labelled set (tests/data/stories): pairwise precision 0.976 and recall 0.927 there; 88 tokens,
+with thresholds set for them, gave 0.980 and 0.957 (bench/README.md, "Stories"). Vectors are
+L2-normalised float32, so a dot product is the cosine; `MODEL` names the model and its version
+and is stored with each vector, so that a model change re-embeds the archive rather than compare
+vectors of two models.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 Vector = npt.NDArray[np.float32]
 DIMENSIONS = 384
 EMBEDDED_CHARS = 1200  # of title + lead read at most: ~300 tokens, cut to EMBEDDED_TOKENS below
-EMBEDDED_TOKENS = 88  # with the model's two special tokens
+EMBEDDED_TOKENS = 64  # with the model's two special tokens
 
 
 class Embedder(Protocol):
