@@ -135,15 +135,19 @@ def test_names_most_of_a_busy_window_shares_tell_no_event() -> None:
     week = [signature(n, names=places | {f"n:thing{n}"}) for n in range(3, 23)]
     oil = signature(2, names=places | {"e:socar", "e:kazmunaygas"})
     cargo = signature(1, lang="en", names=places | {"e:china"})
-    common = common_names(cargo, [*week, oil])
+    common = common_names(cargo, [s.names for s in [*week, oil]])
     assert common == places
     assert judge(cargo, oil, 0.857).same  # alone, the places would make them one
     assert not judge(cargo, oil, 0.857, common).same
     assert choose(cargo, [(oil, 0.857)], common) is None
-    assert common_names(cargo, [oil, *week[:4]]) == frozenset()  # five: nothing is common
+    assert (
+        common_names(cargo, [s.names for s in [oil, *week[:4]]]) == frozenset()
+    )  # five: nothing is common
     # a name of the event itself still counts where the places do not
     oil_again = signature(4, lang="en", names=places | {"e:socar", "e:kazmunaygas"})
-    assert judge(oil_again, oil, 0.88, common_names(oil_again, [*week, oil])).same
+    assert judge(
+        oil_again, oil, 0.88, common_names(oil_again, [s.names for s in [*week, oil]])
+    ).same
 
 
 def test_a_story_is_joined_by_matching_enough_of_its_members_not_one() -> None:
@@ -320,6 +324,85 @@ def test_relinking_rebuilds_the_same_stories_without_reading_a_text_again(
     after = stories_of(store, ids)
     assert partition(ids, after) == partition(ids, before)
     assert Counting.calls == 0  # the stored vectors of the same model and text were reused
+
+
+def linked_window(store: Store, count: int, first: int) -> np.ndarray:
+    """`count` linked articles of one day with signatures, each its own story; their vectors."""
+    from sqlalchemy import insert
+
+    from monitor.store.story_rows import pack_vector
+
+    vectors = np.random.default_rng(count).standard_normal((count, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = range(first, first + count)
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(Article),
+            [
+                {
+                    "id": i,
+                    "source": "window",
+                    "key": f"id:{i}",
+                    "url": f"https://window.example/{i}",
+                    "title": "",
+                    "text": "",
+                    "lang": "ru",
+                    "published_at": NOW,
+                    "fetched_at": NOW,
+                    "first_seen_at": NOW,
+                    "last_seen_at": NOW,
+                    "content_hash": str(i),
+                    "stage": LAST,
+                    "story_id": i,
+                }
+                for i in ids
+            ],
+        )
+        connection.execute(
+            insert(StorySignature),
+            [
+                {
+                    "article_id": i,
+                    "model": "window-model",
+                    "content_hash": str(i),
+                    "at": NOW,
+                    "lang": "ru",
+                    "words": 60,
+                    "names": json.dumps(["e:aktau", f"n:thing{i}"]),
+                    "numbers": "[]",
+                    "vector": pack_vector(vector),
+                }
+                for i, vector in zip(ids, vectors, strict=True)
+            ],
+        )
+    return vectors
+
+
+def test_a_lookup_reads_the_window_in_statements_that_do_not_grow_with_it(store: Store) -> None:
+    """Deciding reads the story and names of every article of the window, and the rest of the
+    signature of the few candidates: a statement per article of the window took 1.5 s a look-up
+    in a busy week (bench/README.md, Stories). Here 20 and then 220 articles: the same count."""
+    from sqlalchemy import event
+
+    from monitor.service.link import story_to_join
+
+    counts: list[int] = []
+    for count, first in ((20, 1), (200, 1_000)):
+        vectors = linked_window(store, count, first)
+        statements: list[str] = []
+
+        def record(conn: object, cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        new = signature(99_999, names=frozenset({"e:aktau", f"n:thing{first + 3}"}), words=60)
+        event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            joined = story_to_join(store, "window-model", new, vectors[3])
+        finally:
+            event.remove(store.engine, "before_cursor_execute", record)
+        assert joined == first + 3  # the same vector and a shared name: one event
+        counts.append(len(statements))
+    assert counts[0] == counts[1] <= 3, counts
 
 
 def partition(ids: list[int], stories: list[int | None]) -> list[list[int]]:

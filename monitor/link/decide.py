@@ -73,15 +73,16 @@ def alone(article: Signature) -> str | None:
     return None
 
 
-def common_names(new: Signature, window: Sequence[Signature]) -> frozenset[str]:
-    """The names of `new` that too many of the `window`'s articles share to tell one event."""
+def common_names(new: Signature, window: Sequence[frozenset[str]]) -> frozenset[str]:
+    """The names of `new` that too many of the `window`'s articles (their names, one set each)
+    share to tell one event."""
     floor = max(COMMON_MIN, COMMON_SHARE * len(window))
     if len(window) < floor:
         return frozenset()
     # Spelled alike, not by `same_name`: set look-ups keep it to a few milliseconds in a window of
     # thousands; an inflected "Bakıda" is missed, which only leaves a name counting as before.
     return frozenset(
-        name for name in new.names if sum(1 for old in window if name in old.names) >= floor
+        name for name in new.names if sum(1 for names in window if name in names) >= floor
     )
 
 

@@ -149,8 +149,8 @@ def story_in(found: Window, signature: Signature, vector: Vector) -> int | None:
         (found.signatures[int(i)], float(cosines[i]))
         for i in np.flatnonzero(cosines >= COSINE_FLOOR)
     ]
-    sizes = Counter(old.story_id for old in found.signatures if old.story_id is not None)
-    chosen = choose(signature, candidates, common_names(signature, found.signatures), sizes)
+    sizes = Counter(story for story in found.story_ids if story is not None)
+    chosen = choose(signature, candidates, common_names(signature, found.names), sizes)
     return chosen.story_id if chosen else None
 
 
@@ -175,7 +175,7 @@ def link_texts(linker: Linker, rules: Rules, texts: Sequence[Text]) -> list[int]
                 for i, old in enumerate(signatures)
                 if old.at is not None and abs(old.at - signature.at) <= WINDOW
             ]
-            found = Window(
+            found = Window.of(
                 [signatures[i] for i in near],
                 np.stack([vectors[i] for i in near])
                 if near

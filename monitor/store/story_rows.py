@@ -33,10 +33,23 @@ Vectors = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class Window:
-    """The linked articles of a window: their signatures, and their vectors row by row."""
+    """The linked articles of a window, row by row: their signatures, their vectors, and what the
+    decision reads of every row (not only of the candidates): the story and the names."""
 
     signatures: Sequence[Signature]
     vectors: Vectors
+    story_ids: Sequence[int | None]
+    names: Sequence[frozenset[str]]
+
+    @classmethod
+    def of(cls, signatures: Sequence[Signature], vectors: Vectors) -> Window:
+        """A window of signatures already read (linking a batch in memory)."""
+        return cls(
+            signatures,
+            vectors,
+            [old.story_id for old in signatures],
+            [old.names for old in signatures],
+        )
 
 
 class _Signatures(Sequence[Signature]):
@@ -115,9 +128,15 @@ def save_signature(
 
 def window(store: Store, at: datetime, reach: timedelta, model: str) -> Window:
     """The linked articles published within `reach` of `at`, with vectors of `model`: the vectors
-    in one matrix, the signatures read when asked for."""
+    in one matrix, stories and names in lists, the rest of the signatures read when asked for
+    (reading a signature row by row for each of thousands took 1.5 s a look-up)."""
     query = (
-        sa_select(col(StorySignature.article_id), col(StorySignature.vector))
+        sa_select(
+            col(StorySignature.article_id),
+            col(StorySignature.vector),
+            col(Article.story_id),
+            col(StorySignature.names),
+        )
         .join(Article, col(Article.id) == StorySignature.article_id)
         .where(col(StorySignature.at) >= at - reach, col(StorySignature.at) <= at + reach)
         .where(col(StorySignature.model) == model, col(Article.story_id).is_not(None))
@@ -126,10 +145,15 @@ def window(store: Store, at: datetime, reach: timedelta, model: str) -> Window:
     with store.session() as session:
         rows = session.execute(query).all()
     if not rows:
-        return Window([], np.zeros((0, 0), dtype=np.float32))
+        return Window([], np.zeros((0, 0), dtype=np.float32), [], [])
     packed = b"".join(row[1] for row in rows)
     matrix = np.frombuffer(packed, dtype=np.float16).reshape(len(rows), -1).astype(np.float32)
-    return Window(_Signatures(store, [row[0] for row in rows]), matrix)
+    return Window(
+        _Signatures(store, [row[0] for row in rows]),
+        matrix,
+        [row[2] for row in rows],
+        [frozenset(json.loads(row[3])) for row in rows],
+    )
 
 
 def original_story(store: Store, article_id: int) -> int | None:
