@@ -119,14 +119,84 @@ def test_traps_and_loners_stay_out_of_other_stories(linked: tuple[list[dict], li
     named = ("football-", "weather-", "-years", "earthquakes")
     assert not [family for family in merged if any(kind in family for kind in named)], merged
     # where precision is lost (bench/README.md, "Stories"): two container trains, two tankers,
-    # two oil-transit reports, one president receiving two ministers on one day, and (since the
-    # lead is cut to 64 tokens, for the 100 ms budget) two announcements of new flights; any
-    # other of the 17 families merged is a regression
+    # two oil-transit reports, one president receiving two ministers on one day; any other of the
+    # 17 families merged is a regression
     known = {
         "aliyev-receives-two-ministers",
         "container-trains",
-        "new-flights",
         "oil-transit-btc",
         "tankers-kmtf",
     }
     assert set(merged) <= known, merged
+
+
+DEMO_DAY = ROOT / "tests/data/stories/demo_day.jsonl"
+# Floors a little under what the demo's day measures (0.50 and 0.69): a gate against regressions
+# on texts the thresholds were not chosen on, not a target. The day is far below the labelled
+# set: in an archive as new as the demo's, the window holds too few articles for Baku, Aktau
+# and the Caspian to count as common (`common_names`), and oil, transport and the foreign
+# ministers' talks, all in Baku on one day, share them as names (bench/README.md, "Stories").
+DEMO_PRECISION_FLOOR = 0.45
+DEMO_RECALL_FLOOR = 0.65
+
+
+@pytest.mark.slow
+def test_the_demo_days_news_held_out(tmp_path: Path) -> None:
+    """The demo's recorded day (20 November: 43 articles of 18 sites, a dozen of them on Caspian
+    transport, oil and telecoms in Baku and Aktau) as the pipeline extracts it, linked in order of
+    publication. Labelled after the thresholds were chosen; articles whose event is unsure are
+    linked with the others but not scored."""
+    from urllib.parse import urlsplit
+
+    from monitor.config.settings import Settings
+    from monitor.demo.run import run_demo
+    from monitor.search.export import export_rows
+    from monitor.store import Store
+
+    settings = Settings(
+        data_dir=tmp_path / "demo",
+        sources=ROOT / "sources.yaml",
+        topics=ROOT / "topics.yaml",
+        seeds_dir=ROOT / "seeds",
+    )
+    run_demo(settings, explicit_dir=True, keep=False, echo=lambda _: None)
+    store = Store.open(settings.archive_url, access="read")
+    try:
+        archived = [
+            row for row in export_rows(store) if row["source"] != "seed" and not row["duplicate_of"]
+        ]
+    finally:
+        store.close()
+    labels = {
+        (row["source"], row["path"]): row
+        for row in map(json.loads, DEMO_DAY.read_text("utf-8").splitlines())
+    }
+    rows = []
+    for row in archived:
+        label = labels.pop((row["source"], urlsplit(row["url"]).path))
+        rows.append(
+            row | {"id": f"{row['source']}{urlsplit(row['url']).path}", "event": label["event"]}
+        )
+    assert not labels, f"labelled but not archived by the demo: {sorted(labels)}"
+    rows.sort(key=lambda r: (r["published_at"] or "", r["id"]))
+    texts = [
+        Text(
+            article_id=n,
+            title=row["title"],
+            text=row["text"],
+            lang=row["lang"],
+            published_at=datetime.fromisoformat(row["published_at"]),
+        )
+        for n, row in enumerate(rows)
+    ]
+    stories = link_texts(Linker.default(), load_rules(ROOT / "topics.yaml"), texts)
+    scored = [(row, story) for row, story in zip(rows, stories, strict=True) if row["event"]]
+    counts, wrong = pair_figures([row for row, _ in scored], [story for _, story in scored])
+    right, false, missed = counts["all"]
+    print(
+        f"\ndemo day: precision {ratio(right, right + false):.3f}, recall "
+        f"{ratio(right, right + missed):.3f} ({right} right, {false} wrong, {missed} missed)"
+    )
+    print("\n".join(wrong))
+    assert ratio(right, right + false) >= DEMO_PRECISION_FLOOR, wrong
+    assert ratio(right, right + missed) >= DEMO_RECALL_FLOOR, wrong

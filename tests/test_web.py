@@ -714,7 +714,9 @@ def test_hostile_text_from_a_site_is_escaped_on_every_page(store: Store, tmp_pat
         entities=[EntityRow("org", "x", "<svg onload=alert(3)>", 1)],
         tagged_with="test",
     )
-    story = link_article(store, Linker.default(), saved.article_id, now)  # the real stage
+    story = link_article(
+        store, Linker.default(), load_rules(ROOT / "topics.yaml"), saved.article_id, now
+    )  # the real stage
     app = create_app(make_settings(tmp_path), store, sources=SOURCES, labels=LABELS)
     with running(app) as url, httpx.Client(base_url=url) as client:
         pages = {

@@ -326,13 +326,14 @@ def relink(
     articles at once, or a change of the linking rules or model)."""
     settings = settings_of(ctx)
     start = date_option("--since", since)
+    rules = topic_rules.load_rules(settings.topics)
     linker = story_linking.Linker.default(agencies_of(settings))
     with (
         story_model_needed("relink", linker.embedder.model),
         open_archive(settings, "write") as store,
     ):
         relinked = relinking.relink_archive(
-            store, linker, start, utc_now(), progress=_relink_progress()
+            store, linker, rules, start, utc_now(), progress=_relink_progress()
         )
     typer.echo(relinked.summary())
 

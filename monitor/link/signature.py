@@ -276,6 +276,10 @@ class Signals:
     words: int
 
 
+READ_VERSION = 3  # of what is read (2: the rules' entities of the title and lead only; 3: no day
+# of a month is a figure, a word opening a sentence is a name only if capitalised inside one too)
+
+
 def read_signals(
     title: str,
     text: str,
@@ -302,16 +306,26 @@ def lead_of(text: str, agencies: Collection[str]) -> str:
 
 
 def name_keys(text: str) -> set[str]:
-    """The script-free key of every capitalised word of `text` that may be a name."""
-    keys: set[str] = set()
+    """The script-free key of every capitalised word of `text` that may be a name. A word that
+    opens a sentence is capitalised whatever it is ("Tərəflər", "Стороны", "Tariffs"): it counts
+    only when the text capitalises it inside a sentence too."""
+    inside: set[str] = set()
+    opening: set[str] = set()
     for match in WORD.finditer(text):
         word = match.group()
         if not word[0].isupper() or len(word) < 3 or (word.isupper() and len(word) > 5):
             continue  # lower case, too short, or a shouted headline word
         key = name_key(word)
         if len(key) >= 2 and not _office(key):
-            keys.add(key)
-    return keys
+            (opening if _opens_sentence(text, match.start()) else inside).add(key)
+    return inside | {key for key in opening if any(same_name(key, other) for other in inside)}
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    at = start - 1
+    while at >= 0 and text[at] in " \t\u00a0«\"'“„(—–-":
+        at -= 1
+    return at < 0 or text[at] in ".!?\n:"
 
 
 def name_key(word: str) -> str:
@@ -354,13 +368,31 @@ _LONG_NOT_NAME_KEYS = tuple(key for key in _NOT_NAME_KEYS if len(key) >= 4)
 _SCORE = re.compile(r"(?<![\d.,:])(\d{1,2})\s?[:–—-]\s?(\d{1,2})(?![\d.,:])")
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+# Month names, inflected ones by their stems: az, ru, kk (Cyrillic, then the Latin of 2021), en.
+_MONTH = (
+    r"(?:(?:yanvar|fevral|mart|aprel|may|iyun|iyul|avqust|sentyabr|oktyabr|noyabr|dekabr"
+    r"|январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр"
+    r"|қаңтар|ақпан|наурыз|сәуір|мамыр|маусым|шілде|тамыз|қыркүйек|қазан|қараша|желтоқсан"
+    r"|qańtar|aqpan|naýryz|sáýir|mamyr|maýsym|shilde|tamyz|qyrkúıek|qazan|qarasha|jeltoqsan"
+    r")\w{0,6}"
+    r"|january|february|march|april|june|july|august|september|october|november|december"
+    r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)"
+)
+# A day of a month ("20 noyabr", "Noyabrın 20-də", "November 20", "20 қарашада"): every article
+# of that day has it, and two reports of other events would share it as a figure.
+_DAY = re.compile(
+    rf"\b\d{{1,2}}(?:-[^\W\d]{{1,4}})?\s+{_MONTH}(?!\w)|(?<!\w){_MONTH}\s+\d{{1,2}}\b",
+    re.IGNORECASE,
+)
 
 
 def numbers_in(text: str) -> frozenset[str]:
     """The figures of `text`, written one way: "1,5" and "1.5" → "1.5", "12 000" → "12000";
-    a score → "score:2-1"; clock times and single digits are left out (every text has some)."""
-    found = {f"score:{home}-{away}" for home, away in _SCORE.findall(_TIME.sub(" ", text))}
-    joined = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)", "", _TIME.sub(" ", text))
+    a score → "score:2-1"; clock times, days of a month and single digits are left out (every
+    text of a day has some)."""
+    text = _DAY.sub(" ", _TIME.sub(" ", text))
+    found = {f"score:{home}-{away}" for home, away in _SCORE.findall(text)}
+    joined = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)", "", text)
     for number in _NUMBER.findall(_SCORE.sub(" ", joined)):
         figure = _figure(number)
         if len(figure.replace(".", "")) >= 2:

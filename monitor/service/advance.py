@@ -76,7 +76,7 @@ def advance(
     story = waiting = None
     if not has_passed(article.stage, "linked"):
         try:
-            story = link_article(store, linker or Linker.default(), article_id, utc_now())
+            story = link_article(store, linker or Linker.default(), rules, article_id, utc_now())
         except ModelUnavailable as exc:
             waiting = str(exc)
     return Advanced(duplicate, relevant, story, waiting)

@@ -30,7 +30,7 @@ import numpy as np
 from monitor.config.rules import Rules
 from monitor.link.decide import COSINE_FLOOR, WINDOW, Signature, alone, choose, common_names
 from monitor.link.embedding import DIMENSIONS, E5Embedder, Embedder, Vector, embedding_input
-from monitor.link.signature import lead_of, read_signals
+from monitor.link.signature import READ_VERSION, lead_of, read_signals
 from monitor.store import Store
 from monitor.store.story_rows import (
     Window,
@@ -67,6 +67,12 @@ class Linker:
     def default(cls, agencies: Collection[str] = ()) -> Linker:
         return cls(shared_embedder(), frozenset(agencies))
 
+    @property
+    def key(self) -> str:
+        """What a stored signature and vector were made by (the model, and the version of the
+        reading): one made otherwise is made again, and never compared with these."""
+        return f"{self.embedder.model}/read{READ_VERSION}"
+
 
 @dataclass(frozen=True)
 class Text:
@@ -77,48 +83,52 @@ class Text:
     text: str
     lang: str | None
     published_at: datetime | None
-    entity_ids: tuple[str, ...] = ()
 
 
-def read_text(linker: Linker, article: Text) -> tuple[Signature, Vector]:
-    """The signature and vector of one article (no I/O but the model)."""
-    signals = read_signals(
-        article.title, article.text, article.lang, article.entity_ids, linker.agencies
-    )
+def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, Vector]:
+    """The signature and vector of one article (no I/O but the model). The rules' entities are
+    those of the title and lead, as the names are: an overview that names in its body every
+    event of the month (the corridor, the pipeline, the cable, the school) would otherwise share
+    a name with each of them, and gather their reports into one story."""
+    lead = lead_of(article.text, linker.agencies)
+    tagging = tag(article.title, lead, rules, article.lang)
+    lang = article.lang or tagging.lang or None  # the tagger's guess where none was given
+    entities = sorted({entity.id for entity in tagging.entities})
+    signals = read_signals(article.title, article.text, lang, entities, linker.agencies)
     signature = Signature(
         article_id=article.article_id,
         at=article.published_at,
-        lang=article.lang,
+        lang=lang,
         names=signals.names,
         numbers=signals.numbers,
         words=signals.words,
     )
     if alone(signature) is not None:  # a story of its own whatever its vector: spare the model
         return signature, np.zeros(DIMENSIONS, dtype=np.float32)
-    lead = lead_of(article.text, linker.agencies)
     vector = linker.embedder.embed([embedding_input(article.title, lead)])[0]
     return signature, vector
 
 
-def link_article(store: Store, linker: Linker, article_id: int, now: datetime) -> int | None:
+def link_article(
+    store: Store, linker: Linker, rules: Rules, article_id: int, now: datetime
+) -> int | None:
     """Put an archived article in its story (a copy in its original's), recording the stage.
     Returns the story's id; None when the article is gone."""
     article = store.article(article_id)
     if article is None:
         return None
-    model = linker.embedder.model
+    model = linker.key
     stored = stored_signature(store, article_id, model)
     if stored is None:
-        entities = store.tags_for([article_id]).get(article_id, ([], []))[1]
         signature, vector = read_text(
             linker,
+            rules,
             Text(
                 article_id=article_id,
                 title=article.title,
                 text=article.text,
                 lang=article.lang,
                 published_at=article.published_at,
-                entity_ids=tuple(sorted({entity.entity for entity in entities})),
             ),
         )
         save_signature(store, signature, model, article.content_hash, vector)
@@ -164,10 +174,7 @@ def link_texts(linker: Linker, rules: Rules, texts: Sequence[Text]) -> list[int]
     vectors: list[Vector] = []
     stories: list[int] = []
     for text in texts:
-        tagging = tag(text.title, text.text, rules)
-        entities = tuple(sorted({entity.id for entity in tagging.entities}))
-        lang = text.lang or tagging.lang or None  # the tagger's guess where none was given
-        signature, vector = read_text(linker, replace(text, entity_ids=entities, lang=lang))
+        signature, vector = read_text(linker, rules, text)
         story = None
         if signature.at is not None and alone(signature) is None:
             near = [

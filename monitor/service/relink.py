@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.config.rules import Rules
 from monitor.service.link import Linker, link_article
 from monitor.store import Store
 from monitor.store.story_rows import forget_stories, story_header
@@ -49,6 +50,7 @@ class Relinked:
 def relink_archive(
     store: Store,
     linker: Linker,
+    rules: Rules,
     since: datetime | None,
     now: datetime,
     progress: Progress | None = None,
@@ -60,7 +62,7 @@ def relink_archive(
     article_ids = forget_stories(store, since)
     stories: set[int] = set()
     for done, article_id in enumerate(article_ids, start=1):
-        story = link_article(store, linker, article_id, now)
+        story = link_article(store, linker, rules, article_id, now)
         if story is not None:
             stories.add(story)
         if progress is not None:
