@@ -159,6 +159,14 @@ def run(url: str, items: int, runs: int) -> None:
                 f"| {label}: `{query}` | {total:,} | {statistics.median(times):.1f} ms "
                 f"| {p95:.1f} ms | {max(times):.1f} ms |"
             )
+        if store.engine.dialect.name == "sqlite":
+            print("\nwithout planner statistics (an archive the runner has not yet analysed):")
+            trends_table(store, runs)
+            started = time.perf_counter()
+            store.refresh_statistics()
+            print(
+                f"\nStore.refresh_statistics (ANALYZE) took {time.perf_counter() - started:.2f} s"
+            )
         trends_table(store, runs)
     finally:
         store.close()

@@ -15,7 +15,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,9 @@ ChatBot = Callable[
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 20
+STATISTICS_HOURS = 6  # between two refreshes of the archive's planner statistics; the first
+# comes a STATISTICS_DELAY after the start, when a new archive holds its first polls' articles
+STATISTICS_DELAY = timedelta(minutes=10)
 
 
 class Runner:
@@ -174,6 +177,13 @@ class Runner:
         log.warning("%s (latest: %s)%s", common, report.errors[0][:300], then)
         self.all_failed_said_at = now
 
+    async def refresh_statistics(self) -> None:
+        """A maintenance job: the planner statistics of an SQLite archive (`Store`), in a thread."""
+        try:
+            await asyncio.to_thread(self.deps.store.refresh_statistics)
+        except Exception:  # a locked or full archive: the next refresh will do
+            log.warning("could not refresh the archive's planner statistics", exc_info=True)
+
     async def digest(self, kind: Kind) -> None:
         """A digest job: queue what is due in the outbox and send it (once, across restarts)."""
         labels = labels_for(self.configured, self.deps.rules)
@@ -264,6 +274,15 @@ class Runner:
             max_instances=1,
             coalesce=True,
             id="tick",
+        )
+        scheduler.add_job(
+            self.refresh_statistics,
+            "interval",
+            hours=STATISTICS_HOURS,
+            next_run_time=utc_now() + STATISTICS_DELAY,
+            max_instances=1,
+            coalesce=True,
+            id="statistics",
         )
         for kind, trigger in self.digest_triggers():
             scheduler.add_job(
