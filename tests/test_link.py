@@ -41,7 +41,7 @@ from monitor.link.signature import (
     shared_names,
 )
 from monitor.service.advance import advance, finish_stages
-from monitor.service.link import Linker
+from monitor.service.link import Linker, places_of
 from monitor.store import ArticleRecord, Store
 from monitor.store.story_rows import StoryMember, forget_stories, story_members
 from monitor.store.tables import Article, StorySignature
@@ -103,6 +103,32 @@ def test_a_day_of_the_month_is_no_figure_of_the_event() -> None:
         assert numbers_in(dated) == frozenset(), dated
     assert numbers_in("20 noyabr: yüklər 20 faiz artacaq") == {"20"}
     assert numbers_in("on Nov. 20 exports rose 35%") == {"35"}
+
+
+def test_the_places_two_reports_share_count_as_one_name(rules: Rules) -> None:
+    """Oil talks and a cargo forecast, both in Baku and Aktau that day: where, not what."""
+    places = places_of(rules)
+    assert {"baku", "aktau", "caspian-sea"} <= places.entities
+    assert all(places.has_key(name_key(word)) for word in ("Bakıda", "Бакудегі", "Ақтауда"))
+    assert not places.has_key(name_key("Transport"))  # not Atyrau's "tr" with an ending
+    assert not places.has_key(name_key("SOCAR"))
+    oil = read_signals(
+        "SOCAR və KazMunayQaz Bakıda görüşüb",
+        "SOCAR və KazMunayQaz rəhbərləri Bakıda və Aktauda neft tranziti müzakirə ediblər. " * 2,
+        "az",
+        ("socar", "kazmunaygas", "baku", "aktau"),
+        places=places,
+    )
+    cargo = read_signals(
+        "Bakıda nəqliyyat nazirləri görüşüb",
+        "Nəqliyyat nazirləri Bakıda Aktau ilə Ələt arasında bərələri müzakirə ediblər. " * 2,
+        "az",
+        ("baku", "aktau", "alat"),
+        places=places,
+    )
+    assert {"pe:baku", "pe:aktau", "e:socar"} <= oil.names
+    assert shared_names(cargo.names, oil.names) == 1  # Baku and Aktau, as entities and words
+    assert shared_names(oil.names, {*cargo.names, "e:socar"}) == 2  # and what the talks were
 
 
 def test_a_word_opening_a_sentence_is_a_name_only_if_capitalised_inside_one() -> None:

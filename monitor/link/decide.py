@@ -7,7 +7,8 @@ The evidence, in the order it is weighed (figures from the labelled set, tests/d
    be one event or only one subject (two forecasts score 0.88-0.93 across languages, as high as
    one visit told in Kazakh and in English).
 3. Names and numbers (monitor.link.signature): a shared person, place or organisation raises the
-   score, two articles that both name several and share none are two events; a match score that
+   score (all the places two articles share count as one: a city says where, not what), two
+   articles that both name several and share none are two events; a match score that
    differs ("2:1" and "0:0") is another match; a shared figure ("18%", "1.5 billion") raises it.
 4. What the window holds: a name most of the articles around it share (Baku, Aktau, the Middle
    Corridor in a week of transport news) tells none of them apart, so it counts for nothing

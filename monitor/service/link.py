@@ -30,7 +30,7 @@ import numpy as np
 from monitor.config.rules import Rules
 from monitor.link.decide import COSINE_FLOOR, WINDOW, Signature, alone, choose, common_names
 from monitor.link.embedding import DIMENSIONS, E5Embedder, Embedder, Vector, embedding_input
-from monitor.link.signature import READ_VERSION, lead_of, read_signals
+from monitor.link.signature import READ_VERSION, Places, lead_of, name_key, read_signals
 from monitor.store import Store
 from monitor.store.story_rows import (
     Window,
@@ -41,6 +41,7 @@ from monitor.store.story_rows import (
     window,
 )
 from monitor.tag.tagger import tag
+from monitor.text.stems import WORD
 
 _SHARED: E5Embedder | None = None
 _SHARED_GUARD = threading.Lock()
@@ -85,6 +86,21 @@ class Text:
     published_at: datetime | None
 
 
+def places_of(rules: Rules) -> Places:
+    """The place entities of the rules, and the keys of their capitalised words in every
+    language (the lower-case ones are "district", "район": no names)."""
+    entities = [entity for entity in rules.entities if entity.kind == "place"]
+    keys = {
+        name_key(word)
+        for entity in entities
+        for names in entity.names.values()
+        for name in names
+        for word in WORD.findall(name.name or "")
+        if word[0].isupper()
+    }
+    return Places(frozenset(e.id for e in entities), frozenset(k for k in keys if len(k) >= 2))
+
+
 def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, Vector]:
     """The signature and vector of one article (no I/O but the model). The rules' entities are
     those of the title and lead, as the names are: an overview that names in its body every
@@ -94,7 +110,9 @@ def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, V
     tagging = tag(article.title, lead, rules, article.lang)
     lang = article.lang or tagging.lang or None  # the tagger's guess where none was given
     entities = sorted({entity.id for entity in tagging.entities})
-    signals = read_signals(article.title, article.text, lang, entities, linker.agencies)
+    signals = read_signals(
+        article.title, article.text, lang, entities, linker.agencies, places_of(rules)
+    )
     signature = Signature(
         article_id=article.article_id,
         at=article.published_at,
