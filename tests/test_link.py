@@ -462,6 +462,43 @@ def test_a_lookup_reads_the_window_in_statements_that_do_not_grow_with_it(store:
     assert counts[0] == counts[1] <= 3, counts
 
 
+def test_a_new_reading_reads_names_again_and_keeps_the_vectors(store: Store, rules: Rules) -> None:
+    """Signatures stored by an older reading of the same model: relinking reads their names and
+    numbers again (stored under the present reading) but embeds nothing: the vectors of the same
+    texts are kept."""
+    ids = [archive(store, key) for key in (*CALL, *FORECASTS)]
+    for article_id in ids:
+        advance(store, rules, frozenset(), article_id)
+    before = stories_of(store, ids)
+    linker = Linker(E5Embedder())
+    with store.session() as session:
+        rows = session.exec(select(StorySignature)).all()
+        vectors = {row.article_id: row.vector for row in rows}
+        for row in rows:
+            assert row.model == linker.key
+            row.model, row.names = f"{linker.embedder.model}/read1", '["n:stale"]'
+            session.add(row)
+        session.commit()
+
+    class Counting(E5Embedder):
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += len(texts)
+            return super().embed(texts)
+
+    forget_stories(store, None)
+    for article_id in ids:
+        advance(store, rules, frozenset(), article_id, linker=Linker(Counting()))
+    assert Counting.calls == 0
+    with store.session() as session:
+        rows = session.exec(select(StorySignature)).all()
+    assert {row.model for row in rows} == {linker.key}
+    assert all("n:stale" not in row.names for row in rows)
+    assert {row.article_id: row.vector for row in rows} == vectors
+    assert partition(ids, stories_of(store, ids)) == partition(ids, before)
+
+
 def partition(ids: list[int], stories: list[int | None]) -> list[list[int]]:
     """The groups of ids, whatever the stories' numbers."""
     return sorted(

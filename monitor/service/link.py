@@ -74,6 +74,11 @@ class Linker:
         reading): one made otherwise is made again, and never compared with these."""
         return f"{self.embedder.model}/read{READ_VERSION}"
 
+    def embedded_alike(self, key: str) -> bool:
+        """Whether a signature stored under `key` holds a vector of this model (read otherwise,
+        perhaps: then only its names and numbers are read again)."""
+        return key.rsplit("/read", 1)[0] == self.embedder.model
+
 
 @dataclass(frozen=True)
 class Text:
@@ -102,10 +107,25 @@ def places_of(rules: Rules) -> Places:
 
 
 def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, Vector]:
-    """The signature and vector of one article (no I/O but the model). The rules' entities are
-    those of the title and lead, as the names are: an overview that names in its body every
-    event of the month (the corridor, the pipeline, the cable, the school) would otherwise share
-    a name with each of them, and gather their reports into one story."""
+    """The signature and vector of one article (no I/O but the model)."""
+    signature = read_signature(linker, rules, article)
+    return signature, embed(linker, article, signature)
+
+
+def embed(linker: Linker, article: Text, signature: Signature) -> Vector:
+    """The vector of an article's title and lead; zeros for one that stays alone whatever its
+    vector (`alone`): the model is spared."""
+    if alone(signature) is not None:
+        return np.zeros(DIMENSIONS, dtype=np.float32)
+    lead = lead_of(article.text, linker.agencies)
+    return linker.embedder.embed([embedding_input(article.title, lead)])[0]
+
+
+def read_signature(linker: Linker, rules: Rules, article: Text) -> Signature:
+    """What linking reads of an article but its vector. The rules' entities are those of the
+    title and lead, as the names are: an overview that names in its body every event of the
+    month (the corridor, the pipeline, the cable, the school) would otherwise share a name with
+    each of them, and gather their reports into one story."""
     lead = lead_of(article.text, linker.agencies)
     tagging = tag(article.title, lead, rules, article.lang)
     lang = article.lang or tagging.lang or None  # the tagger's guess where none was given
@@ -113,7 +133,7 @@ def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, V
     signals = read_signals(
         article.title, article.text, lang, entities, linker.agencies, places_of(rules)
     )
-    signature = Signature(
+    return Signature(
         article_id=article.article_id,
         at=article.published_at,
         lang=lang,
@@ -121,10 +141,6 @@ def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, V
         numbers=signals.numbers,
         words=signals.words,
     )
-    if alone(signature) is not None:  # a story of its own whatever its vector: spare the model
-        return signature, np.zeros(DIMENSIONS, dtype=np.float32)
-    vector = linker.embedder.embed([embedding_input(article.title, lead)])[0]
-    return signature, vector
 
 
 def link_article(
@@ -136,22 +152,26 @@ def link_article(
     if article is None:
         return None
     model = linker.key
-    stored = stored_signature(store, article_id, model)
-    if stored is None:
-        signature, vector = read_text(
-            linker,
-            rules,
-            Text(
-                article_id=article_id,
-                title=article.title,
-                text=article.text,
-                lang=article.lang,
-                published_at=article.published_at,
-            ),
-        )
-        save_signature(store, signature, model, article.content_hash, vector)
+    stored = stored_signature(store, article_id)
+    if stored is not None and stored.model == model:
+        signature, vector = stored.signature, stored.vector
     else:
-        signature, vector = stored
+        text = Text(
+            article_id=article_id,
+            title=article.title,
+            text=article.text,
+            lang=article.lang,
+            published_at=article.published_at,
+        )
+        signature = read_signature(linker, rules, text)
+        # a reading changed, not the model: the vector of the same text is kept (re-embedding
+        # an archive takes hours; re-reading its names, minutes), unless it was spared then
+        old = stored if stored is not None and linker.embedded_alike(stored.model) else None
+        if old is not None and (old.vector.any() or alone(signature) is not None):
+            vector = old.vector
+        else:
+            vector = embed(linker, text, signature)
+        save_signature(store, signature, model, article.content_hash, vector)
     with store.one_at_a_time("link"):
         story = original_story(store, article_id)
         if story is None:

@@ -92,16 +92,25 @@ class _Signatures(Sequence[Signature]):
                     self._read[row.article_id] = _signature(row, story_id)
 
 
-def stored_signature(store: Store, article_id: int, model: str) -> tuple[Signature, Vectors] | None:
-    """An article's signature and vector, if one was made with `model` from its present text."""
+@dataclass(frozen=True)
+class StoredSignature:
+    """What linking kept of an article's present text, and what it was made by (`model`)."""
+
+    model: str
+    signature: Signature
+    vector: Vectors
+
+
+def stored_signature(store: Store, article_id: int) -> StoredSignature | None:
+    """An article's stored signature and vector, if they were made from its present text."""
     with store.session() as session:
         row = session.get(StorySignature, article_id)
         article = session.get(Article, article_id)
-        if row is None or article is None or row.model != model:
+        if row is None or article is None or row.content_hash != article.content_hash:
             return None
-        if row.content_hash != article.content_hash:
-            return None
-        return _signature(row, article.story_id), unpack_vector(row.vector)
+        return StoredSignature(
+            row.model, _signature(row, article.story_id), unpack_vector(row.vector)
+        )
 
 
 def save_signature(
