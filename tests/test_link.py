@@ -30,7 +30,7 @@ from monitor.link.decide import (
     common_names,
     judge,
 )
-from monitor.link.embedding import E5Embedder
+from monitor.link.embedding import E5Embedder, embedding_input
 from monitor.link.members import best_member, other_versions, reach
 from monitor.link.signature import (
     name_key,
@@ -41,10 +41,11 @@ from monitor.link.signature import (
     shared_names,
 )
 from monitor.service.advance import advance, finish_stages
-from monitor.service.link import Linker, places_of
+from monitor.service.link import Linker, Text, embed, model_input, places_of
 from monitor.store import ArticleRecord, Store
-from monitor.store.story_rows import StoryMember, forget_stories, story_members
+from monitor.store.story_rows import StoryMember, forget_stories, pack_vector, story_members
 from monitor.store.tables import Article, StorySignature
+from monitor.text.kazakh_latin import is_kazakh_latin, to_cyrillic
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = {
@@ -54,6 +55,7 @@ LABELLED = {
     )
 }
 CALL = ("e02-az-azertac", "e02-en-trend", "e02-ru-kazinform", "e02-kk-kazinform")
+LATIN_KAZAKH = "e02-kk-kazinform-qz"  # the call again, in Kazinform's Latin-alphabet edition
 FORECASTS = ("t01a-az-azertac", "t01b-ru-kazinform")
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -465,8 +467,9 @@ def test_a_lookup_reads_the_window_in_statements_that_do_not_grow_with_it(store:
 def test_a_new_reading_reads_names_again_and_keeps_the_vectors(store: Store, rules: Rules) -> None:
     """Signatures stored by an older reading of the same model: relinking reads their names and
     numbers again (stored under the present reading) but embeds nothing: the vectors of the same
-    texts are kept."""
-    ids = [archive(store, key) for key in (*CALL, *FORECASTS)]
+    texts are kept. Only the Kazakh in Latin letters is embedded again: the model was fed its
+    Latin spelling then, its Cyrillic one now."""
+    ids = [archive(store, key) for key in (*CALL, *FORECASTS, LATIN_KAZAKH)]
     for article_id in ids:
         advance(store, rules, frozenset(), article_id)
     before = stories_of(store, ids)
@@ -474,9 +477,13 @@ def test_a_new_reading_reads_names_again_and_keeps_the_vectors(store: Store, rul
     with store.session() as session:
         rows = session.exec(select(StorySignature)).all()
         vectors = {row.article_id: row.vector for row in rows}
+        latin = LABELLED[LATIN_KAZAKH]
+        as_spelled = linker.embedder.embed([embedding_input(latin["title"], latin["text"])])[0]
+        vectors[ids[-1]] = pack_vector(as_spelled)  # what the first readings fed the model
         for row in rows:
             assert row.model == linker.key
             row.model, row.names = f"{linker.embedder.model}/read1", '["n:stale"]'
+            row.vector = vectors[row.article_id]
             session.add(row)
         session.commit()
 
@@ -490,12 +497,13 @@ def test_a_new_reading_reads_names_again_and_keeps_the_vectors(store: Store, rul
     forget_stories(store, None)
     for article_id in ids:
         advance(store, rules, frozenset(), article_id, linker=Linker(Counting()))
-    assert Counting.calls == 0
+    assert Counting.calls == 1
     with store.session() as session:
         rows = session.exec(select(StorySignature)).all()
     assert {row.model for row in rows} == {linker.key}
     assert all("n:stale" not in row.names for row in rows)
-    assert {row.article_id: row.vector for row in rows} == vectors
+    changed = {row.article_id for row in rows if row.vector != vectors[row.article_id]}
+    assert changed == {ids[-1]}
     assert partition(ids, stories_of(store, ids)) == partition(ids, before)
 
 
@@ -504,6 +512,30 @@ def partition(ids: list[int], stories: list[int | None]) -> list[list[int]]:
     return sorted(
         sorted(i for i, s in zip(ids, stories, strict=True) if s == one) for one in set(stories)
     )
+
+
+def test_kazakh_in_latin_letters_reaches_the_model_in_cyrillic_ones() -> None:
+    assert to_cyrillic("Qazaqstan men Ázerbaıjan Kaspıı teńizi arqyly júk tasymalyn") == (
+        "Қазақстан мен Әзербайжан Каспий теңізі арқылы жүк тасымалын"
+    )
+    assert to_cyrillic("Shekteý eki aıǵa deıin, 20 paıyz.") == "Шектеу екі айға дейін, 20 пайыз."
+    latin, cyrillic = LABELLED[LATIN_KAZAKH], LABELLED[CALL[3]]
+    assert is_kazakh_latin(latin["text"], "kk")
+    assert not is_kazakh_latin(cyrillic["text"], "kk")
+    assert not is_kazakh_latin(LABELLED[CALL[0]]["text"], "az")  # Azerbaijani is Latin too
+    linker = Linker(E5Embedder())
+    vectors = {}
+    for key in (LATIN_KAZAKH, CALL[3]):
+        row = LABELLED[key]
+        text = Text(0, row["title"], row["text"], "kk", datetime.fromisoformat(row["published_at"]))
+        signature = Signature(0, text.published_at, "kk", frozenset(), frozenset(), 50)
+        _, respelled = model_input(linker, text, signature)
+        assert respelled == (key == LATIN_KAZAKH)
+        vectors[key] = embed(linker, text, signature)
+    # the same text in two alphabets: near one vector once respelled, further apart if not
+    assert float(vectors[LATIN_KAZAKH] @ vectors[CALL[3]]) > 0.97
+    latin_as_is = linker.embedder.embed([embedding_input(latin["title"], latin["text"])])[0]
+    assert float(latin_as_is @ vectors[CALL[3]]) < float(vectors[LATIN_KAZAKH] @ vectors[CALL[3]])
 
 
 def test_a_changed_text_is_read_again(store: Store, rules: Rules) -> None:

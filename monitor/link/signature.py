@@ -293,9 +293,12 @@ class Places:
 
 
 PLACE_ENDING = 2  # consonants an inflected place name adds to its key
-READ_VERSION = 4  # of what is read (2: the rules' entities of the title and lead only; 3: no day
+READ_VERSION = 5  # of what is read (2: the rules' entities of the title and lead only; 3: no day
 # of a month is a figure, a word opening a sentence is a name only if capitalised inside one too;
-# 4: places are marked, "p" before the kind)
+# 4: places are marked, "p" before the kind; 5: Kazakh in Latin letters is embedded in Cyrillic)
+CYRILLIC_EMBEDDED_SINCE = (
+    5  # the READ_VERSION from which Latin Kazakh reaches the model in Cyrillic
+)
 
 
 def read_signals(

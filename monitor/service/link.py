@@ -30,7 +30,14 @@ import numpy as np
 from monitor.config.rules import Rules
 from monitor.link.decide import COSINE_FLOOR, WINDOW, Signature, alone, choose, common_names
 from monitor.link.embedding import DIMENSIONS, E5Embedder, Embedder, Vector, embedding_input
-from monitor.link.signature import READ_VERSION, Places, lead_of, name_key, read_signals
+from monitor.link.signature import (
+    CYRILLIC_EMBEDDED_SINCE,
+    READ_VERSION,
+    Places,
+    lead_of,
+    name_key,
+    read_signals,
+)
 from monitor.store import Store
 from monitor.store.story_rows import (
     Window,
@@ -41,6 +48,7 @@ from monitor.store.story_rows import (
     window,
 )
 from monitor.tag.tagger import tag
+from monitor.text.kazakh_latin import is_kazakh_latin, to_cyrillic
 from monitor.text.stems import WORD
 
 _SHARED: E5Embedder | None = None
@@ -74,10 +82,14 @@ class Linker:
         reading): one made otherwise is made again, and never compared with these."""
         return f"{self.embedder.model}/read{READ_VERSION}"
 
-    def embedded_alike(self, key: str) -> bool:
-        """Whether a signature stored under `key` holds a vector of this model (read otherwise,
-        perhaps: then only its names and numbers are read again)."""
-        return key.rsplit("/read", 1)[0] == self.embedder.model
+    def embedded_alike(self, key: str, fed_cyrillic: bool) -> bool:
+        """Whether a signature stored under `key` holds the vector this model makes of the same
+        input (read otherwise, perhaps: then only its names and numbers are read again). The
+        input changed for Latin Kazakh (`fed_cyrillic`) at `CYRILLIC_EMBEDDED_SINCE`."""
+        model, _, read = key.rpartition("/read")
+        if model != self.embedder.model:
+            return False
+        return not fed_cyrillic or (read.isdigit() and int(read) >= CYRILLIC_EMBEDDED_SINCE)
 
 
 @dataclass(frozen=True)
@@ -114,11 +126,21 @@ def read_text(linker: Linker, rules: Rules, article: Text) -> tuple[Signature, V
 
 def embed(linker: Linker, article: Text, signature: Signature) -> Vector:
     """The vector of an article's title and lead; zeros for one that stays alone whatever its
-    vector (`alone`): the model is spared."""
+    vector (`alone`): the model is spared. Kazakh in Latin letters is fed in Cyrillic ones, which
+    the model knows far better (`monitor.text.kazakh_latin`)."""
     if alone(signature) is not None:
         return np.zeros(DIMENSIONS, dtype=np.float32)
-    lead = lead_of(article.text, linker.agencies)
-    return linker.embedder.embed([embedding_input(article.title, lead)])[0]
+    fed, _ = model_input(linker, article, signature)
+    return linker.embedder.embed([fed])[0]
+
+
+def model_input(linker: Linker, article: Text, signature: Signature) -> tuple[str, bool]:
+    """What the model is fed of an article (its title and lead), and whether that was Kazakh in
+    Latin letters, spelled in Cyrillic for it."""
+    fed = embedding_input(article.title, lead_of(article.text, linker.agencies))
+    if is_kazakh_latin(fed, signature.lang):
+        return to_cyrillic(fed), True
+    return fed, False
 
 
 def read_signature(linker: Linker, rules: Rules, article: Text) -> Signature:
@@ -166,7 +188,9 @@ def link_article(
         signature = read_signature(linker, rules, text)
         # a reading changed, not the model: the vector of the same text is kept (re-embedding
         # an archive takes hours; re-reading its names, minutes), unless it was spared then
-        old = stored if stored is not None and linker.embedded_alike(stored.model) else None
+        _, respelled = model_input(linker, text, signature)
+        alike = stored is not None and linker.embedded_alike(stored.model, respelled)
+        old = stored if alike else None
         if old is not None and (old.vector.any() or alone(signature) is not None):
             vector = old.vector
         else:
