@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.search_bench                     # 100,000 items on SQLite
     .venv/bin/python -m bench.search_bench --items 20000 --runs 10
-    .venv/bin/python -m bench.search_bench --postgres postgresql+psycopg://postgres@127.0.0.1/bench
+    .venv/bin/python -m bench.search_bench --db postgresql+psycopg://postgres@127.0.0.1/bench
+    .venv/bin/python -m bench.search_bench --items 1000000 --db sqlite:///big.db --db URL
 
 Synthetic articles are made from the words of the labelled relevance texts (tests/fixtures/
 relevance, 25 per language) and the seeds: each article takes a language in turn (az, kk, ru,
@@ -12,7 +13,18 @@ and most words are rare. Rows are bulk-inserted into `article` (not timed as ind
 `reindex` builds the index from them, as the migration does for an existing archive, and
 that is the build time reported. Each query is then run `--runs` times through `search()`,
 exactly what `monitor search`, the web page and the bot call: match, count, rank, one page of
-20 and the snippets of its hits. On PostgreSQL the database named in the URL is emptied first.
+20 and the snippets of its hits. On PostgreSQL the database named in the URL is emptied first;
+a SQLite file must hold no articles. Without `--db`, a SQLite file in a temporary folder.
+
+The bare baseline, measured in the same run over the same rows: a plain index of the raw title
+and text (SQLite: an FTS5 table with the `unicode61` tokenizer, external content `article`;
+PostgreSQL: a table of `to_tsvector('simple', title || ' ' || text)` with a GIN index, as
+`article_search` is kept), asked the same query
+in its own syntax (the word as written: no inflection, no stems), counting the matches and
+reading the 20 best ranked rows (bm25 / ts_rank) with their title and text. One line per query
+class and backend:
+
+    search <backend> <n> <class> p50=<ms> p95=<ms> bare_p50=<ms>
 
 Attention over time (`monitor trends`, the web page's chart): for each query, the time of its
 count alone (`count_matches`, what search counts) against the time of its counts per ISO week
@@ -28,6 +40,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -49,18 +62,54 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELLED = [ROOT / "tests/fixtures/relevance/dev.yaml", ROOT / "tests/fixtures/relevance/test.yaml"]
 LANGS = ("az", "kk", "ru", "en")
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
-QUERIES: list[tuple[str, str, SearchFilters | None]] = [
-    ("frequent word", "Qazaxıstan", None),
-    ("inflected, Kazakh", "Қазақстанның", None),
-    ("inflected, Russian", "Казахстана", None),
-    ("two words", "Azərbaycan Qazaxıstan", None),
-    ("rare word", "Kurmanqazı", None),
-    ("phrase", '"Orta Dəhliz"', None),
-    ("prefix", "qazaxıst*", None),
-    ("word + lang + date", "Kazakhstan", SearchFilters(langs=("en",), since=T0)),
-    ("exclusion", "Qazaxıstan -Bakı", None),
-    ("no match", "xyzzyplugh", None),
-    ("empty query, newest", "", None),
+FILTERED = SearchFilters(langs=("en",), since=T0)
+
+
+@dataclass(frozen=True)
+class BenchQuery:
+    """One query class: the query as a reader types it, and as each bare index is asked it
+    (FTS5 MATCH, `to_tsquery('simple', ...)`; None: no terms, the newest articles)."""
+
+    name: str
+    label: str
+    query: str
+    filters: SearchFilters | None
+    fts5: str | None
+    tsquery: str | None
+
+
+QUERIES = [
+    BenchQuery("frequent_word", "frequent word", "Qazaxıstan", None, '"qazaxıstan"', "qazaxıstan"),
+    BenchQuery(
+        "inflected_kk", "inflected, Kazakh", "Қазақстанның", None, '"қазақстанның"', "қазақстанның"
+    ),
+    BenchQuery(
+        "inflected_ru", "inflected, Russian", "Казахстана", None, '"казахстана"', "казахстана"
+    ),
+    BenchQuery(
+        "two_words",
+        "two words",
+        "Azərbaycan Qazaxıstan",
+        None,
+        '"azərbaycan" "qazaxıstan"',
+        "azərbaycan & qazaxıstan",
+    ),
+    BenchQuery("rare_word", "rare word", "Kurmanqazı", None, '"kurmanqazı"', "kurmanqazı"),
+    BenchQuery("phrase", "phrase", '"Orta Dəhliz"', None, '"orta dəhliz"', "orta <-> dəhliz"),
+    BenchQuery("prefix", "prefix", "qazaxıst*", None, '"qazaxıst" *', "qazaxıst:*"),
+    BenchQuery(
+        "filtered", "word + lang + date", "Kazakhstan", FILTERED, '"kazakhstan"', "kazakhstan"
+    ),
+    BenchQuery(
+        "exclusion",
+        "exclusion",
+        "Qazaxıstan -Bakı",
+        None,
+        '"qazaxıstan" NOT "bakı"',
+        "qazaxıstan & !bakı",
+    ),
+    BenchQuery("no_match", "no match", "xyzzyplugh", None, '"xyzzyplugh"', "xyzzyplugh"),
+    BenchQuery("empty", "empty query, newest", "", None, None, None),
 ]
 
 
@@ -127,6 +176,7 @@ def size(store: Store) -> int:
 
 def run(url: str, items: int, runs: int) -> None:
     store = Store.open(url)
+    backend = "sqlite" if store.engine.dialect.name == "sqlite" else "postgres"
     try:
         if store.count_articles():
             raise SystemExit(f"{url} already holds articles; give an empty database")
@@ -136,30 +186,35 @@ def run(url: str, items: int, runs: int) -> None:
         with store.engine.begin() as conn:
             indexed = reindex(conn, batch=2000)
         build = time.perf_counter() - started
-        if store.engine.dialect.name == "sqlite":
+        if backend == "sqlite":
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("INSERT INTO article_fts(article_fts) VALUES ('optimize')")
-        else:
+        after = size(store)
+        bare_build = build_bare(store)
+        if backend == "postgres":
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
-        after = size(store)
-        print(f"{store.engine.dialect.name}: {items:,} articles inserted in {inserted:.1f} s")
+        print(f"{backend}: {items:,} articles inserted in {inserted:.1f} s")
         print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s)")
+        print(f"bare index built in {bare_build:.1f} s")
         print(f"database {before / 1e6:,.0f} MB without the index, {after / 1e6:,.0f} MB with it")
-        print("\n| query | matches | median | p95 | max |\n|---|---|---|---|---|")
-        for label, query, filters in QUERIES:
-            search(store, query, filters)  # warm the page cache once
-            times, total = [], 0
-            for _ in range(runs):
-                started = time.perf_counter()
-                total = search(store, query, filters).total
-                times.append((time.perf_counter() - started) * 1000)
-            p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
-            print(
-                f"| {label}: `{query}` | {total:,} | {statistics.median(times):.1f} ms "
-                f"| {p95:.1f} ms | {max(times):.1f} ms |"
+        lines, table = [], ["| query | matches | median | p95 | bare median | ratio |"]
+        table.append("|---|---|---|---|---|---|")
+        for case in QUERIES:
+            times = timed(lambda c=case: search(store, c.query, c.filters), runs)  # type: ignore[misc]
+            total = search(store, case.query, case.filters).total
+            bare = statistics.median(timed(partial(bare_search, store, case), runs))
+            p50, p95 = statistics.median(times), percentile_95(times)
+            lines.append(
+                f"search {backend} {items} {case.name} p50={p50:.1f} p95={p95:.1f} "
+                f"bare_p50={bare:.1f}"
             )
-        if store.engine.dialect.name == "sqlite":
+            table.append(
+                f"| {case.label}: `{case.query}` | {total:,} | {p50:.1f} ms | {p95:.1f} ms "
+                f"| {bare:.1f} ms | {p50 / bare:.1f}× |"
+            )
+        print("\n".join(["", *lines, "", *table]))
+        if backend == "sqlite":
             print("\nwithout planner statistics (an archive the runner has not yet analysed):")
             trends_table(store, runs)
             started = time.perf_counter()
@@ -172,28 +227,96 @@ def run(url: str, items: int, runs: int) -> None:
         store.close()
 
 
-def median_ms(call: Callable[[], object], runs: int) -> float:
-    call()  # warm the page cache once
+BARE_FTS5 = "bench_bare_fts"
+BARE_TABLE = "bench_bare"
+BARE_VECTOR = "to_tsvector('simple', title || ' ' || text)"
+
+
+def build_bare(store: Store) -> float:
+    """The bare baseline's index over the same rows; seconds taken."""
+    started = time.perf_counter()
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE VIRTUAL TABLE {BARE_FTS5} USING fts5(title, text, content='article', "
+                "content_rowid='id', tokenize='unicode61 remove_diacritics 0')"
+            )
+            conn.exec_driver_sql(f"INSERT INTO {BARE_FTS5}({BARE_FTS5}) VALUES ('rebuild')")
+        else:
+            conn.exec_driver_sql(
+                f"CREATE TABLE {BARE_TABLE} AS SELECT id, {BARE_VECTOR} AS vector FROM article"
+            )
+            conn.exec_driver_sql(f"ALTER TABLE {BARE_TABLE} ADD PRIMARY KEY (id)")
+            conn.exec_driver_sql(f"CREATE INDEX ON {BARE_TABLE} USING GIN (vector)")
+    return time.perf_counter() - started
+
+
+def bare_search(store: Store, case: BenchQuery) -> int:
+    """The query asked of the bare index: its count, and the 20 best ranked articles' title and
+    text (the newest 20 for a query without terms). Returns the count."""
+    sqlite = store.engine.dialect.name == "sqlite"
+    where, params = "", {"q": case.fts5 if sqlite else case.tsquery, "since": T0}
+    if case.filters is not None:
+        where = " AND article.lang = 'en' AND article.published_at >= :since"
+    if case.fts5 is None:
+        count = "SELECT count(*) FROM article"
+        page = "SELECT id FROM article ORDER BY published_at DESC LIMIT 20"
+    elif sqlite:
+        joined = f"FROM {BARE_FTS5} JOIN article ON article.id = {BARE_FTS5}.rowid"
+        match = f"WHERE {BARE_FTS5} MATCH :q{where}"
+        count = f"SELECT count(*) {joined if where else f'FROM {BARE_FTS5}'} {match}"
+        page = f"SELECT article.id {joined} {match} ORDER BY {BARE_FTS5}.rank LIMIT 20"
+    else:
+        joined = f"FROM {BARE_TABLE} JOIN article ON article.id = {BARE_TABLE}.id"
+        match = f"WHERE vector @@ to_tsquery('simple', :q){where}"
+        count = f"SELECT count(*) {joined if where else f'FROM {BARE_TABLE}'} {match}"
+        rank = "ts_rank(vector, to_tsquery('simple', :q))"
+        page = f"SELECT article.id {joined} {match} ORDER BY {rank} DESC LIMIT 20"
+    with store.engine.connect() as conn:
+        total = int(conn.execute(text(count), params).scalar() or 0)
+        ids = [row[0] for row in conn.execute(text(page), params)]
+        if ids:
+            listed = ", ".join(str(int(i)) for i in ids)
+            conn.execute(text(f"SELECT id, title, text FROM article WHERE id IN ({listed})")).all()
+    return total
+
+
+def timed(call: Callable[[], object], runs: int) -> list[float]:
+    """Milliseconds of `runs` calls, after one that warms the page cache."""
+    call()
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return times
+
+
+def percentile_95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+
+
+def median_ms(call: Callable[[], object], runs: int) -> float:
+    return statistics.median(timed(call, runs))
 
 
 def trends_table(store: Store, runs: int) -> None:
     """Each query's count against its counts per week by language, and with shares."""
     print("\n| query | matches | count | per week by lang | ratio | with --share | ratio |")
     print("|---|---|---|---|---|---|---|")
-    for label, query, filters in QUERIES:
-        parsed, narrowed = parse_query(query), filters or SearchFilters()
+    for case in QUERIES:
+        query, parsed, narrowed = (
+            case.query,
+            parse_query(case.query),
+            case.filters or SearchFilters(),
+        )
         count = median_ms(partial(count_matches, store, parsed, narrowed), runs)
         weekly = median_ms(partial(trend, store, query, narrowed), runs)
         shares = median_ms(partial(trend, store, query, narrowed, share=True), runs)
         print(
-            f"| {label}: `{query}` | {count_matches(store, parsed, narrowed):,} | {count:.1f} ms "
-            f"| {weekly:.1f} ms | {weekly / count:.2f}× | {shares:.1f} ms | {shares / count:.2f}× |"
+            f"| {case.label}: `{query}` | {count_matches(store, parsed, narrowed):,} "
+            f"| {count:.1f} ms | {weekly:.1f} ms | {weekly / count:.2f}× | {shares:.1f} ms "
+            f"| {shares / count:.2f}× |"
         )
 
 
@@ -201,19 +324,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--postgres", help="also run on this (emptied) PostgreSQL database")
+    parser.add_argument(
+        "--db",
+        action="append",
+        default=[],
+        help="a database URL to run on, SQLite or PostgreSQL (emptied first); may be repeated; "
+        "default: a SQLite file in a temporary folder",
+    )
+    parser.add_argument("--postgres", help="the same as --db URL after the default SQLite run")
     args = parser.parse_args()
+    urls = list(args.db)
     with tempfile.TemporaryDirectory() as folder:
-        run(f"sqlite:///{Path(folder) / 'bench.db'}", args.items, args.runs)
-    if args.postgres:
-        from sqlalchemy import create_engine
+        if not urls:
+            urls.append(f"sqlite:///{Path(folder) / 'bench.db'}")
+        if args.postgres:
+            urls.append(args.postgres)
+        for n, url in enumerate(urls):
+            if n:
+                print()
+            if not url.startswith("sqlite"):
+                empty_postgres(url)
+            run(url, args.items, args.runs)
 
-        engine = create_engine(args.postgres)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        engine.dispose()
-        print()
-        run(args.postgres, args.items, args.runs)
+
+def empty_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
 
 
 if __name__ == "__main__":

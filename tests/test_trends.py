@@ -311,3 +311,51 @@ def test_counting_reads_the_index_once_and_every_original_from_the_covering_inde
     assert not any(s.startswith("SCAN article ") and "COVERING" not in s for s in words), words
     on_articles = [s for s in everything if re.match(r"(SCAN|SEARCH) article\b(?!_)", s)]
     assert on_articles == ["SCAN article USING COVERING INDEX ix_article_originals"], everything
+
+
+def test_refreshed_statistics_count_every_index_of_the_articles_whole(tmp_path: Path) -> None:
+    """The planner takes the article table's size from its indexes' statistics: sampled ones
+    (`PRAGMA analysis_limit`) put 56,000 to 112,000 rows in 100,000, and counting every original
+    then read the rows and their texts instead of the covering index. After a refresh each index
+    of `article` is counted exactly, and the empty query keeps to the covering index."""
+    store = Store.open(f"sqlite:///{tmp_path / 'archive.db'}")
+    rows = [
+        {
+            "source": ("azertag-az", "kazinform-ru")[n % 2],
+            "key": f"id:{n}",
+            "url": f"https://example.az/{n}",
+            "title": f"title {n}",
+            "text": "Qazaxıstan " * 40,
+            "lang": ("az", "ru")[n % 2],
+            "published_at": MONDAY + timedelta(hours=n),
+            "date_source": "page",
+            "fetched_at": MONDAY,
+            "first_seen_at": MONDAY,
+            "last_seen_at": MONDAY,
+            "content_hash": f"h{n}",
+            "extraction": "selectors",
+            "http_status": 200,
+            "revisions": 1,
+            "duplicate_of": "https://example.az/0" if n % 10 == 9 else None,
+        }
+        for n in range(6000)
+    ]
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(Article.__table__.insert(), rows)  # type: ignore[attr-defined]
+        store.refresh_statistics()
+        with store.engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'article'")
+            stats = {str(index): str(stat) for index, stat in found}
+            statement = period_statement(
+                parse_query(""), SearchFilters(), period="week", split="lang",
+                originals_only=True, sqlite=True,
+            )  # fmt: skip
+            sql = str(statement.compile(store.engine, compile_kwargs={"literal_binds": True}))
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    finally:
+        store.close()
+    counted = {index: int(stat.split()[0]) for index, stat in stats.items()}
+    assert counted.pop("ix_article_originals") == 5400
+    assert counted and set(counted.values()) == {6000}, counted
+    assert "SCAN article USING COVERING INDEX ix_article_originals" in plan, plan
