@@ -197,10 +197,13 @@ def test_prefixes_and_long_phrases_are_capped_and_the_rest_named() -> None:
 
 
 def test_a_long_query_searches_its_first_terms_on_both_backends(store: Store) -> None:
+    """Which terms are searched, not how fast: the time limit is given room here (a loaded CI
+    machine once took PostgreSQL past the 2 s a reader waits, and the search found nothing);
+    the limit itself is held by `test_a_search_stopped_at_its_limit_tells_the_reader`."""
     wanted = store.save_article(record(1, text="Qazaxıstan neft ixracını artırır.")).article_id
-    result = search(store, "Qazaxıstan neft " + " ".join(["ixrac"] * 998), limit=5)
-    assert [hit.article_id for hit in result.hits] == [wanted]
+    result = search(store, "Qazaxıstan neft " + " ".join(["ixrac"] * 998), limit=5, timeout=30.0)
     assert result.warnings == (f"the query has 1000 words: at most {MAX_TERMS} are searched",)
+    assert [hit.article_id for hit in result.hits] == [wanted]
 
 
 QUERY_CLASSES = [
