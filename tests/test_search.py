@@ -238,6 +238,123 @@ def test_every_query_class_reaches_the_matches_through_the_index(
             assert "Bitmap Index Scan on ix_article_search_vector" in plan, (name, plan)
 
 
+def test_postgresql_ranks_the_newest_matches_up_to_its_cap_and_says_so(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranking reads each match's whole vector, so PostgreSQL ranks the newest RANKED_MATCHES of
+    a query's matches; the count stays exact, the reader is told, and pages stop there. SQLite
+    ranks them all."""
+    monkeypatch.setattr("monitor.search.backend.RANKED_MATCHES", 3)
+    # the oldest article says the word three times in its title: ranked with the others it leads
+    store.save_article(record(1, title="Neft neft neft", text="Neft hasilatı artır."))
+    newer = [
+        store.save_article(record(n, text=f"Neft xəbəri {n}.")).article_id for n in range(2, 7)
+    ]
+    result = search(store, "neft", limit=10)
+    assert result.total == result.articles == 6
+    found = [hit.article_id for hit in result.hits]
+    if store.engine.dialect.name == "sqlite":
+        assert (result.ranked, len(found), result.notes) == (None, 6, ())
+        assert found[0] == 1
+        return
+    assert result.ranked == 3
+    assert sorted(found) == sorted(newer[-3:])
+    assert result.warnings == ()  # the query has no problem
+    assert result.notes == (
+        "6 articles match: the newest 3 are ranked and shown; narrow the dates or sites to "
+        "reach older ones",
+    )
+    narrowed = search(store, "neft", SearchFilters(until=T0 + timedelta(days=3)), limit=10)
+    assert narrowed.hits[0].article_id == 1  # a date filter reaches it
+    assert (narrowed.total, narrowed.ranked, narrowed.notes) == (2, None, ())
+
+
+@pytest.mark.postgres
+def test_the_index_keeps_each_articles_facts_as_the_article_changes(postgres_url: str) -> None:
+    """PostgreSQL searches read an article's date, language, source, relevance, copy and story
+    from its index row: a trigger copies every later change, whoever makes it."""
+    _reset_postgres(postgres_url)
+    store = Store.open(postgres_url)
+    try:
+        saved = store.save_article(record(1, text="Qazaxıstan neft ixracı.")).article_id
+        original = store.save_article(record(2, text="Qazaxıstan neft hasilatı.")).article_id
+
+        def facts() -> tuple[object, ...]:
+            with store.engine.connect() as conn:
+                row = conn.execute(
+                    text(
+                        "SELECT published_at, lang, source, relevant, copy, story_id "
+                        "FROM article_search WHERE article_id = :id"
+                    ),
+                    {"id": saved},
+                ).one()
+            return tuple(row)
+
+        assert facts() == (T0 + timedelta(days=1), "az", "azertag-az", None, False, None)
+        relevant = SearchFilters(relevant_only=True)
+        assert ids(store, "neft", relevant) == []
+        with store.session() as s:
+            article = s.get(Article, saved)
+            assert article is not None
+            article.relevant = True
+            article.duplicate_of = f"https://azertag.az/xeber/{original}"
+            article.lang = "ru"
+            article.published_at = T0 - timedelta(days=30)
+            s.add(article)
+            s.commit()
+        with store.engine.begin() as conn:  # a bulk statement, as relinking writes stories
+            conn.execute(
+                text(
+                    "INSERT INTO story (id, first_at, last_at, articles, created_at, updated_at) "
+                    "VALUES (7, now(), now(), 1, now(), now())"
+                )
+            )
+            conn.execute(text("UPDATE article SET story_id = 7 WHERE id = :id"), {"id": saved})
+        assert facts() == (T0 - timedelta(days=30), "ru", "azertag-az", True, True, 7)
+        assert ids(store, "neft", relevant) == [saved]
+        assert ids(store, "neft", SearchFilters(until=T0)) == [saved]
+        assert ids(store, "neft", SearchFilters(langs=("az",))) == [original]
+        assert ids(store, "neft") == [original, saved]  # a copy ranks below, though relevant
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_an_archive_indexed_before_the_facts_gets_them_from_the_migration(
+    postgres_url: str,
+) -> None:
+    _reset_postgres(postgres_url)
+    engine = make_engine(postgres_url)
+    command.upgrade(alembic_config(engine), "0012")
+    store = Store(engine)
+    try:
+        with engine.begin() as conn:  # an article and its index row as revision 0012 wrote them
+            conn.execute(
+                text(
+                    "INSERT INTO article (source, key, url, title, text, lang, published_at, "
+                    "published_offset_min, date_source, fetched_at, first_seen_at, "
+                    "last_seen_at, content_hash, extraction, http_status, revisions, stage, relevant) "
+                    "VALUES ('icma', 'id:1', 'https://icma.az/1', 'Neft', 'Qazaxıstan neft.', "
+                    "'az', :at, 0, 'page', :at, :at, :at, 'h', 'selectors', 200, 1, 'linked', true)"
+                ),
+                {"at": T0},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO article_search (article_id, version, vector) "
+                    "SELECT id, 1, CAST(:vector AS tsvector) FROM article"
+                ),
+                {"vector": "'neft':1A"},
+            )
+        migrate(engine)
+        relevant = search(store, "neft", SearchFilters(relevant_only=True))
+        assert [hit.title for hit in relevant.hits] == ["Neft"]
+        assert search(store, "neft", SearchFilters(sources=("icma",), since=T0)).total == 1
+        assert search(store, "neft", SearchFilters(langs=("kk",))).total == 0
+    finally:
+        store.close()
+
+
 HEAVY = {  # a statement that runs for seconds: what a hostile query costs without a limit
     "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
     "SELECT count(*) FROM (SELECT i FROM n LIMIT 300000000)",

@@ -19,7 +19,7 @@ from sqlmodel import select
 from test_search import record
 
 from monitor.core.errors import QueryError
-from monitor.search.backend import period_statement
+from monitor.search.counts import period_statement
 from monitor.search.query import SearchFilters, parse_query
 from monitor.search.service import search
 from monitor.search.trends import (

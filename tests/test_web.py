@@ -861,3 +861,47 @@ def test_demo_without_keep_says_how_to_keep_it_for_the_web_page() -> None:
 
     said = _next_steps(Path("/tmp/x"), kept=False, settings=make_settings(Path("/tmp/x")))
     assert "monitor demo --keep" in said and "web" in said
+
+
+def test_search_says_when_only_the_newest_matches_are_ranked_and_pages_end_there(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ranks the newest RANKED_MATCHES of a query's matches: the page says so, and
+    its pages stop at them. SQLite ranks all: no note, every page."""
+    monkeypatch.setattr("monitor.search.backend.RANKED_MATCHES", 3)
+    monkeypatch.setattr("monitor.web.pages.PAGE_SIZE", 2)
+    now = datetime.now(UTC)
+    for n in range(6):
+        store.save_article(
+            ArticleRecord(
+                source="icma",
+                key=f"id:{n}",
+                aliases=(f"id:{n}",),
+                url=f"https://icma.az/{n}",
+                title=f"Neft xəbəri {n}",
+                text="Qazaxıstan neft ixracını artırır.",
+                author=None,
+                lang="az",
+                published_at=now - timedelta(hours=n + 1),
+                date_source="page",
+                listed_at=None,
+                fetched_at=now,
+                content_hash=f"h{n}",
+                extraction="selectors",
+                http_status=200,
+                warc=None,
+            )
+        )
+    app = create_app(make_settings(tmp_path), store, sources=SOURCES, labels=LABELS)
+    capped = store.engine.dialect.name == "postgresql"
+    with running(app) as url, httpx.Client(base_url=url, timeout=20) as client:
+        first = client.get("/search", params={"q": "neft"})
+        second = client.get("/search", params={"q": "neft", "page": 2})
+        third = client.get("/search", params={"q": "neft", "page": 3})
+    assert 'id="total">6 matches' in first.text
+    note = "6 articles match: the newest 3 are ranked and shown; narrow the dates or sites"
+    assert (note in first.text, 'id="notes"' in first.text) == (capped, capped)
+    assert 'rel="next"' in first.text
+    assert ('rel="next"' in second.text) is not capped  # 3 ranked: two pages of 2
+    assert len(hits(second.text)) == (1 if capped else 2)
+    assert len(hits(third.text)) == (0 if capped else 2)

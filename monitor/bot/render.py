@@ -165,7 +165,10 @@ def render_search(result: SearchResult, labels: Labels, zone: ZoneInfo, offset: 
     query = escape(shorten(one_line(result.query), QUERY_CHARS))
     if not result.query.strip():
         return SEARCH_USAGE
-    told = "".join(f"\n<i>{escape(shorten(one_line(w), QUERY_CHARS))}</i>" for w in result.warnings)
+    told = "".join(
+        f"\n<i>{escape(shorten(one_line(w), QUERY_CHARS))}</i>"
+        for w in (*result.warnings, *result.notes)
+    )
     if not result.total:
         return f"Nothing found for <b>{query}</b>. Try fewer or other words (any language).{told}"
     shown = len(result.hits)

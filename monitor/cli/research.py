@@ -90,6 +90,8 @@ def search_command(
         result = search_service.search(store, query, filters, limit=limit)
     if result.warnings:  # the query was read strictly: what is left is the time limit
         raise QueryError("; ".join(result.warnings))
+    for note in result.notes:
+        typer.echo(note, err=True)
     for line in _search_lines(result, format):
         typer.echo(line)
 

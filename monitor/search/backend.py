@@ -6,6 +6,10 @@ the database is built here from analysed terms, every stem quoted, so no user in
 parsed as FTS5 or tsquery syntax. This sits above the store because it is search's reading of
 the index: the store only keeps the index current.
 
+On PostgreSQL a search with words reads the index table alone (each row holds the facts the
+search filters, boosts, orders and groups by beside its vector) and ranks the newest
+`RANKED_MATCHES` of the matches; the article rows are read for the page only.
+
 Results may come one per story (`by_story`): the versions of one event in four languages would
 otherwise fill a page with the same news. The grouping is done in the database, a window over
 the ranked matches, so paging and the count are of stories, and an article not linked yet (its
@@ -18,7 +22,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -30,7 +33,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    null,
     table,
     text,
 )
@@ -40,7 +42,7 @@ from sqlmodel import Session, col, select
 
 from monitor.core.errors import SearchTimeout
 from monitor.search.query import Query, SearchFilters, Term
-from monitor.store.fulltext import FTS_TABLE, PG_TABLE, is_sqlite, quoted_lexeme
+from monitor.store.fulltext import FACT_COLUMNS, FTS_TABLE, PG_TABLE, is_sqlite, quoted_lexeme
 from monitor.store.tables import Article, ArticleTopic
 
 if TYPE_CHECKING:
@@ -53,6 +55,11 @@ MAX_PHRASE_VARIANTS = 32
 SEARCH_TIMEOUT = 2.0  # seconds a search may take: a reader waits no longer, nor does the server
 PROGRESS_STEPS = 1_000  # SQLite virtual machine steps between two looks at the clock (~1 µs each)
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+# How many of a query's matches PostgreSQL ranks, the newest: ranking reads each match's whole
+# vector out of its TOAST table (~10 µs a match), so a word in a quarter of an archive of 100,000
+# cost ~270 ms, and ten times that at 1,000,000. A search matching more ranks its newest ones
+# and says so (`Matches.ranked`); a date or site filter reaches older ones.
+RANKED_MATCHES = 1_000
 
 
 @dataclass(frozen=True)
@@ -66,29 +73,65 @@ class Found:
 @dataclass(frozen=True)
 class Matches:
     """A page of matches: `total` counts the results (stories, when grouped), `articles` the
-    matching articles behind them."""
+    matching articles behind them, `ranked` those the ranking read (`RANKED_MATCHES` at most on
+    PostgreSQL: the newest; all of them on SQLite)."""
 
     total: int
     articles: int
     found: list[Found]
+    ranked: int = 0
 
 
-def filter_conditions(filters: SearchFilters) -> list[Any]:
-    """The filters as conditions on `article` (shared by search and export)."""
+@dataclass(frozen=True)
+class Facts:
+    """Where a statement reads the facts of a matching article it filters, boosts, orders and
+    groups by: `article` itself, or on PostgreSQL the index row beside the vector
+    (`monitor.store.fulltext`), which spares the search reading the articles' rows."""
+
+    id: Any
+    published_at: Any
+    lang: Any
+    source: Any
+    relevant: Any
+    copy: Any  # true for a copy
+    story_id: Any
+
+    @classmethod
+    def of(cls, rows: Any) -> Facts:
+        """The facts columns of an index table or of a subquery over it."""
+        c = rows.c
+        return cls(
+            c.article_id, c.published_at, c.lang, c.source, c.relevant, c.copy.is_(True), c.story_id
+        )
+
+
+ARTICLE = Facts(
+    col(Article.id),
+    col(Article.published_at),
+    col(Article.lang),
+    col(Article.source),
+    col(Article.relevant),
+    col(Article.duplicate_of).is_not(None),
+    col(Article.story_id),
+)
+
+
+def filter_conditions(filters: SearchFilters, facts: Facts = ARTICLE) -> list[Any]:
+    """The filters as conditions on `facts` (those of `article` for export)."""
     conditions: list[Any] = []
     if filters.sources:
-        conditions.append(col(Article.source).in_(filters.sources))
+        conditions.append(facts.source.in_(filters.sources))
     if filters.langs:
-        conditions.append(col(Article.lang).in_(filters.langs))
+        conditions.append(facts.lang.in_(filters.langs))
     if filters.since:
-        conditions.append(col(Article.published_at) >= filters.since)
+        conditions.append(facts.published_at >= filters.since)
     if filters.until:
-        conditions.append(col(Article.published_at) < filters.until)
+        conditions.append(facts.published_at < filters.until)
     if filters.relevant_only:
-        conditions.append(col(Article.relevant).is_(True))
+        conditions.append(facts.relevant.is_(True))
     if filters.topics:
         tagged = select(ArticleTopic.article_id).where(col(ArticleTopic.topic).in_(filters.topics))
-        conditions.append(col(Article.id).in_(tagged))
+        conditions.append(facts.id.in_(tagged))
     return conditions
 
 
@@ -107,14 +150,15 @@ def find(
     ranks only; the page's articles are loaded after, so matching thousands of long texts never
     drags their texts through a sort. Raises `SearchTimeout` after `timeout` seconds."""
     with store.session() as s, time_limit(s, timeout):
-        counted, grouped, ranked = _plan(s, query, filters, by_story)
-        articles = int(s.exec(counted).one())
-        total = int(s.exec(grouped).one()) if grouped is not None else articles
-        page = list(s.exec(ranked.offset(offset).limit(limit)))
+        plan = _plan(s, query, filters, by_story)
+        articles = int(s.exec(plan.counted).one())
+        total = int(s.exec(plan.grouped).one()) if plan.grouped is not None else articles
+        page = list(s.exec(plan.ranked.offset(offset).limit(limit)))
         found = s.exec(select(Article).where(col(Article.id).in_([i for i, _ in page])))
         loaded = {article.id: article for article in found}
     hits = [Found(loaded[i], float(rank or 0.0)) for i, rank in page if i in loaded]
-    return Matches(total, articles, hits)
+    ranked = min(articles, plan.cap) if plan.cap else articles
+    return Matches(total, articles, hits, ranked)
 
 
 def explain(
@@ -125,9 +169,9 @@ def explain(
     to being used."""
     plans: dict[str, str] = {}
     with store.session() as s:
-        counted, _, ranked = _plan(s, query, filters, by_story)
+        plan = _plan(s, query, filters, by_story)
         sqlite = is_sqlite(s)
-        for name, statement in (("count", counted), ("page", ranked.limit(20))):
+        for name, statement in (("count", plan.counted), ("page", plan.ranked.limit(20))):
             compiled = statement.compile(
                 bind=s.get_bind(), compile_kwargs={"render_postcompile": True}
             )
@@ -140,26 +184,33 @@ def explain(
     return plans
 
 
-def _plan(
-    session: Session, query: Query, filters: SearchFilters, by_story: bool
-) -> tuple[Any, Any, Any]:
+@dataclass(frozen=True)
+class _Plan:
     """The statements of a search: the count of matching articles, the count of results (None:
-    the same), and the ranked (id, rank) matches in order, to be cut to a page.
+    the same), and the ranked (id, rank) matches in order, to be cut to a page; `cap`: how many
+    matches the ranking reads at most (0: all)."""
 
-    On PostgreSQL the GIN index is made the only way to a match for this transaction: a word's
-    stems are OR-ed (seven for "Қазақстанның"), the planner takes them for independent words,
-    expects three times the rows there are, and reads every stored vector instead (1.7 s
+    counted: Any
+    grouped: Any
+    ranked: Any
+    cap: int = 0
+
+
+def _plan(session: Session, query: Query, filters: SearchFilters, by_story: bool) -> _Plan:
+    """On PostgreSQL the GIN index is made the only way to a match for this transaction: a
+    word's stems are OR-ed (seven for "Қазақстанның"), the planner takes them for independent
+    words, expects three times the rows there are, and reads every stored vector instead (1.7 s
     against 15 ms at 100,000 articles)."""
     sqlite = is_sqlite(session)
     if query.terms and not sqlite:
         session.execute(text("SET LOCAL enable_seqscan = off"))
-    ranked, counted = _statements(query, filter_conditions(filters), sqlite)
+    ranked, counted, facts, cap = _statements(query, filters, sqlite)
     if by_story:
-        ranked, grouped = _one_per_story(ranked)
-        return counted, grouped, ranked
+        ranked, grouped = _one_per_story(ranked, facts, _stories_counted(query, filters, sqlite))
+        return _Plan(counted, grouped, ranked, cap)
     order: list[Any] = [literal_column("rank").desc()] if query.terms else []
-    order += [col(Article.published_at).desc().nulls_last(), col(Article.id).desc()]
-    return counted, None, ranked.order_by(*order)
+    order += [facts.published_at.desc().nulls_last(), facts.id.desc()]
+    return _Plan(counted, None, ranked.order_by(*order), cap)
 
 
 @contextmanager
@@ -197,116 +248,25 @@ def time_limit(session: Session, seconds: float) -> Iterator[None]:
             event.remove(connection, "before_cursor_execute", what_is_left)
 
 
-PERIODS = ("day", "week", "month")
-SPLITS = ("lang", "source", "topic", "none")
-
-
-@dataclass(frozen=True)
-class PeriodCount:
-    """How many matching articles one period (its first day, UTC; None: undated) and one value
-    of the split (a language, a source, a topic; None: unknown, untagged, or no split) hold."""
-
-    period: date | None
-    part: str | None
-    count: int
-
-
-def count_by_period(
-    store: Store,
-    query: Query,
-    filters: SearchFilters,
-    *,
-    period: str,
-    split: str,
-    originals_only: bool,
-) -> list[PeriodCount]:
-    """The matches of `query` under `filters` (those `find` counts) counted per period and split
-    value, grouped by the database over the index: no article is loaded. Periods are UTC days,
-    ISO weeks (from Monday) and months, the calendar search's date filters use, so a period's
-    count is what a search narrowed to that period finds. Split by topic, an article counts
-    under each of its topics."""
-    if period not in PERIODS:
-        raise ValueError(f"period {period!r} is not one of {', '.join(PERIODS)}")
-    if split not in SPLITS:
-        raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
-    with store.session() as s:
-        grouped = period_statement(
-            query, filters, period=period, split=split, originals_only=originals_only,
-            sqlite=is_sqlite(s),
-        )  # fmt: skip
-        found = list(s.exec(grouped))
-    return [
-        PeriodCount(date.fromisoformat(str(when)[:10]) if when else None, value, int(count))
-        for when, value, count in found
-    ]
-
-
-def period_statement(
-    query: Query,
-    filters: SearchFilters,
-    *,
-    period: str,
-    split: str,
-    originals_only: bool,
-    sqlite: bool,
-) -> Any:
-    """The statement `count_by_period` runs. The matches are asked of the index once (`id IN
-    (...)`), then each id is looked up in the covering index of the originals
-    (`ix_article_originals`) rather than in its row, whose text would be read with it
-    (counting copies too reads the rows)."""
-    conditions = filter_conditions(filters)
-    if originals_only:
-        conditions.append(col(Article.duplicate_of).is_(None))
-    part: Any = {
-        "lang": col(Article.lang),
-        "source": col(Article.source),
-        "topic": col(ArticleTopic.topic),
-        "none": null(),
-    }[split]
-    rows: Any = select(_period_start(period, sqlite).label("period"), part.label("part"))
-    rows = rows.select_from(Article)
-    if query.terms:
-        index, key, matches, _ = _index_match(query, sqlite)
-        rows = rows.where(col(Article.id).in_(select(key).select_from(index).where(matches)))
-    if split == "topic":
-        rows = rows.outerjoin(ArticleTopic, col(ArticleTopic.article_id) == col(Article.id))
-    each = rows.where(*conditions).subquery()
-    return select(each.c.period, each.c.part, func.count()).group_by(each.c.period, each.c.part)
-
-
-def _period_start(period: str, sqlite: bool) -> Any:
-    """The first day of the period holding `published_at`, in UTC: 'YYYY-MM-DD' text on
-    SQLite, a timestamp at its midnight on PostgreSQL (its `to_char` would cost more than the
-    grouping)."""
-    published = col(Article.published_at)
-    if not sqlite:
-        return func.date_trunc(period, func.timezone("UTC", published))
-    if period == "week":  # to the coming Sunday (or stay on it), then back to its Monday
-        return func.date(published, "weekday 0", "-6 days", type_=String)
-    if period == "month":
-        return func.strftime("%Y-%m-01", published, type_=String)
-    return func.date(published, type_=String)
-
-
 def count_matches(store: Store, query: Query, filters: SearchFilters) -> int:
     """How many articles match: the count `find` gives, without ranking a page (the baseline
     the search bench holds `count_by_period` to)."""
     with store.session() as s:
-        _, counted = _statements(query, filter_conditions(filters), is_sqlite(s))
+        _, counted, _, _ = _statements(query, filters, is_sqlite(s))
         return int(s.exec(counted).one())
 
 
-def _one_per_story(ranked: Any) -> tuple[Any, Any]:
+def _one_per_story(ranked: Any, facts: Facts, counted: Any) -> tuple[Any, Any]:
     """The ranked (id, rank) statement cut to the best match of each story, ordered, and the
-    statement counting the stories. A story's best match is its highest ranked, then (for a
-    query without terms, where every rank is 0) an original before a copy, a relevant article
-    before another, the newest; stories are ordered by that rank, then by their newest match."""
-    story = func.coalesce(col(Article.story_id), -col(Article.id))
+    statement counting the stories (`counted`, over every match: the ranked ones may be capped).
+    A story's best match is its highest ranked, then (for a query without terms, where every
+    rank is 0) an original before a copy, a relevant article before another, the newest;
+    stories are ordered by that rank, then by their newest match."""
     matches = ranked.add_columns(
-        story.label("story"),
-        col(Article.published_at).label("published"),
-        case((col(Article.duplicate_of).is_(None), 0), else_=1).label("copy"),
-        case((col(Article.relevant).is_(True), 0), else_=1).label("other"),
+        _story(facts).label("story"),
+        facts.published_at.label("published"),
+        case((facts.copy, 1), else_=0).label("copy"),
+        case((facts.relevant.is_(True), 0), else_=1).label("other"),
     ).subquery()
     m = matches.c
     within = (m.rank.desc(), m.copy, m.other, m.published.desc().nulls_last(), m.id.desc())
@@ -322,48 +282,101 @@ def _one_per_story(ranked: Any) -> tuple[Any, Any]:
         .where(p.place == 1)
         .order_by(p.rank.desc(), p.newest.desc().nulls_last(), p.id.desc())
     )
-    counted = select(func.count(func.distinct(m.story))).select_from(matches)
     return best, counted
 
 
-def _statements(query: Query, conditions: list[Any], sqlite: bool) -> tuple[Any, Any]:
-    """The ranked (id, rank) statement and the statement counting all matches."""
+def _story(facts: Facts) -> Any:
+    """An article's story; an article not linked yet stands alone (its id, negated)."""
+    return func.coalesce(facts.story_id, -facts.id)
+
+
+def _stories_counted(query: Query, filters: SearchFilters, sqlite: bool) -> Any:
+    """How many stories the matches of `query` belong to."""
+    if query.terms and not sqlite:
+        index, matches, _ = _pg_match(query)
+        facts = Facts.of(index)
+        where = [matches, *filter_conditions(filters, facts)]
+        return select(func.count(func.distinct(_story(facts)))).select_from(index).where(*where)
+    ranked, _, facts, _ = _statements(query, filters, sqlite)
+    stories = ranked.add_columns(_story(facts).label("story")).subquery()
+    return select(func.count(func.distinct(stories.c.story)))
+
+
+def _statements(query: Query, filters: SearchFilters, sqlite: bool) -> tuple[Any, Any, Facts, int]:
+    """The ranked (id, rank) statement, the statement counting all matches, where the ranked
+    statement reads the facts it is ordered and grouped by, and how many matches it ranks at
+    most (0: all)."""
     if not query.terms:
+        conditions = filter_conditions(filters)
         newest: Any = select(col(Article.id), literal_column("0.0").label("rank"))
         newest = newest.where(*conditions)
-        return newest, select(func.count()).select_from(Article).where(*conditions)
-    index, key, matches, score = _index_match(query, sqlite)
+        counted = select(func.count()).select_from(Article).where(*conditions)
+        return newest, counted, ARTICLE, 0
+    if not sqlite:
+        return _pg_statements(query, filters)
+    conditions = filter_conditions(filters)
+    index = table(FTS_TABLE, column("rowid"))
+    key = index.c.rowid
+    matches = _fts5_matches(query)
+    bm25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0, 0.0)"
     ranked = (
-        select(col(Article.id), (score * _boost()).label("rank"))
+        select(col(Article.id), (-literal_column(bm25) * _boost(ARTICLE)).label("rank"))
         .join_from(index, Article, col(Article.id) == key)
         .where(matches, *conditions)
     )
     counted = select(func.count()).select_from(index).where(matches)
     if conditions:
         counted = counted.join(Article, col(Article.id) == key).where(*conditions)
-    return ranked, counted
+    return ranked, counted, ARTICLE, 0
 
 
-def _index_match(query: Query, sqlite: bool) -> tuple[Any, Any, Any, Any]:
-    """The index table, its article id column, the condition matching `query` and the score."""
+def _pg_statements(query: Query, filters: SearchFilters) -> tuple[Any, Any, Facts, int]:
+    """PostgreSQL reads the index table alone: the matches and their facts from the GIN index
+    and the heap beside it, the newest `RANKED_MATCHES` of them ranked with their vectors."""
+    index, matches, tsq = _pg_match(query)
+    facts = Facts.of(index)
+    where = [matches, *filter_conditions(filters, facts)]
+    newest = (
+        select(index)
+        .where(*where)
+        .order_by(facts.published_at.desc().nulls_last(), facts.id.desc())
+        .limit(RANKED_MATCHES)
+        .subquery("newest")
+    )
+    ranked_facts = Facts.of(newest)
+    score = func.ts_rank_cd(newest.c.vector, tsq, 1) * _boost(ranked_facts)
+    ranked = select(newest.c.article_id.label("id"), score.label("rank"))
+    counted = select(func.count()).select_from(index).where(*where)
+    return ranked, counted, ranked_facts, RANKED_MATCHES
+
+
+def index_match(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
+    """The index table, its article id column and the condition matching `query` (for counts
+    that group the matches' articles)."""
     if sqlite:
         index = table(FTS_TABLE, column("rowid"))
-        key = index.c.rowid
-        matches: Any = text(f"{FTS_TABLE} MATCH :match").bindparams(match=fts5_match(query))
-        bm25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0, 0.0)"
-        score: Any = -literal_column(bm25)
-    else:
-        index = table(PG_TABLE, column("article_id"), column("vector"))
-        key = index.c.article_id
-        tsq = cast(literal(tsquery(query), String), TSQUERY)
-        matches = index.c.vector.op("@@")(tsq)
-        score = func.ts_rank_cd(index.c.vector, tsq, 1)
-    return index, key, matches, score
+        return index, index.c.rowid, _fts5_matches(query)
+    index, matches, _ = _pg_match(query)
+    return index, index.c.article_id, matches
 
 
-def _boost() -> Any:
-    relevant = case((col(Article.relevant).is_(True), RELEVANT_BOOST), else_=1.0)
-    copy = case((col(Article.duplicate_of).is_not(None), COPY_FACTOR), else_=1.0)
+def _fts5_matches(query: Query) -> Any:
+    return text(f"{FTS_TABLE} MATCH :match").bindparams(match=fts5_match(query))
+
+
+def _pg_match(query: Query) -> tuple[Any, Any, Any]:
+    """The index table with its facts columns, the condition matching `query`, the tsquery."""
+    index = table(
+        PG_TABLE,
+        *(column(name) for name in ("article_id", "vector", *FACT_COLUMNS)),
+    )
+    tsq = cast(literal(tsquery(query), String), TSQUERY)
+    return index, index.c.vector.op("@@")(tsq), tsq
+
+
+def _boost(facts: Facts) -> Any:
+    relevant = case((facts.relevant.is_(True), RELEVANT_BOOST), else_=1.0)
+    copy = case((facts.copy, COPY_FACTOR), else_=1.0)
     return relevant * copy
 
 

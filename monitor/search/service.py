@@ -58,6 +58,11 @@ class SearchResult:
     # What was wrong with the query and how it was read anyway ("unbalanced quote: ...").
     warnings: tuple[str, ...] = ()
     articles: int | None = None  # the matching articles behind `total`; None: as many
+    # How many matching articles were ranked, the newest, when not all were (PostgreSQL ranks
+    # `RANKED_MATCHES` at most); None: all. Pages reach no further, and `notes` says so.
+    ranked: int | None = None
+    # What a reader should know of the results that is not a problem of the query.
+    notes: tuple[str, ...] = ()
 
 
 # --- the search itself -----------------------------------------------------------------------------
@@ -102,12 +107,19 @@ def search(
         found = hit_of(article, topics, rank=row.rank, title_marked=title, snippet=body)
         story = stories.get(article.story_id or 0)
         hits.append(with_story(found, story) if story else found)
+    capped = matches.ranked < matches.articles
+    notes = (
+        f"{matches.articles:,} articles match: the newest {matches.ranked:,} are ranked and "
+        "shown; narrow the dates or sites to reach older ones",
+    )
     return SearchResult(
         query=query,
         total=matches.total,
         hits=tuple(hits),
         warnings=parsed.problems,
         articles=matches.articles,
+        ranked=matches.ranked if capped else None,
+        notes=notes if capped else (),
     )
 
 

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
 
 from monitor.core.errors import QueryError
-from monitor.search.backend import PERIODS, SPLITS, PeriodCount, count_by_period
+from monitor.search.counts import PERIODS, SPLITS, PeriodCount, count_by_period
 from monitor.search.query import Query, SearchFilters, check_choices, parse_query
 
 if TYPE_CHECKING:

@@ -201,6 +201,11 @@ class Article(SQLModel, table=True):
             sqlite_where=text("duplicate_of IS NULL"),
             postgresql_where=text("duplicate_of IS NULL"),
         ),
+        # The newest first, as a search without words lists them: without it PostgreSQL sorts
+        # every row (SQLite reads `published_at`'s index backwards: NULLs sort last there).
+        Index("ix_article_newest", text("published_at DESC NULLS LAST"), text("id DESC")).ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

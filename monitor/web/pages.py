@@ -33,7 +33,7 @@ from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import QueryError, StoreError
 from monitor.deliver.digest import Labels, snippet_of
 from monitor.extract.seeds import SEED_SOURCE
-from monitor.search.backend import PERIODS, SPLITS
+from monitor.search.counts import PERIODS, SPLITS
 from monitor.search.query import SearchFilters, check_choices, clean_query
 from monitor.search.service import search
 from monitor.search.stories import newest_story_views, read_stories
@@ -208,7 +208,8 @@ class Pages:
             offset=(query.page - 1) * PAGE_SIZE,
             by_story=True,
         )
-        pages = max(1, math.ceil(found.total / PAGE_SIZE))
+        reached = min(found.total, found.ranked or found.total)  # the ranked, when not all were
+        pages = max(1, math.ceil(reached / PAGE_SIZE))
         return self.render(
             template,
             query=query,

@@ -1,5 +1,6 @@
-"""Full-text search: the FTS5 table (SQLite) or tsvector table with its GIN index (PostgreSQL),
-filled from the articles already archived, so an existing archive is searchable at once.
+"""Full-text search: the FTS5 table (SQLite) or tsvector table with its GIN index (PostgreSQL).
+Filled from the articles already archived by 0013, once the index has the columns the present
+code writes (this revision once filled it itself, with code that now writes those columns too).
 
 Revision ID: 0007
 Revises: 0006
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from monitor.store.fulltext import create_index, drop_index, reindex
+from monitor.store.fulltext import create_index, drop_index
 
 revision = "0007"
 down_revision = "0006"
@@ -19,9 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    conn = op.get_bind()
-    create_index(conn)
-    reindex(conn, everything=True)  # the index is new: no need to look for what it holds
+    create_index(op.get_bind())
 
 
 def downgrade() -> None:
