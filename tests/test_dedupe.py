@@ -282,7 +282,9 @@ def test_rebuild_from_sketches_gives_the_same_index(store: Store) -> None:
     for name in ("seed_004", "az_visit_2024_apa", "az_weather_day1"):
         archive(store, name)
     before = index_sizes(store)
-    assert index.rebuild(store, batch=2) == 3
+    seen: list[int] = []
+    assert index.rebuild(store, batch=2, progress=seen.append) == 3
+    assert seen == [2, 3]
     assert index_sizes(store) == before
     match = dedupe_stage.find_duplicate(store, fixture_text("az_004_updated"), "az")
     assert match and match.kind == "near" and match.duplicate_of.endswith("/seed_004")

@@ -267,7 +267,8 @@ def dedupe(
     aggregators = frozenset(s.name for s in sources_of(settings) if s.aggregator)
     with open_archive(settings) as store:
         if rebuild:
-            typer.echo(f"index rebuilt from {sketch_rows.rebuild(store)} stored sketches")
+            rebuilt = sketch_rows.rebuild(store, progress=_progress())
+            typer.echo(f"index rebuilt from {rebuilt} stored sketches")
         else:
             deduped = dedupe_stage.dedupe_archive(
                 store, progress=_progress(), aggregators=aggregators
