@@ -10,10 +10,10 @@ relevance, 25 per language) and the seeds: each article takes a language in turn
 en), a title of 8 words and a body of 250 words drawn from that language's words with their
 natural frequencies, so names such as Qazaxıstan or Казахстан are as common as in the corpus
 and most words are rare. Rows are bulk-inserted into `article` (not timed as indexing); then
-`reindex` builds the index from them, as the migration does for an existing archive, and
-that is the build time reported. Each query is then run `--runs` times through `search()`,
-exactly what `monitor search`, the web page and the bot call: match, count, rank, one page of
-20 and the snippets of its hits. On PostgreSQL the database named in the URL is emptied first;
+`reindex_archive` builds the index from them, as `monitor search --reindex` does (the analysis
+in a process per usable CPU, `--index-workers` to choose), and that is the build time reported.
+Each query is then run `--runs` times through `search()`, exactly what `monitor search`, the
+web page and the bot call: match, count, rank, one page of 20 and the snippets of its hits. On PostgreSQL the database named in the URL is emptied first;
 a SQLite file must hold no articles. Without `--db`, a SQLite file in a temporary folder.
 
 The bare baseline, measured in the same run over the same rows: a plain index of the raw title
@@ -53,8 +53,8 @@ from monitor.search.backend import count_matches
 from monitor.search.query import SearchFilters, parse_query
 from monitor.search.service import search
 from monitor.search.trends import trend
+from monitor.service.maintenance import reindex_archive
 from monitor.store import Store
-from monitor.store.fulltext import reindex
 from monitor.store.tables import Article
 from monitor.text.stems import WORD
 
@@ -174,7 +174,7 @@ def size(store: Store) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0)
 
 
-def run(url: str, items: int, runs: int) -> None:
+def run(url: str, items: int, runs: int, index_workers: int | None = None) -> None:
     store = Store.open(url)
     backend = "sqlite" if store.engine.dialect.name == "sqlite" else "postgres"
     try:
@@ -183,8 +183,7 @@ def run(url: str, items: int, runs: int) -> None:
         inserted = fill(store, items, seed=7)
         before = size(store)
         started = time.perf_counter()
-        with store.engine.begin() as conn:
-            indexed = reindex(conn, batch=2000)
+        indexed = reindex_archive(store, workers=index_workers)
         build = time.perf_counter() - started
         if backend == "sqlite":
             with store.engine.begin() as conn:
@@ -195,7 +194,8 @@ def run(url: str, items: int, runs: int) -> None:
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
         print(f"{backend}: {items:,} articles inserted in {inserted:.1f} s")
-        print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s)")
+        workers = f"{index_workers} analysis processes" if index_workers else "usable CPUs"
+        print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s; {workers})")
         print(f"bare index built in {bare_build:.1f} s")
         print(f"database {before / 1e6:,.0f} MB without the index, {after / 1e6:,.0f} MB with it")
         lines, table = [], ["| query | matches | median | p95 | bare median | ratio |"]
@@ -332,6 +332,13 @@ def main() -> None:
         "default: a SQLite file in a temporary folder",
     )
     parser.add_argument("--postgres", help="the same as --db URL after the default SQLite run")
+    parser.add_argument(
+        "--index-workers",
+        type=int,
+        default=None,
+        help="processes analysing for the index build (default: the usable CPUs, as `monitor "
+        "search --reindex`; 1: this process alone)",
+    )
     args = parser.parse_args()
     urls = list(args.db)
     with tempfile.TemporaryDirectory() as folder:
@@ -344,7 +351,7 @@ def main() -> None:
                 print()
             if not url.startswith("sqlite"):
                 empty_postgres(url)
-            run(url, args.items, args.runs)
+            run(url, args.items, args.runs, args.index_workers)
 
 
 def empty_postgres(url: str) -> None:

@@ -176,7 +176,7 @@ def test_search_answer_says_what_of_the_query_was_not_searched() -> None:
     cut = SearchResult("Aktau", 1, (found,), warnings=("at most 16 terms are searched",))
     assert "<i>at most 16 terms are searched</i>" in render_search(cut, LABELS, BAKU)
     check_html(message)
-    note = "25,000 articles match: the newest 1,000 are ranked and shown; narrow the dates"
+    note = "25,000 articles match: the latest archived 1,000 are ranked and shown"
     capped = SearchResult("Aktau", 25_000, (found,), ranked=1_000, notes=(note,))
     assert f"<i>{note}</i>" in render_search(capped, LABELS, BAKU)
 

@@ -35,6 +35,7 @@ from monitor.search.query import (
     parse_query,
 )
 from monitor.search.service import search
+from monitor.service.maintenance import reindex_archive
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import ArticleRecord, EntityRow, Store
@@ -238,35 +239,32 @@ def test_every_query_class_reaches_the_matches_through_the_index(
             assert "Bitmap Index Scan on ix_article_search_vector" in plan, (name, plan)
 
 
-def test_postgresql_ranks_the_newest_matches_up_to_its_cap_and_says_so(
+def test_a_search_ranks_its_latest_matches_up_to_the_cap_and_says_so(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ranking reads each match's whole vector, so PostgreSQL ranks the newest RANKED_MATCHES of
-    a query's matches; the count stays exact, the reader is told, and pages stop there. SQLite
-    ranks them all."""
+    """Ranking costs each match it reads, so a search ranks the RANKED_MATCHES latest archived
+    of its matches, on both backends: the count stays exact, the reader is told, and a date
+    filter reaches the older ones."""
     monkeypatch.setattr("monitor.search.backend.RANKED_MATCHES", 3)
     # the oldest article says the word three times in its title: ranked with the others it leads
-    store.save_article(record(1, title="Neft neft neft", text="Neft hasilatı artır."))
-    newer = [
+    oldest = store.save_article(record(1, title="Neft neft neft", text="Neft hasilatı.")).article_id
+    later = [
         store.save_article(record(n, text=f"Neft xəbəri {n}.")).article_id for n in range(2, 7)
     ]
     result = search(store, "neft", limit=10)
     assert result.total == result.articles == 6
-    found = [hit.article_id for hit in result.hits]
-    if store.engine.dialect.name == "sqlite":
-        assert (result.ranked, len(found), result.notes) == (None, 6, ())
-        assert found[0] == 1
-        return
     assert result.ranked == 3
-    assert sorted(found) == sorted(newer[-3:])
+    assert sorted(hit.article_id for hit in result.hits) == later[-3:]
     assert result.warnings == ()  # the query has no problem
     assert result.notes == (
-        "6 articles match: the newest 3 are ranked and shown; narrow the dates or sites to "
-        "reach older ones",
+        "6 articles match: the latest archived 3 are ranked and shown; narrow the dates or "
+        "sites to reach older ones",
     )
     narrowed = search(store, "neft", SearchFilters(until=T0 + timedelta(days=3)), limit=10)
-    assert narrowed.hits[0].article_id == 1  # a date filter reaches it
+    assert [hit.article_id for hit in narrowed.hits] == [oldest, later[0]]
     assert (narrowed.total, narrowed.ranked, narrowed.notes) == (2, None, ())
+    monkeypatch.setattr("monitor.search.backend.RANKED_MATCHES", 1000)
+    assert search(store, "neft", limit=1).hits[0].article_id == oldest  # ranked with them all
 
 
 @pytest.mark.postgres
@@ -787,6 +785,22 @@ def test_search_command_prints_a_table_and_jsonl(archive_file: Path) -> None:
 
 
 @pytest.mark.slow
+def test_search_reindex_indexes_what_the_index_lacks_before_it_searches(
+    archive_file: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{archive_file}")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM article_fts WHERE rowid > 0"))
+    engine.dispose()
+    code, out, err = run(archive_file, "search", "Qazaxıstanın")
+    assert (code, "0 of 0 matching articles" in out) == (0, True)
+    code, out, err = run(archive_file, "search", "--reindex", "Qazaxıstanın")
+    assert code == 0, err
+    assert "indexed 2 articles" in err
+    assert "1 of 1 matching articles" in out
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -852,3 +866,32 @@ def test_words_are_stemmed_alike_on_many_threads_at_once() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert failures == [] and mismatches == []
+
+
+def test_a_bulk_reindex_in_worker_processes_writes_what_one_process_writes(store: Store) -> None:
+    """`monitor search --reindex` analyses in a pool of processes while it writes: the index it
+    leaves is the one a single process leaves, row for row, and it says how far it got."""
+    for n in range(1, 1200):
+        lang = ("az", "kk", "ru", "en")[n % 4]
+        text_of = {"az": "Qazaxıstanla neft ixracı", "kk": "Қазақстанның мұнай экспорты"}
+        body = f"{text_of.get(lang, 'Kazakhstan oil exports')} {n}. Orta Dəhliz {n % 7}."
+        store.save_article(record(n, lang=lang, text=body))
+    sqlite = store.engine.dialect.name == "sqlite"
+    table, key = ("article_fts", "rowid") if sqlite else ("article_search", "article_id")
+    columns = "title, body, title_more, body_more" if sqlite else "vector::text"
+
+    def index() -> list[tuple[object, ...]]:
+        with store.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT {key}, {columns} FROM {table} ORDER BY {key}"))
+            return [tuple(row) for row in rows]
+
+    alone = index()
+    assert len(alone) == 1199
+    with store.engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM {table} WHERE {key} > 0"))
+    seen: list[int] = []
+    assert reindex_archive(store, workers=2, progress=seen.append) == 1199
+    assert index() == alone
+    assert seen == sorted(seen) and seen[-1] == 1199 and len(seen) == 3  # batches of 500
+    assert search(store, "Қазақстан").total == 300
+    assert reindex_archive(store, workers=2) == 0  # nothing left to do

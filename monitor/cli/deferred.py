@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from monitor.service import status as status_reports
     from monitor.service import wiring as runtime
     from monitor.store import db as archive_db
-    from monitor.store import fulltext as search_index
     from monitor.store import sketch_rows, story_rows, warc
     from monitor.tag import tagger
     from monitor.web import app as web_app
@@ -72,7 +71,6 @@ else:
     routing = lazy_import("monitor.deliver.routing")
     runner = lazy_import("monitor.service.runner")
     runtime = lazy_import("monitor.service.wiring")
-    search_index = lazy_import("monitor.store.fulltext")
     search_service = lazy_import("monitor.search.service")
     seed_corpus = lazy_import("monitor.extract.seeds")
     sketch_rows = lazy_import("monitor.store.sketch_rows")

@@ -26,9 +26,9 @@ from monitor.cli.deferred import (
     archive_db,
     exports,
     listening,
+    maintenance,
     query_language,
     routing,
-    search_index,
     search_service,
     seed_corpus,
     story_linking,
@@ -85,8 +85,8 @@ def search_command(
     query = _strict_query(words)
     with open_archive(settings, "write" if reindex else "read") as store:
         if reindex:
-            with store.engine.begin() as conn:
-                typer.echo(f"indexed {search_index.reindex(conn)} articles", err=True)
+            indexed = maintenance.reindex_archive(store, progress=_indexed_progress())
+            typer.echo(f"indexed {indexed} articles", err=True)
         result = search_service.search(store, query, filters, limit=limit)
     if result.warnings:  # the query was read strictly: what is left is the time limit
         raise QueryError("; ".join(result.warnings))
@@ -94,6 +94,13 @@ def search_command(
         typer.echo(note, err=True)
     for line in _search_lines(result, format):
         typer.echo(line)
+
+
+def _indexed_progress() -> Any:
+    """On a terminal, how many are indexed so far, on one line of stderr rewritten in place."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda done: print(f"\rindexed {done} articles", end="", file=sys.stderr, flush=True)
 
 
 def _strict_query(words: list[str] | None) -> str:

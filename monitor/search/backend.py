@@ -6,9 +6,9 @@ the database is built here from analysed terms, every stem quoted, so no user in
 parsed as FTS5 or tsquery syntax. This sits above the store because it is search's reading of
 the index: the store only keeps the index current.
 
-On PostgreSQL a search with words reads the index table alone (each row holds the facts the
-search filters, boosts, orders and groups by beside its vector) and ranks the newest
-`RANKED_MATCHES` of the matches; the article rows are read for the page only.
+A search with words ranks the latest archived `RANKED_MATCHES` of its matches, and counts them
+all. On PostgreSQL it reads the index table alone (each row holds the facts the search filters,
+boosts, orders and groups by beside its vector); the article rows are read for the page only.
 
 Results may come one per story (`by_story`): the versions of one event in four languages would
 otherwise fill a page with the same news. The grouping is done in the database, a window over
@@ -55,10 +55,12 @@ MAX_PHRASE_VARIANTS = 32
 SEARCH_TIMEOUT = 2.0  # seconds a search may take: a reader waits no longer, nor does the server
 PROGRESS_STEPS = 1_000  # SQLite virtual machine steps between two looks at the clock (~1 µs each)
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
-# How many of a query's matches PostgreSQL ranks, the newest: ranking reads each match's whole
-# vector out of its TOAST table (~10 µs a match), so a word in a quarter of an archive of 100,000
-# cost ~270 ms, and ten times that at 1,000,000. A search matching more ranks its newest ones
-# and says so (`Matches.ranked`); a date or site filter reaches older ones.
+# How many of a query's matches are ranked, the latest archived (the highest ids): ranking costs
+# a match ~20 µs on PostgreSQL (its whole vector is read out of TOAST) and, on SQLite, bm25 and
+# a join to `article` for the boosts; a word found in a quarter of an archive of 100,000 cost
+# ~500 and ~85 ms ranked whole, and ten times that at 1,000,000. A search matching more ranks
+# its latest ones and says so (`Matches.ranked`); a date or site filter reaches older ones. The
+# same rule on both backends, though SQLite could afford more: one archive, one answer.
 RANKED_MATCHES = 1_000
 
 
@@ -73,8 +75,8 @@ class Found:
 @dataclass(frozen=True)
 class Matches:
     """A page of matches: `total` counts the results (stories, when grouped), `articles` the
-    matching articles behind them, `ranked` those the ranking read (`RANKED_MATCHES` at most on
-    PostgreSQL: the newest; all of them on SQLite)."""
+    matching articles behind them, `ranked` those the ranking read (the latest archived,
+    `RANKED_MATCHES` at most)."""
 
     total: int
     articles: int
@@ -197,13 +199,7 @@ class _Plan:
 
 
 def _plan(session: Session, query: Query, filters: SearchFilters, by_story: bool) -> _Plan:
-    """On PostgreSQL the GIN index is made the only way to a match for this transaction: a
-    word's stems are OR-ed (seven for "Қазақстанның"), the planner takes them for independent
-    words, expects three times the rows there are, and reads every stored vector instead (1.7 s
-    against 15 ms at 100,000 articles)."""
-    sqlite = is_sqlite(session)
-    if query.terms and not sqlite:
-        session.execute(text("SET LOCAL enable_seqscan = off"))
+    sqlite = through_the_index(session, query)
     ranked, counted, facts, cap = _statements(query, filters, sqlite)
     if by_story:
         ranked, grouped = _one_per_story(ranked, facts, _stories_counted(query, filters, sqlite))
@@ -211,6 +207,18 @@ def _plan(session: Session, query: Query, filters: SearchFilters, by_story: bool
     order: list[Any] = [literal_column("rank").desc()] if query.terms else []
     order += [facts.published_at.desc().nulls_last(), facts.id.desc()]
     return _Plan(counted, None, ranked.order_by(*order), cap)
+
+
+def through_the_index(session: Session, query: Query) -> bool:
+    """Make the index the only way to a match of `query` in this transaction, on PostgreSQL: a
+    word's stems are OR-ed (seven for "Қазақстанның"), the planner takes them for independent
+    words, expects three times the rows there are, and reads every stored vector instead (1.7 s
+    against 15 ms at 100,000 articles; 0.8 s against 10 ms for a count). Returns whether the
+    session talks to SQLite, where FTS5 is the only way anyway."""
+    sqlite = is_sqlite(session)
+    if query.terms and not sqlite:
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+    return sqlite
 
 
 @contextmanager
@@ -252,7 +260,7 @@ def count_matches(store: Store, query: Query, filters: SearchFilters) -> int:
     """How many articles match: the count `find` gives, without ranking a page (the baseline
     the search bench holds `count_by_period` to)."""
     with store.session() as s:
-        _, counted, _, _ = _statements(query, filters, is_sqlite(s))
+        _, counted, _, _ = _statements(query, filters, through_the_index(s, query))
         return int(s.exec(counted).one())
 
 
@@ -291,15 +299,18 @@ def _story(facts: Facts) -> Any:
 
 
 def _stories_counted(query: Query, filters: SearchFilters, sqlite: bool) -> Any:
-    """How many stories the matches of `query` belong to."""
-    if query.terms and not sqlite:
-        index, matches, _ = _pg_match(query)
-        facts = Facts.of(index)
-        where = [matches, *filter_conditions(filters, facts)]
-        return select(func.count(func.distinct(_story(facts)))).select_from(index).where(*where)
-    ranked, _, facts, _ = _statements(query, filters, sqlite)
-    stories = ranked.add_columns(_story(facts).label("story")).subquery()
-    return select(func.count(func.distinct(stories.c.story)))
+    """How many stories the matches of `query` belong to (all of them: not only those ranked)."""
+    counted: Any = select(func.count(func.distinct(_story(ARTICLE)))).select_from(Article)
+    if not query.terms:
+        return counted.where(*filter_conditions(filters))
+    if sqlite:
+        index, key, matches = index_match(query, sqlite)
+        joined = counted.join_from(index, Article, col(Article.id) == key)
+        return joined.where(matches, *filter_conditions(filters))
+    index, matches, _ = _pg_match(query)
+    facts = Facts.of(index)
+    where = [matches, *filter_conditions(filters, facts)]
+    return select(func.count(func.distinct(_story(facts)))).select_from(index).where(*where)
 
 
 def _statements(query: Query, filters: SearchFilters, sqlite: bool) -> tuple[Any, Any, Facts, int]:
@@ -319,33 +330,33 @@ def _statements(query: Query, filters: SearchFilters, sqlite: bool) -> tuple[Any
     key = index.c.rowid
     matches = _fts5_matches(query)
     bm25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0, 0.0)"
-    ranked = (
-        select(col(Article.id), (-literal_column(bm25) * _boost(ARTICLE)).label("rank"))
-        .join_from(index, Article, col(Article.id) == key)
-        .where(matches, *conditions)
-    )
+    scored: Any = select(key.label("id"), (-literal_column(bm25)).label("score")).where(matches)
+    if conditions:
+        scored = scored.join(Article, col(Article.id) == key).where(*conditions)
+    # FTS5 hands its matches over highest rowid first, and bm25 is computed for those kept only
+    latest = scored.order_by(key.desc()).limit(RANKED_MATCHES).subquery("latest")
+    ranked = select(col(Article.id), (latest.c.score * _boost(ARTICLE)).label("rank"))
+    ranked = ranked.join_from(latest, Article, col(Article.id) == latest.c.id)
     counted = select(func.count()).select_from(index).where(matches)
     if conditions:
         counted = counted.join(Article, col(Article.id) == key).where(*conditions)
-    return ranked, counted, ARTICLE, 0
+    return ranked, counted, ARTICLE, RANKED_MATCHES
 
 
 def _pg_statements(query: Query, filters: SearchFilters) -> tuple[Any, Any, Facts, int]:
     """PostgreSQL reads the index table alone: the matches and their facts from the GIN index
-    and the heap beside it, the newest `RANKED_MATCHES` of them ranked with their vectors."""
+    and the heap beside it, the latest archived `RANKED_MATCHES` of them ranked with their
+    vectors."""
     index, matches, tsq = _pg_match(query)
     facts = Facts.of(index)
     where = [matches, *filter_conditions(filters, facts)]
-    newest = (
-        select(index)
-        .where(*where)
-        .order_by(facts.published_at.desc().nulls_last(), facts.id.desc())
-        .limit(RANKED_MATCHES)
-        .subquery("newest")
-    )
-    ranked_facts = Facts.of(newest)
-    score = func.ts_rank_cd(newest.c.vector, tsq, 1) * _boost(ranked_facts)
-    ranked = select(newest.c.article_id.label("id"), score.label("rank"))
+    # `+ 0`: ordered by the primary key itself, the planner would walk that key backwards and
+    # read each row's vector until enough matched (an exclusion at 100k: 44 -> 211 ms)
+    kept = select(index).where(*where).order_by((facts.id + 0).desc()).limit(RANKED_MATCHES)
+    latest = kept.subquery("latest")
+    ranked_facts = Facts.of(latest)
+    score = func.ts_rank_cd(latest.c.vector, tsq, 1) * _boost(ranked_facts)
+    ranked = select(latest.c.article_id.label("id"), score.label("rank"))
     counted = select(func.count()).select_from(index).where(*where)
     return ranked, counted, ranked_facts, RANKED_MATCHES
 

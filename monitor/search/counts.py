@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, func, null
 from sqlmodel import col, select
 
-from monitor.search.backend import filter_conditions, index_match
+from monitor.search.backend import filter_conditions, index_match, through_the_index
 from monitor.search.query import Query, SearchFilters
-from monitor.store.fulltext import is_sqlite
 from monitor.store.tables import Article, ArticleTopic
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def count_by_period(
     with store.session() as s:
         grouped = period_statement(
             query, filters, period=period, split=split, originals_only=originals_only,
-            sqlite=is_sqlite(s),
+            sqlite=through_the_index(s, query),
         )  # fmt: skip
         found = list(s.exec(grouped))
     return [

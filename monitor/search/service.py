@@ -58,8 +58,8 @@ class SearchResult:
     # What was wrong with the query and how it was read anyway ("unbalanced quote: ...").
     warnings: tuple[str, ...] = ()
     articles: int | None = None  # the matching articles behind `total`; None: as many
-    # How many matching articles were ranked, the newest, when not all were (PostgreSQL ranks
-    # `RANKED_MATCHES` at most); None: all. Pages reach no further, and `notes` says so.
+    # How many matching articles were ranked, the latest archived, when not all were (a search
+    # ranks `RANKED_MATCHES` at most); None: all. Pages reach no further; `notes` says so.
     ranked: int | None = None
     # What a reader should know of the results that is not a problem of the query.
     notes: tuple[str, ...] = ()
@@ -109,8 +109,8 @@ def search(
         hits.append(with_story(found, story) if story else found)
     capped = matches.ranked < matches.articles
     notes = (
-        f"{matches.articles:,} articles match: the newest {matches.ranked:,} are ranked and "
-        "shown; narrow the dates or sites to reach older ones",
+        f"{matches.articles:,} articles match: the latest archived {matches.ranked:,} are "
+        "ranked and shown; narrow the dates or sites to reach older ones",
     )
     return SearchResult(
         query=query,

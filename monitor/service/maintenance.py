@@ -1,5 +1,6 @@
 """Jobs over the whole archive, run from the command line: extraction again from the raw
-captures (`monitor reextract`) and tagging again with changed rules (`monitor retag`).
+captures (`monitor reextract`), tagging again with changed rules (`monitor retag`), and the
+full-text index brought up to date (`monitor search --reindex`).
 
 Both walk the archive in batches, change only what comes out different, and redo the later
 stages for what changed, through the same per-article steps the pipeline uses.
@@ -7,7 +8,9 @@ stages for what changed, through the same per-article steps the pipeline uses.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 from monitor.config.rules import Rules
 from monitor.config.sources import Source
@@ -15,9 +18,30 @@ from monitor.crawl.charset import decode_text, parse_content_type
 from monitor.extract.article import extract_article
 from monitor.service.advance import tag_article, tagged_with
 from monitor.service.dedupe import dedupe_article
+from monitor.service.offload import usable_cpus
 from monitor.store import Store
+from monitor.store.fulltext import reindex
 from monitor.store.warc import WarcArchive, WarcRef
 from monitor.text.normalise import content_hash
+
+
+def reindex_archive(
+    store: Store,
+    *,
+    everything: bool = False,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Index the articles missing from the full-text index or indexed by an older analysis (all
+    with `everything`), in one transaction: the analysis in `workers` processes (all usable
+    CPUs by default; 0 or 1: in this one) while this process writes. Returns how many."""
+    workers = usable_cpus() if workers is None else workers
+    with store.engine.begin() as conn:
+        if workers < 2:
+            return reindex(conn, everything=everything, batch=500, progress=progress)
+        context = multiprocessing.get_context("forkserver")  # never a fork of this process
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            return reindex(conn, everything=everything, batch=500, progress=progress, executor=pool)
 
 
 def reextract_archive(

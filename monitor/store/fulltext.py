@@ -21,7 +21,9 @@ that predates search).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +52,7 @@ _FACT_TYPES = {
     "story_id": "INTEGER",
 }
 FACT_COLUMNS = tuple(_FACT_TYPES)
+_BATCHES_AHEAD = 4  # batches a bulk reindex has analysed or in analysis before it writes one
 _FACTS_TRIGGER = "article_search_facts"
 
 
@@ -145,40 +148,56 @@ class Indexed:
     body: list[Stems]
 
 
-def index_articles(conn: Any, articles: Iterable[tuple[int, str, str, str | None]]) -> int:
+Row = tuple[int, str, str, str | None]  # an article as the index reads it: id, title, text, lang
+
+
+def index_articles(conn: Any, articles: Iterable[Row]) -> int:
     """(Re)index (id, title, text, lang) rows on a connection or session, in its transaction."""
+    return write_index(conn, index_params(list(articles), sqlite=is_sqlite(conn)))
+
+
+def index_params(articles: Sequence[Row], *, sqlite: bool) -> list[dict[str, Any]]:
+    """What the index stores of each article, as the parameters of the statement writing it:
+    the analysis, which is all the CPU of indexing (~0.7 ms an article, as long as the database
+    takes to write it). Pure, so that a bulk reindex runs it in worker processes meanwhile."""
     rows = [
         Indexed(i, analyse(title, lang), analyse(body, lang)) for i, title, body, lang in articles
     ]
-    if not rows:
+    if sqlite:
+        return [_fts_row(row) for row in rows]
+    return [
+        {"id": row.article_id, "version": SEARCH_VERSION, "vector": tsvector(row)} for row in rows
+    ]
+
+
+def write_index(conn: Any, params: Sequence[dict[str, Any]]) -> int:
+    """Write what `index_params` made, replacing what the index held of those articles."""
+    if not params:
         return 0
-    ids = [{"id": row.article_id} for row in rows]
     if is_sqlite(conn):
+        ids = [{"id": row["id"]} for row in params]
         conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), ids)
         conn.execute(
             text(
                 f"INSERT INTO {FTS_TABLE} (rowid, title, body, title_more, body_more, version) "
                 "VALUES (:id, :title, :body, :title_more, :body_more, :version)"
             ),
-            [_fts_row(row) for row in rows],
+            params,
         )
-    else:
-        if isinstance(conn, Session):
-            conn.flush()  # the facts are read from the article rows as they now are
-        facts = _facts_of("article")
-        conn.execute(
-            text(
-                f"INSERT INTO {PG_TABLE} (article_id, version, vector, {', '.join(facts)}) "
-                f"SELECT :id, :version, CAST(:vector AS tsvector), {', '.join(facts.values())} "
-                "FROM article WHERE article.id = :id ON CONFLICT (article_id) DO UPDATE SET "
-                + ", ".join(f"{name} = excluded.{name}" for name in ["version", "vector", *facts])
-            ),
-            [
-                {"id": row.article_id, "version": SEARCH_VERSION, "vector": tsvector(row)}
-                for row in rows
-            ],
-        )
-    return len(rows)
+        return len(params)
+    if isinstance(conn, Session):
+        conn.flush()  # the facts are read from the article rows as they now are
+    facts = _facts_of("article")
+    conn.execute(
+        text(
+            f"INSERT INTO {PG_TABLE} (article_id, version, vector, {', '.join(facts)}) "
+            f"SELECT :id, :version, CAST(:vector AS tsvector), {', '.join(facts.values())} "
+            "FROM article WHERE article.id = :id ON CONFLICT (article_id) DO UPDATE SET "
+            + ", ".join(f"{name} = excluded.{name}" for name in ["version", "vector", *facts])
+        ),
+        params,
+    )
+    return len(params)
 
 
 def index_article(conn: Any, article: Article) -> None:
@@ -227,10 +246,16 @@ def reindex(
     everything: bool = False,
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> int:
     """Index the articles missing from the index or indexed by an older analysis (all of them
-    with `everything`); drop index rows of articles that are gone. Returns how many were done."""
-    if is_sqlite(conn):
+    with `everything`); drop index rows of articles that are gone. Returns how many were done.
+
+    With an `executor` (a process pool: `monitor search --reindex`, the search bench) batches
+    are analysed there, a few ahead, while this process reads the next and writes the last
+    (in the order read): on 2 cores ~1.6 times as many articles a second as alone."""
+    sqlite = is_sqlite(conn)
+    if sqlite:
         conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE} WHERE rowid NOT IN (SELECT id FROM article)")
         current = f"SELECT rowid FROM {FTS_TABLE} WHERE version = :version"
     else:
@@ -239,13 +264,22 @@ def reindex(
     if not everything:
         todo += f" AND id NOT IN ({current})"
     todo += " ORDER BY id LIMIT :batch"
+    analysing: deque[Future[list[dict[str, Any]]]] = deque()
     done, last = 0, 0
     while True:
         params = {"last": last, "batch": batch, "version": SEARCH_VERSION}
-        rows = [tuple(r) for r in conn.execute(text(todo), params)]
+        rows: list[Row] = [tuple(r) for r in conn.execute(text(todo), params)]
+        if rows:
+            last = rows[-1][0]
+            if executor is None:
+                done += write_index(conn, index_params(rows, sqlite=sqlite))
+            else:
+                analysing.append(executor.submit(index_params, rows, sqlite=sqlite))
+        while analysing and (not rows or len(analysing) > _BATCHES_AHEAD):
+            done += write_index(conn, analysing.popleft().result())
+            if progress:
+                progress(done)
         if not rows:
             return done
-        done += index_articles(conn, rows)
-        last = rows[-1][0]
-        if progress:
+        if progress and executor is None:
             progress(done)
