@@ -49,6 +49,7 @@ from monitor.dedupe.sketch import (
 )
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Store
+from monitor.store.fulltext import is_sqlite
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
 POSTINGS_LIMIT = 100  # rows read per band or fingerprint; more holders means boilerplate
@@ -391,12 +392,21 @@ def rebuild(store: Store, batch: int = 1000, progress: Callable[[int], None] | N
                 minhash = band_hashes(row.minhash) if row.minhash else ()
                 bands += [(n, h, row.article_id) for n, h in enumerate(minhash)]
                 prints += [(h, row.article_id) for h in unpack_fingerprints(row.fingerprints)]
+            # the driver's own executemany: ~100 rows an article, SQLAlchemy's per-row work
+            # would cost as much as the inserts
+            cursor = session.connection().connection.cursor()
+            mark = "?" if is_sqlite(session) else "%s"
             if bands:
-                band_rows = [{"band": n, "hash": h, "article_id": a} for n, h, a in sorted(bands)]
-                session.execute(insert(DedupeBand), band_rows)
+                cursor.executemany(
+                    f"INSERT INTO dedupe_band (band, hash, article_id) VALUES ({mark}, {mark}, "
+                    f"{mark})",
+                    sorted(bands),
+                )
             if prints:
-                print_rows = [{"hash": h, "article_id": a} for h, a in sorted(prints)]
-                session.execute(insert(DedupeFingerprint), print_rows)
+                cursor.executemany(
+                    f"INSERT INTO dedupe_fingerprint (hash, article_id) VALUES ({mark}, {mark})",
+                    sorted(prints),
+                )
             session.commit()
         if not rows:
             return done
