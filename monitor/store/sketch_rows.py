@@ -398,13 +398,14 @@ def rebuild(store: Store, batch: int = 1000, progress: Callable[[int], None] | N
             mark = "?" if is_sqlite(session) else "%s"
             if bands:
                 cursor.executemany(
-                    f"INSERT INTO dedupe_band (band, hash, article_id) VALUES ({mark}, {mark}, "
-                    f"{mark})",
+                    f"INSERT INTO {DedupeBand.__tablename__} (band, hash, article_id) "
+                    f"VALUES ({mark}, {mark}, {mark})",
                     sorted(bands),
                 )
             if prints:
                 cursor.executemany(
-                    f"INSERT INTO dedupe_fingerprint (hash, article_id) VALUES ({mark}, {mark})",
+                    f"INSERT INTO {DedupeFingerprint.__tablename__} (hash, article_id) "
+                    f"VALUES ({mark}, {mark})",
                     sorted(prints),
                 )
             session.commit()
