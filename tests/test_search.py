@@ -18,7 +18,7 @@ import pytest
 import yaml
 from alembic import command
 from conftest import ROOT, _reset_postgres, make_settings, monitor
-from sqlalchemy import Column, MetaData, Table, inspect, text
+from sqlalchemy import Column, MetaData, Table, event, inspect, text
 
 from monitor.config.sources import load_sources
 from monitor.core.errors import QueryError, SearchTimeout
@@ -265,6 +265,48 @@ def test_a_search_ranks_its_latest_matches_up_to_the_cap_and_says_so(
     assert (narrowed.total, narrowed.ranked, narrowed.notes) == (2, None, ())
     monkeypatch.setattr("monitor.search.backend.RANKED_MATCHES", 1000)
     assert search(store, "neft", limit=1).hits[0].article_id == oldest  # ranked with them all
+
+
+def test_fewer_matches_than_the_cap_are_counted_as_they_are_ranked(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the ranking read every match (fewer than the cap), the page's rows carry the count of
+    articles and of stories, and no counting statement is sent: a phrase's matches cost one pass,
+    not two. At the cap, or past the last page, the counts are asked for, and agree."""
+    monkeypatch.setattr("monitor.search.backend.RANKED_MATCHES", 4)
+    for n in range(1, 6):
+        store.save_article(record(n, text=f"Neft xəbəri {n}."))
+    with store.engine.begin() as conn:
+        now = "CURRENT_TIMESTAMP"
+        conn.execute(
+            text(
+                "INSERT INTO story (id, first_at, last_at, articles, created_at, updated_at) "
+                f"VALUES (7, {now}, {now}, 2, {now}, {now})"
+            )
+        )
+        conn.execute(text("UPDATE article SET story_id = 7 WHERE id IN (1, 2)"))
+    sent: list[str] = []
+
+    def counting() -> list[str]:
+        return [s for s in sent if s.lstrip().upper().startswith("SELECT COUNT(")]
+
+    def listen(conn: object, cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    first_three = SearchFilters(until=T0 + timedelta(days=3, hours=12))
+    few = search(store, "neft", first_three, limit=10)
+    grouped = search(store, "neft", first_three, limit=10, by_story=True)
+    assert (few.total, few.articles, len(few.hits)) == (3, 3, 3)
+    assert (grouped.total, grouped.articles, len(grouped.hits)) == (2, 3, 2)  # 1 and 2: story 7
+    assert counting() == [], counting()
+    past_the_end = search(store, "neft", first_three, limit=10, offset=10, by_story=True)
+    assert (past_the_end.total, past_the_end.articles, past_the_end.hits) == (2, 3, ())
+    assert len(counting()) == 2  # the articles, the stories
+    sent.clear()
+    capped = search(store, "neft", limit=10, by_story=True)
+    assert (capped.total, capped.articles, capped.ranked) == (4, 5, 4)
+    assert len(counting()) == 2
 
 
 @pytest.mark.postgres

@@ -153,12 +153,16 @@ def find(
     drags their texts through a sort. Raises `SearchTimeout` after `timeout` seconds."""
     with store.session() as s, time_limit(s, timeout):
         plan = _plan(s, query, filters, by_story)
-        articles = int(s.exec(plan.counted).one())
-        total = int(s.exec(plan.grouped).one()) if plan.grouped is not None else articles
         page = list(s.exec(plan.ranked.offset(offset).limit(limit)))
-        found = s.exec(select(Article).where(col(Article.id).in_([i for i, _ in page])))
+        if plan.cap and page and page[0].kept < plan.cap:  # every match was ranked: counted then
+            articles = int(page[0].kept)
+            total = int(page[0].results) if plan.grouped is not None else articles
+        else:
+            articles = int(s.exec(plan.counted).one())
+            total = int(s.exec(plan.grouped).one()) if plan.grouped is not None else articles
+        found = s.exec(select(Article).where(col(Article.id).in_([row.id for row in page])))
         loaded = {article.id: article for article in found}
-    hits = [Found(loaded[i], float(rank or 0.0)) for i, rank in page if i in loaded]
+    hits = [Found(loaded[row.id], float(row.rank or 0.0)) for row in page if row.id in loaded]
     ranked = min(articles, plan.cap) if plan.cap else articles
     return Matches(total, articles, hits, ranked)
 
@@ -190,7 +194,11 @@ def explain(
 class _Plan:
     """The statements of a search: the count of matching articles, the count of results (None:
     the same), and the ranked (id, rank) matches in order, to be cut to a page; `cap`: how many
-    matches the ranking reads at most (0: all)."""
+    matches the ranking reads at most (0: all). With a cap, each ranked row also says how many
+    matches were ranked (`kept`, and `results`: the stories among them, when grouped): fewer
+    than the cap, that is the count, and the counting statements (a second pass over the matches,
+    as costly as the first for a phrase, whose every candidate's positions are read) are not
+    sent."""
 
     counted: Any
     grouped: Any
@@ -278,15 +286,18 @@ def _one_per_story(ranked: Any, facts: Facts, counted: Any) -> tuple[Any, Any]:
     ).subquery()
     m = matches.c
     within = (m.rank.desc(), m.copy, m.other, m.published.desc().nulls_last(), m.id.desc())
+    kept: list[Any] = [m.kept] if "kept" in m else []
     placed = select(
         m.id,
         m.rank,
         func.row_number().over(partition_by=m.story, order_by=within).label("place"),
         func.max(m.published).over(partition_by=m.story).label("newest"),
+        *kept,
     ).subquery()
     p = placed.c
+    results = [p.kept, func.count().over().label("results")] if kept else []
     best = (
-        select(p.id, p.rank)
+        select(p.id, p.rank, *results)
         .where(p.place == 1)
         .order_by(p.rank.desc(), p.newest.desc().nulls_last(), p.id.desc())
     )
@@ -335,7 +346,7 @@ def _statements(query: Query, filters: SearchFilters, sqlite: bool) -> tuple[Any
         scored = scored.join(Article, col(Article.id) == key).where(*conditions)
     # FTS5 hands its matches over highest rowid first, and bm25 is computed for those kept only
     latest = scored.order_by(key.desc()).limit(RANKED_MATCHES).subquery("latest")
-    ranked = select(col(Article.id), (latest.c.score * _boost(ARTICLE)).label("rank"))
+    ranked = select(col(Article.id), (latest.c.score * _boost(ARTICLE)).label("rank"), _KEPT)
     ranked = ranked.join_from(latest, Article, col(Article.id) == latest.c.id)
     counted = select(func.count()).select_from(index).where(matches)
     if conditions:
@@ -356,9 +367,14 @@ def _pg_statements(query: Query, filters: SearchFilters) -> tuple[Any, Any, Fact
     latest = kept.subquery("latest")
     ranked_facts = Facts.of(latest)
     score = func.ts_rank_cd(latest.c.vector, tsq, 1) * _boost(ranked_facts)
-    ranked = select(latest.c.article_id.label("id"), score.label("rank"))
+    ranked = select(latest.c.article_id.label("id"), score.label("rank"), _KEPT)
     counted = select(func.count()).select_from(index).where(*where)
     return ranked, counted, ranked_facts, RANKED_MATCHES
+
+
+# How many matches the ranking read: a window over the capped matches, computed before the
+# page's ORDER BY and LIMIT cut them
+_KEPT = func.count().over().label("kept")
 
 
 def index_match(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
