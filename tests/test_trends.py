@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import monitor
+from conftest import _reset_postgres, monitor
 from sqlmodel import select
 from test_search import record
 
@@ -169,6 +169,11 @@ def test_split_by_topic_counts_an_article_under_each_topic_and_shares_divide_by_
         for part in found.parts
         if found.count(p, part)
     )  # the empty query: every article is a match
+    for topic in ("trade", "energy"):  # a query's originals, each under each of its topics
+        worded = trend(store, "Qazaxıstan", by="month", split="topic")
+        in_topic = sum(worded.count(p, topic) for p in worded.periods)
+        originals = searched(store, "Qazaxıstan", SearchFilters(topics=(topic,)))[1]
+        assert in_topic == originals and originals > 0, topic
     words = trend(store, "Qazaxıstan", by="month", split="lang", share=True, with_copies=True)
     azerbaijani = [a for a in articles.values() if a.lang == "az" and a.published_at]
     for period in words.periods:
@@ -311,6 +316,36 @@ def test_counting_reads_the_index_once_and_every_original_from_the_covering_inde
     assert not any(s.startswith("SCAN article ") and "COVERING" not in s for s in words), words
     on_articles = [s for s in everything if re.match(r"(SCAN|SEARCH) article\b(?!_)", s)]
     assert on_articles == ["SCAN article USING COVERING INDEX ix_article_originals"], everything
+
+
+@pytest.mark.postgres
+def test_postgresql_counts_a_query_from_the_index_rows_alone(postgres_url: str) -> None:
+    """On PostgreSQL the facts a count groups by (the date, language, source, whether a copy)
+    are read from the index row beside the vector: the statement never reads `article`, only
+    `article_topic` for a split by topic, and the counts are those of a search."""
+    _reset_postgres(postgres_url)
+    store = Store.open(postgres_url)
+
+    def plan(split: str) -> str:
+        statement = period_statement(
+            parse_query("Qazaxıstan"), SearchFilters(langs=("az", "kk")), period="week",
+            split=split, originals_only=True, sqlite=False,
+        )  # fmt: skip
+        sql = str(statement.compile(store.engine, compile_kwargs={"literal_binds": True}))
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            return "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
+
+    try:
+        generated(store)
+        by_lang, by_topic = plan("lang"), plan("topic")
+        found = trend(store, "Qazaxıstan", by="week", split="lang")
+        originals = searched(store, "Qazaxıstan", SearchFilters())[1]
+    finally:
+        store.close()
+    assert "article_search" in by_lang and not re.search(r" on article\b(?!_)", by_lang), by_lang
+    assert "article_topic" in by_topic and not re.search(r" on article\b(?!_)", by_topic)
+    assert found.total == originals > 0
 
 
 def test_refreshed_statistics_count_every_index_of_the_articles_whole(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, func, null
 from sqlmodel import col, select
 
-from monitor.search.backend import filter_conditions, index_match, through_the_index
+from monitor.search.backend import ARTICLE, Facts, filter_conditions, index_match, through_the_index
 from monitor.search.query import Query, SearchFilters
 from monitor.store.tables import Article, ArticleTopic
 
@@ -71,35 +71,44 @@ def period_statement(
     originals_only: bool,
     sqlite: bool,
 ) -> Any:
-    """The statement `count_by_period` runs. The matches are asked of the index once (`id IN
-    (...)`), then each id is looked up in the covering index of the originals
-    (`ix_article_originals`) rather than in its row, whose text would be read with it
-    (counting copies too reads the rows)."""
-    conditions = filter_conditions(filters)
-    if originals_only:
-        conditions.append(col(Article.duplicate_of).is_(None))
+    """The statement `count_by_period` runs. On SQLite the matches are asked of the index once
+    (`id IN (...)`), then each id is looked up in the covering index of the originals
+    (`ix_article_originals`) rather than in its row, whose text would be read with it (counting
+    copies too reads the rows). On PostgreSQL the index row holds the facts counted beside the
+    vector (`monitor.store.fulltext`): grouped there, a word found in a quarter of an archive of
+    100,000 counts in about a third of the time a join to `article` took."""
+    rows: Any
+    facts: Facts = ARTICLE
+    if query.terms and not sqlite:
+        index, _, matches = index_match(query, sqlite)
+        facts = Facts.of(index)
+        rows = select(_period_start(period, facts.published_at, sqlite).label("period"))
+        rows = rows.select_from(index).where(matches)
+    else:
+        rows = select(_period_start(period, facts.published_at, sqlite).label("period"))
+        rows = rows.select_from(Article)
+        if query.terms:
+            index, key, matches = index_match(query, sqlite)
+            rows = rows.where(facts.id.in_(select(key).select_from(index).where(matches)))
     part: Any = {
-        "lang": col(Article.lang),
-        "source": col(Article.source),
+        "lang": facts.lang,
+        "source": facts.source,
         "topic": col(ArticleTopic.topic),
         "none": null(),
     }[split]
-    rows: Any = select(_period_start(period, sqlite).label("period"), part.label("part"))
-    rows = rows.select_from(Article)
-    if query.terms:
-        index, key, matches = index_match(query, sqlite)
-        rows = rows.where(col(Article.id).in_(select(key).select_from(index).where(matches)))
+    rows = rows.add_columns(part.label("part")).where(*filter_conditions(filters, facts))
+    if originals_only:
+        rows = rows.where(~facts.copy)
     if split == "topic":
-        rows = rows.outerjoin(ArticleTopic, col(ArticleTopic.article_id) == col(Article.id))
-    each = rows.where(*conditions).subquery()
+        rows = rows.outerjoin(ArticleTopic, col(ArticleTopic.article_id) == facts.id)
+    each = rows.subquery()
     return select(each.c.period, each.c.part, func.count()).group_by(each.c.period, each.c.part)
 
 
-def _period_start(period: str, sqlite: bool) -> Any:
-    """The first day of the period holding `published_at`, in UTC: 'YYYY-MM-DD' text on
-    SQLite, a timestamp at its midnight on PostgreSQL (its `to_char` would cost more than the
+def _period_start(period: str, published: Any, sqlite: bool) -> Any:
+    """The first day of the period holding `published`, in UTC: 'YYYY-MM-DD' text on SQLite, a
+    timestamp at its midnight on PostgreSQL (its `to_char` would cost more than the
     grouping)."""
-    published = col(Article.published_at)
     if not sqlite:
         return func.date_trunc(period, func.timezone("UTC", published))
     if period == "week":  # to the coming Sunday (or stay on it), then back to its Monday
