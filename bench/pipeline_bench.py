@@ -19,13 +19,20 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NoReturn
 
 from monitor.config.settings import Settings
 from monitor.config.sources import ArticleRules, Source
+from monitor.core.errors import ModelUnavailable
 from monitor.extract.article import extract_article
+from monitor.service.advance import finish_stages
+from monitor.service.link import Linker
+from monitor.service.offload import usable_cpus
 from monitor.service.pipeline import poll_source
 from monitor.service.wiring import open_deps
 
@@ -152,7 +159,34 @@ def serve(pages: int) -> Site:
 SELECTORS = ArticleRules(title="h1.title", body="div.body", date="div.date", remove=[".share"])
 
 
-def bench_pipeline(pages: int, concurrency: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class PipelineRun:
+    """One poll of the bench site: how long it took, where the time went (the report's
+    `stage_seconds`), and, when the poll left linking for later, how long linking then took."""
+
+    pages: int
+    seconds: float
+    stage_seconds: dict[str, float]
+    link_seconds: float | None = None
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds
+
+
+class AbsentModel:
+    """An embedding model that does not load: articles wait at the linking stage, as they do on
+    a machine where the model cannot load, so the poll measures the stages before it."""
+
+    model = "absent"
+
+    def embed(self, texts: Sequence[str]) -> NoReturn:
+        raise ModelUnavailable("linking is measured apart")
+
+
+def bench_pipeline(pages: int, concurrency: int, *, link_apart: bool = False) -> PipelineRun:
+    """One poll archiving `pages` new pages; `link_apart`: the poll leaves linking waiting, and
+    the stage is then run over them alone (`finish_stages`, as the next cycle would)."""
     server = serve(pages)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     source = Source(
@@ -172,17 +206,34 @@ def bench_pipeline(pages: int, concurrency: int) -> dict[str, float]:
             per_host_concurrency=concurrency,
         )
 
-        async def run() -> float:
+        async def run() -> PipelineRun:
             async with open_deps(settings) as deps:
+                if link_apart:
+                    deps = replace(deps, linker=Linker(AbsentModel()))
                 started = time.perf_counter()
                 report = await poll_source(source, deps, datetime.now(UTC))
                 elapsed = time.perf_counter() - started
                 assert report.new == pages, report
-                return elapsed
+                if not link_apart:
+                    return PipelineRun(pages, elapsed, report.stage_seconds)
+                started = time.perf_counter()
+                linked = finish_stages(deps.store, deps.rules, deps.aggregators, Linker.default())
+                assert linked == pages, linked
+                link = time.perf_counter() - started
+                return PipelineRun(pages, elapsed, report.stage_seconds, link)
 
-        elapsed = asyncio.run(run())
+        result = asyncio.run(run())
     server.shutdown()
-    return {"pages": pages, "seconds": elapsed, "pages_per_second": pages / elapsed}
+    return result
+
+
+def stage_split(run: PipelineRun) -> str:
+    """Milliseconds per page of each step, and its share of their sum."""
+    total = sum(run.stage_seconds.values()) or 1.0
+    return " · ".join(
+        f"{stage} {seconds / run.pages * 1000:.1f} ({seconds / total:.0%})"
+        for stage, seconds in run.stage_seconds.items()
+    )
 
 
 def bench_extraction(samples: int) -> dict[str, float]:
@@ -215,12 +266,27 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()
     extraction = bench_extraction(args.samples)
-    pipeline = bench_pipeline(args.pages, args.concurrency)
+    whole = bench_pipeline(args.pages, args.concurrency)
+    apart = bench_pipeline(args.pages, args.concurrency, link_apart=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cores = usable_cpus()
     print(
-        f"pipeline: {pipeline['pages']} pages in {pipeline['seconds']:.1f} s = "
-        f"{pipeline['pages_per_second']:.1f} pages/s (concurrency {args.concurrency})"
+        f"pipeline: {whole.pages} pages in {whole.seconds:.1f} s = "
+        f"{whole.pages_per_second:.1f} pages/s (concurrency {args.concurrency}, {cores} usable "
+        f"CPUs: {whole.pages_per_second / cores:.1f} per core)"
     )
+    print(
+        f"  ms per page of each step (the {args.concurrency} pages in flight overlap): "
+        f"{stage_split(whole)}"
+    )
+    assert apart.link_seconds is not None
+    print(
+        f"pipeline up to tagging (linking left waiting): {apart.pages} pages in "
+        f"{apart.seconds:.1f} s = {apart.pages_per_second:.1f} pages/s "
+        f"({apart.pages_per_second / cores:.1f} per core); then linking them alone: "
+        f"{apart.link_seconds:.1f} s = {apart.pages / apart.link_seconds:.1f} articles/s"
+    )
+    print(f"  ms per page of each step: {stage_split(apart)}")
     print(
         f"extraction per page ({args.samples} pages): selectors median "
         f"{extraction['selectors_ms_median']:.2f} ms (p95 {extraction['selectors_ms_p95']:.2f}), "

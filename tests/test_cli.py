@@ -80,6 +80,7 @@ def test_poll_twice_then_status_export_and_reextract(
     assert second.returncode == 0, second.stderr
     reports = [json.loads(line) for line in second.stdout.splitlines()]
     assert len(reports) == 18 and all(r["ok"] and r["new"] == 0 for r in reports)
+    assert all(r["stage_seconds"] == {} for r in reports)  # nothing archived: no step timed
     for report in reports:  # ISO 8601 with a T, as export writes times
         assert "T" in report["started_at"] and datetime.fromisoformat(report["finished_at"])
 

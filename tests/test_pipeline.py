@@ -78,6 +78,10 @@ def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
     assert all(report.ok for report in reports.values()), {
         name: r.errors for name, r in reports.items()
     }
+    steps = {"fetch", "analyse", "capture", "store", "dedupe", "tag", "link"}
+    for report in reports.values():  # where each poll's time went, step by step
+        assert set(report.stage_seconds) == (steps if report.new else set()), report
+        assert all(seconds > 0 for seconds in report.stage_seconds.values()), report
     articles = archived(settings)
     by_name = {source.name: source for source in local_sources}
     distinct = {(e["source"], e["id"]) for e in EXPECTED["articles"]}
@@ -123,6 +127,7 @@ def test_second_poll_of_unchanged_sites_sends_only_conditional_requests(
     assert not any(request.path.endswith("robots.txt") for request in requests)
     assert sum(r.new + r.updated for r in reports.values()) == 0
     assert sum(r.not_modified for r in reports.values()) == entry_points
+    assert not any(r.stage_seconds for r in reports.values())  # no page was archived
     assert {
         a.id: (a.content_hash, a.revisions, a.duplicate_of, a.similarity)
         for a in archived(settings, seeds=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
+from time import monotonic
 from typing import Any, TypeVar, cast
 
 R = TypeVar("R")
@@ -142,6 +143,22 @@ class SourceReport:
     busy: str | None = None
     waiting: int = 0  # article URLs left in the source's frontier for the next poll
     left_out: int = 0  # sitemap URLs past the per-poll cap (the oldest), not taken this time
+    # Seconds each step of archiving a page took (fetch, analyse, capture, store, then the
+    # stages: dedupe, tag, link), summed over the poll's pages: where a poll's time goes. Wall
+    # time of each page's step, so waits for a lock or a core are in it, and the steps of pages
+    # archived at once overlap (their sum exceeds the poll's duration).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str, since: float) -> float:
+        """Add the time from `since` (a `time.monotonic()` reading) to `stage`; returns the
+        clock's reading now, where the next step starts."""
+        now = monotonic()
+        self.add_times({stage: now - since})
+        return now
+
+    def add_times(self, seconds: dict[str, float]) -> None:
+        for stage, spent in seconds.items():
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + spent
 
     @property
     def ok(self) -> bool:

@@ -15,8 +15,9 @@ Linking needs the embedding model: where it cannot load (`ModelUnavailable`), ar
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from time import monotonic
 
 from sqlalchemy.exc import DBAPIError
 
@@ -44,6 +45,7 @@ class Advanced:
     relevant: bool | None = None
     story: int | None = None
     waiting: str | None = None  # why a stage could not run (the model did not load)
+    seconds: dict[str, float] = field(default_factory=dict)  # each stage run: how long it took
 
 
 def advance(
@@ -61,6 +63,8 @@ def advance(
     if article is None:
         return Advanced()
     duplicate = relevant = None
+    seconds: dict[str, float] = {}
+    step = monotonic()
     if not has_passed(article.stage, "deduped"):
         # dedupe looks up what is already sketched, then records its own sketch: two copies
         # deduped at once, on two threads or two workers, would each miss the other
@@ -68,18 +72,21 @@ def advance(
             match = dedupe_in_order(store, aggregators, article_id)
         duplicate = match is not None
         store.mark_stage(article_id, "deduped")
+        seconds["dedupe"], step = monotonic() - step, monotonic()
     if not has_passed(article.stage, "tagged"):
         if tagging is None:
             tagging = tag(article.title, article.text, rules)
         save_tagging(store, rules, article_id, tagging, passed="tagged")
         relevant = tagging.relevant
+        seconds["tag"], step = monotonic() - step, monotonic()
     story = waiting = None
     if not has_passed(article.stage, "linked"):
         try:
             story = link_article(store, linker or Linker.default(), rules, article_id, utc_now())
         except ModelUnavailable as exc:
             waiting = str(exc)
-    return Advanced(duplicate, relevant, story, waiting)
+        seconds["link"] = monotonic() - step
+    return Advanced(duplicate, relevant, story, waiting, seconds)
 
 
 def finish_stages(

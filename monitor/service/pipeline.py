@@ -201,7 +201,7 @@ async def _discover(source: Source, deps: Deps, report: SourceReport, now: datet
     lifetimes: list[float | None] = []
     while entries:
         url, kind, selector = entries.pop(0)
-        page = await _fetch(url, kind, source, deps, report, conditional=True)
+        page, _ = await _fetch(url, kind, source, deps, report, conditional=True)
         lifetimes.append(fresh_for(page.header("cache-control")) if page else None)
         if page is None or page.not_modified:
             continue
@@ -341,7 +341,9 @@ async def _archive(
     """Steps 5-8 for one frontier row (`archived`: the article it updates, if any)."""
     candidate = row.found.candidate
     url = candidate.fetch_url
-    page, error = await _fetch_article(url, source, deps, report)
+    step = monotonic()
+    page, error = await _fetch(url, "article", source, deps, report)
+    step = report.timed("fetch", step)
     if page is None:
         attempts = row.attempts + 1
         retry = retry_at(error if isinstance(error, FetchError) else None, attempts, now)
@@ -356,6 +358,7 @@ async def _archive(
         fallback_title=candidate.title or canonical_url(page.final_url),
     )
     analysis = await deps.offload.analyse(request, deps.rules)
+    step = report.timed("analyse", step)
     if isinstance(analysis, Refused):  # over its time or memory: given up, with the reason
         report.errors.append(f"article {url}: refused: {analysis.reason}")
         await _db(deps.store.retry_later, row.id, f"refused: {analysis.reason}", None)
@@ -363,10 +366,12 @@ async def _archive(
     extracted = analysis.extracted
     prior = archived.warc if archived else None
     ref = await _db(deps.warc.write, page, prior)
+    step = report.timed("capture", step)
     if ref.revisit and prior is not None:  # the bytes are the prior capture's: point there
         ref = prior
     record = build_record(source, row.key, candidate, page, extracted, ref)
     saved = await _db(deps.store.save_article, record, row.id)
+    report.timed("store", step)
     outcome = saved.outcome
     if extracted.is_empty:
         report.empty += 1
@@ -384,6 +389,7 @@ async def _archive(
         )
         report.duplicates += bool(done.duplicate)
         report.relevant += bool(done.relevant)
+        report.add_times(done.seconds)
     if outcome == "new":
         report.new += 1
         report.new_titles.append(record.title)
@@ -460,8 +466,10 @@ async def _fetch(
     deps: Deps,
     report: SourceReport,
     *,
-    conditional: bool,
-) -> Page | None:
+    conditional: bool = False,
+) -> tuple[Page | None, FetchError | MonitorError | None]:
+    """A page, or why not (also told to the report); `conditional`: asked with the validators
+    of its last fetch (a 304 is counted as not modified)."""
     validators = await _db(deps.store.validators, url) if conditional else None
     try:
         page = await deps.fetcher.get(
@@ -471,30 +479,12 @@ async def _fetch(
         report.errors.append(f"{purpose} {url}: {exc.kind}: {exc}")
         if exc.retry_after:
             report.retry_after = max(report.retry_after or 0, exc.retry_after)
-        return None
+        return None, exc
     except ArchiveUnwritable:
         raise
     except MonitorError as exc:
         report.errors.append(f"{purpose} {url}: {exc}")
-        return None
+        return None, exc
     if page.not_modified:
         report.not_modified += 1
-    return page
-
-
-async def _fetch_article(
-    url: str, source: Source, deps: Deps, report: SourceReport
-) -> tuple[Page | None, FetchError | MonitorError | None]:
-    """An article page, or why not (also told to the report)."""
-    try:
-        return await deps.fetcher.get(url, source=source.name, purpose="article"), None
-    except FetchError as exc:
-        report.errors.append(f"article {url}: {exc.kind}: {exc}")
-        if exc.retry_after:
-            report.retry_after = max(report.retry_after or 0, exc.retry_after)
-        return None, exc
-    except ArchiveUnwritable:
-        raise
-    except MonitorError as exc:
-        report.errors.append(f"article {url}: {exc}")
-        return None, exc
+    return page, None
