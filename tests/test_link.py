@@ -23,6 +23,7 @@ from sqlmodel import select
 from monitor.config.rules import Rules, load_rules
 from monitor.core.stages import LAST
 from monitor.link.decide import (
+    COSINE_FLOOR,
     WINDOW,
     Signature,
     alone,
@@ -384,13 +385,18 @@ def test_relinking_rebuilds_the_same_stories_without_reading_a_text_again(
     assert Counting.calls == 0  # the stored vectors of the same model and text were reused
 
 
-def linked_window(store: Store, count: int, first: int) -> np.ndarray:
-    """`count` linked articles of one day with signatures, each its own story; their vectors."""
+def linked_window(store: Store, count: int, first: int, *, alike: bool = False) -> np.ndarray:
+    """`count` linked articles of one day with signatures, each its own story; their vectors
+    (`alike`: all about one subject, each pair's cosine near 0.87, above the floor)."""
     from sqlalchemy import insert
 
     from monitor.store.story_rows import pack_vector
 
-    vectors = np.random.default_rng(count).standard_normal((count, 384)).astype(np.float32)
+    random = np.random.default_rng(count)
+    vectors = random.standard_normal((count, 384)).astype(np.float32)
+    if alike:
+        subject = random.standard_normal(384).astype(np.float32)
+        vectors = subject / np.linalg.norm(subject) + 0.02 * vectors
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = range(first, first + count)
     with store.engine.begin() as connection:
@@ -438,8 +444,10 @@ def linked_window(store: Store, count: int, first: int) -> np.ndarray:
 
 def test_a_lookup_reads_the_window_in_statements_that_do_not_grow_with_it(store: Store) -> None:
     """Deciding reads the story and names of every article of the window, and the rest of the
-    signature of the few candidates: a statement per article of the window took 1.5 s a look-up
-    in a busy week (bench/README.md, Stories). Here 20 and then 220 articles: the same count."""
+    signature of the candidates: a statement per article of the window took 1.5 s a look-up in a
+    busy week (bench/README.md, Stories). Here 20 and then 220 articles: the same count; and 200
+    of one subject, every one a candidate (a statement per candidate took ~140 ms a link in the
+    pipeline bench): their signatures in one more statement at most."""
     from sqlalchemy import event
 
     from monitor.service.link import story_to_join
@@ -450,8 +458,9 @@ def test_a_lookup_reads_the_window_in_statements_that_do_not_grow_with_it(store:
     def record(conn: object, cursor: object, statement: str, *_: object) -> None:
         statements.append(statement)
 
-    for count, first in ((20, 1), (200, 1_000)):
-        vectors = linked_window(store, count, first)
+    for count, first, alike in ((20, 1, False), (200, 1_000, False), (200, 5_000, True)):
+        vectors = linked_window(store, count, first, alike=alike)
+        assert alike == bool((vectors @ vectors[3] >= COSINE_FLOOR).sum() == count)
         statements.clear()
         new = signature(99_999, names=frozenset({"e:aktau", f"n:thing{first + 3}"}), words=60)
         event.listen(store.engine, "before_cursor_execute", record)
@@ -462,6 +471,7 @@ def test_a_lookup_reads_the_window_in_statements_that_do_not_grow_with_it(store:
         assert joined == first + 3  # the same vector and a shared name: one event
         counts.append(len(statements))
     assert counts[0] == counts[1] <= 3, counts
+    assert counts[2] <= counts[0] + 1, counts  # 200 candidates: their rows read at once
 
 
 def test_a_new_reading_reads_names_again_and_keeps_the_vectors(store: Store, rules: Rules) -> None:

@@ -51,6 +51,12 @@ class Window:
             [old.names for old in signatures],
         )
 
+    def signatures_at(self, rows: Sequence[int]) -> list[Signature]:
+        """The signatures of the window's `rows` (positions), read from the archive together."""
+        if isinstance(self.signatures, _Signatures):
+            return self.signatures.pick(rows)
+        return [self.signatures[row] for row in rows]
+
 
 class _Signatures(Sequence[Signature]):
     """The signatures of a window's articles, read from the archive when first asked for: linking
@@ -74,13 +80,21 @@ class _Signatures(Sequence[Signature]):
             wanted = [self._ids[i] for i in range(*index.indices(len(self)))]
             self._read_all(wanted)
             return [self._read[i] for i in wanted]
-        article_id = self._ids[index]
-        if article_id not in self._read:
-            self._read_all([article_id])
-        return self._read[article_id]
+        [signature] = self.pick([index])
+        return signature
+
+    def pick(self, rows: Sequence[int]) -> list[Signature]:
+        """The signatures at positions `rows`, the ones not read yet read in one statement (the
+        candidates of a window of same-subject articles may be hundreds: a statement each took
+        most of the time linking spent outside the model)."""
+        wanted = [self._ids[row] for row in rows]
+        self._read_all(wanted)
+        return [self._read[article_id] for article_id in wanted]
 
     def _read_all(self, ids: Sequence[int]) -> None:
         missing = [i for i in ids if i not in self._read]
+        if not missing:
+            return
         with self._store.session() as session:
             for chunk in _chunks(missing, 500):
                 rows = session.exec(
