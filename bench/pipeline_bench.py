@@ -7,6 +7,13 @@ per-page extraction time with site selectors vs trafilatura, and peak memory.
 Pages are generated (Azerbaijani and Kazakh paragraphs with menus, share bars and 'most read'
 lists around them, like the real sites) and served by a threaded HTTP server on 127.0.0.1; the
 pipeline runs with politeness delays off so the figure measures the monitor, not the waits.
+
+Two polls of the same pages into fresh archives: the whole pipeline, then the stages before
+linking alone (the model made unavailable, so articles wait at "linked", as they do where it
+cannot load) followed by the linking stage over those articles alone (`finish_stages`, what
+the next cycle runs). Each prints the milliseconds per page of every step from the poll's
+report (`SourceReport.stage_seconds`: wall time, so the pages in flight at once overlap and
+waits for a lock or a core are counted).
 """
 
 from __future__ import annotations
