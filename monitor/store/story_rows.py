@@ -77,9 +77,7 @@ class _Signatures(Sequence[Signature]):
     def __getitem__(self, index: slice) -> Sequence[Signature]: ...
     def __getitem__(self, index: int | slice) -> Signature | Sequence[Signature]:
         if isinstance(index, slice):
-            wanted = [self._ids[i] for i in range(*index.indices(len(self)))]
-            self._read_all(wanted)
-            return [self._read[i] for i in wanted]
+            return self.pick(range(*index.indices(len(self))))
         [signature] = self.pick([index])
         return signature
 
