@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.dedupe_bench                 # 10k, 100k, 1M
     .venv/bin/python -m bench.dedupe_bench --sizes 10000 --lookups 100
     .venv/bin/python -m bench.dedupe_bench --sizes 100000 --baseline 8ce0067   # before/after
+    .venv/bin/python -m bench.dedupe_bench --sizes 100000 --rebuild --db postgresql+psycopg://…
 
 Archived items are synthetic: token streams drawn from a Zipf-Mandelbrot vocabulary of 100,000
 words (so common three-word phrases, like a language's boilerplate, are held by many items),
@@ -10,7 +11,10 @@ lengths log-normal around 280 words. Their fingerprints are winnowed exactly as
 `monitor.dedupe.sketch.winnow` does, from vectorised shingle hashes; their MinHashes are random bytes,
 because unrelated texts have unrelated band hashes and that is all the index sees of them. The
 items the lookups copy get their real MinHash. Everything is bulk-loaded, sorted by key, into the
-migrated SQLite archive in a temporary folder.
+migrated archive: a SQLite file in a temporary folder, or the database `--db` names (a
+PostgreSQL one is emptied first and gets a bare article row per sketch, for its foreign key).
+`--rebuild` then times `monitor dedupe --rebuild` over it (the band and fingerprint rows refilled
+from the stored sketches, whose fingerprint lists the bench fills in).
 
 Lookups run in a fresh process through the production path (`monitor.service.dedupe.find_match`: exact
 hash, 32 LSH band probes and one probe per fingerprint in one statement, then the sketches of the
@@ -35,14 +39,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+from sqlalchemy.engine import make_url
 
+from bench.search_bench import empty_postgres
 from monitor.dedupe import sketch as dedupe
 from monitor.dedupe.sketch import Sketch
 from monitor.store import Store
+from monitor.store.sketch_rows import rebuild
 
 VOCABULARY = 100_000
 CHUNK = 20_000  # items generated at once
@@ -127,22 +136,50 @@ def real_sketch(tokens: np.ndarray) -> Sketch:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def build_archive(path: Path, size: int, copied: list[int]) -> dict[str, float]:
-    """Create the migrated archive at `path` and bulk-load `size` items into the index tables."""
+def build_archive(url: str, size: int, copied: list[int]) -> dict[str, float]:
+    """Create the migrated archive at `url` (a SQLite file or an emptied PostgreSQL database) and
+    bulk-load `size` items into the index tables (on PostgreSQL, whose foreign keys hold, with
+    a bare article row each)."""
     started = time.perf_counter()
-    Store.open(f"sqlite:///{path}").close()
+    Store.open(url).close()
+    items = generate(size, copied)
+    generated = time.perf_counter() - started
+    if url.startswith("sqlite"):
+        path = Path(make_url(url).database or "")
+        load_sqlite(path, items)
+        disk_mb = path.stat().st_size / 2**20
+    else:
+        disk_mb = load_postgres(url, items)
+    return {
+        "generate_s": generated,
+        "load_s": time.perf_counter() - started - generated,
+        "fingerprints": len(items.fingerprints),
+        "db_mb": disk_mb,
+    }
+
+
+@dataclass
+class Items:
+    """The rows of a generated archive: each item's (article id, reference, MinHash bytes,
+    packed fingerprints), its band hashes (one row per item), and every fingerprint key
+    ((hash + 2**31) << 32 | article id, sorted: the index table's order)."""
+
+    sketches: list[tuple[int, str, bytes, bytes]]
+    bands: np.ndarray
+    fingerprints: np.ndarray
+
+
+def generate(size: int, copied: list[int]) -> Items:
     rng = np.random.default_rng(SEED)
-    connection = sqlite3.connect(path)
-    connection.executescript(
-        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;"
-    )
     keys, bands, sketches = [], [], []
     copied_set = set(copied)
     for chunk_number, first in enumerate(range(0, size, CHUNK)):
         count = min(CHUNK, size - first)
         tokens, lengths = chunk_streams(chunk_number, count)
         first_id = first + 1
-        keys.append(chunk_fingerprints(tokens, lengths, first_id))
+        chunk_keys = chunk_fingerprints(tokens, lengths, first_id)
+        keys.append(chunk_keys)
+        packed = packed_fingerprints(chunk_keys, first_id, count)
         minhashes = rng.integers(0, 2**32, size=(count, dedupe.NUM_PERM), dtype=np.uint32)
         item_bands = rng.integers(-(2**31), 2**31, size=(count, dedupe.LSH_BANDS), dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
@@ -153,59 +190,111 @@ def build_archive(path: Path, size: int, copied: list[int]) -> dict[str, float]:
                 real = real_sketch(tokens[offsets[n] : offsets[n + 1]])
                 minhash = real.minhash
                 item_bands[n] = real.bands
-            sketches.append((article_id, f"https://bench.example/{article_id}", minhash, n))
+            sketches.append((article_id, f"https://bench.example/{article_id}", minhash, packed[n]))
         bands.append(item_bands)
-    generated = time.perf_counter() - started
+    return Items(sketches, np.concatenate(bands), np.sort(np.concatenate(keys)))
 
-    all_keys = np.sort(np.concatenate(keys))
-    fingerprint_count = len(all_keys)
-    per_item = np.bincount((all_keys & np.uint64(0xFFFFFFFF)).astype(np.int64), minlength=size + 1)
-    band_matrix = np.concatenate(bands)
+
+def packed_fingerprints(keys: np.ndarray, first_id: int, count: int) -> list[bytes]:
+    """Each item's fingerprints as the sketch stores them (sorted int32, little-endian), from a
+    chunk's keys: what `monitor dedupe --rebuild` reads back."""
+    ids = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    hashes = ((keys >> np.uint64(32)).astype(np.int64) - 2**31).astype("<i4")
+    order = np.lexsort((hashes, ids))
+    ids, hashes = ids[order], hashes[order]
+    bounds = np.searchsorted(ids, np.arange(first_id, first_id + count + 1))
+    return [hashes[bounds[n] : bounds[n + 1]].tobytes() for n in range(count)]
+
+
+def fingerprint_rows(keys: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(hash, article id) rows in the table's key order, two million converted at a time."""
+    for start in range(0, len(keys), 2_000_000):
+        part = keys[start : start + 2_000_000]
+        yield from zip(
+            ((part >> np.uint64(32)).astype(np.int64) - 2**31).tolist(),
+            (part & np.uint64(0xFFFFFFFF)).astype(np.int64).tolist(),
+            strict=True,
+        )
+
+
+def band_rows(bands: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """(band, hash, article id) rows, band by band in hash order (the table's key order)."""
+    for band in range(dedupe.LSH_BANDS):
+        order = np.argsort(bands[:, band], kind="stable")
+        yield from zip(
+            [band] * len(bands), bands[order, band].tolist(), (order + 1).tolist(), strict=True
+        )
+
+
+def load_sqlite(path: Path, items: Items) -> None:
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;"
+    )
     with connection:
         connection.executemany(
             "INSERT INTO dedupe_sketch (article_id, reference, body_hash, words, minhash,"
             " fingerprints, version) VALUES (?, ?, ?, 280, ?, ?, ?)",
             (
-                (
-                    article_id,
-                    ref,
-                    f"h{article_id}",
-                    minhash,
-                    b"\0" * 4 * int(per_item[article_id]),
-                    dedupe.SKETCH_VERSION,
-                )
-                for article_id, ref, minhash, _ in sketches
+                (article_id, ref, f"h{article_id}", minhash, prints, dedupe.SKETCH_VERSION)
+                for article_id, ref, minhash, prints in items.sketches
             ),
         )
-        for band in range(dedupe.LSH_BANDS):
-            order = np.argsort(band_matrix[:, band], kind="stable")
-            connection.executemany(
-                "INSERT INTO dedupe_band (band, hash, article_id) VALUES (?, ?, ?)",
-                zip(
-                    [band] * size,
-                    band_matrix[order, band].tolist(),
-                    (order + 1).tolist(),
-                    strict=True,
-                ),
-            )
-        for start in range(0, fingerprint_count, 2_000_000):
-            part = all_keys[start : start + 2_000_000]
-            connection.executemany(
-                "INSERT INTO dedupe_fingerprint (hash, article_id) VALUES (?, ?)",
-                zip(
-                    ((part >> np.uint64(32)).astype(np.int64) - 2**31).tolist(),
-                    (part & np.uint64(0xFFFFFFFF)).astype(np.int64).tolist(),
-                    strict=True,
-                ),
-            )
+        connection.executemany(
+            "INSERT INTO dedupe_band (band, hash, article_id) VALUES (?, ?, ?)",
+            band_rows(items.bands),
+        )
+        connection.executemany(
+            "INSERT INTO dedupe_fingerprint (hash, article_id) VALUES (?, ?)",
+            fingerprint_rows(items.fingerprints),
+        )
     connection.execute("ANALYZE")
     connection.close()
-    return {
-        "generate_s": generated,
-        "load_s": time.perf_counter() - started - generated,
-        "fingerprints": fingerprint_count,
-        "db_mb": path.stat().st_size / 2**20,
+
+
+def load_postgres(url: str, items: Items) -> float:
+    """COPY the rows in (a bare article row for each sketch: the sketch's foreign key); the
+    database's size in MB."""
+    store = Store.open(url)
+    raw = store.engine.raw_connection()
+    connection = raw.driver_connection
+    assert connection is not None
+    at = "2026-01-01 00:00:00+00"
+    columns = {
+        "article": "id, source, key, url, title, text, published_offset_min, date_source, "
+        "fetched_at, first_seen_at, last_seen_at, content_hash, extraction, http_status, "
+        "revisions, stage",
+        "dedupe_sketch": "article_id, reference, body_hash, words, minhash, fingerprints, version",
+        "dedupe_band": "band, hash, article_id",
+        "dedupe_fingerprint": "hash, article_id",
     }
+    bare = ("", "", 0, "none", at, at, at)  # title, text, offset, date source, three times
+    rows: dict[str, Iterable[tuple[object, ...]]] = {
+        "article": (
+            (i, "bench", f"id:{i}", ref, *bare, f"h{i}", "none", 200, 1, "linked")
+            for i, ref, _, _ in items.sketches
+        ),
+        "dedupe_sketch": (
+            (i, ref, f"h{i}", 280, minhash, prints, dedupe.SKETCH_VERSION)
+            for i, ref, minhash, prints in items.sketches
+        ),
+        "dedupe_band": band_rows(items.bands),
+        "dedupe_fingerprint": fingerprint_rows(items.fingerprints),
+    }
+    try:
+        with connection.cursor() as cursor:
+            for name, listed in columns.items():
+                with cursor.copy(f"COPY {name} ({listed}) FROM STDIN") as copy:
+                    for row in rows[name]:
+                        copy.write_row(row)
+            connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE")
+        size = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+    finally:
+        raw.close()
+        store.close()
+    return float(size[0] if size else 0) / 2**20
 
 
 # --- lookups (run in a fresh process) -------------------------------------------------------------
@@ -246,7 +335,7 @@ def copied_ids(size: int, lookups: int) -> list[int]:
     return [article_id for _, _, article_id in queries(size, lookups) if article_id]
 
 
-def run_lookups(path: str, size: int, lookups: int, baseline: str | None = None) -> None:
+def run_lookups(url: str, size: int, lookups: int, baseline: str | None = None) -> None:
     """Time the lookups; with `baseline`, also the archive's look-up of that git revision
     (`monitor.store.sketch_rows` as it was there), the two alternated pass by pass."""
     from monitor.service import dedupe as stage
@@ -257,12 +346,14 @@ def run_lookups(path: str, size: int, lookups: int, baseline: str | None = None)
     planned = queries(size, lookups)
     chunk_streams.cache_clear()
     gc.collect()
-    store = Store.open(f"sqlite:///{path}")
+    store = Store.open(url)
     for candidates_before in looks_up.values():
         stage.candidates_before = candidates_before
         stage.find_match(store, planned[0][1])
     baseline_rss = current_rss_mb()
-    timings = {name: {"new": [], "excerpt": [], "near copy": []} for name in looks_up}
+    timings: dict[str, dict[str, list[float]]] = {
+        name: {"new": [], "excerpt": [], "near copy": []} for name in looks_up
+    }
     found = dict.fromkeys(looks_up, 0)
     for warm in (True, False, False):  # the first pass warms SQLite's and the OS's caches
         for name, candidates_before in looks_up.items():
@@ -289,6 +380,27 @@ def run_lookups(path: str, size: int, lookups: int, baseline: str | None = None)
             "rss_growth_mb": rss - baseline_rss,
         }
     print(json.dumps(result))
+
+
+def empty(url: str) -> None:
+    """A PostgreSQL database emptied (its schema dropped); a SQLite file removed."""
+    if url.startswith("sqlite"):
+        Path(make_url(url).database or "").unlink(missing_ok=True)
+    else:
+        empty_postgres(url)
+
+
+def time_rebuild(url: str, size: int) -> str:
+    """`monitor dedupe --rebuild` over the archive: sketches a second."""
+    store = Store.open(url)
+    try:
+        started = time.perf_counter()
+        indexed = rebuild(store)
+        elapsed = time.perf_counter() - started
+    finally:
+        store.close()
+    assert indexed == size, (indexed, size)
+    return f"dedupe --rebuild {indexed:,} sketches in {elapsed:.1f} s = {indexed / elapsed:,.0f}/s"
 
 
 def module_at(revision: str, path: str) -> ModuleType:
@@ -351,7 +463,19 @@ def main() -> None:
         metavar="REVISION",
         help="also time the look-up of this git revision, alternated with the current one",
     )
-    parser.add_argument("--lookup-only", nargs=3, metavar=("DB", "SIZE", "LOOKUPS"))
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="the archive's database, SQLite or PostgreSQL (emptied before each size); default: "
+        "a SQLite file in a temporary folder",
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="also time `monitor dedupe --rebuild` (the band and fingerprint rows refilled from "
+        "the sketches) on each archive",
+    )
+    parser.add_argument("--lookup-only", nargs=3, metavar=("URL", "SIZE", "LOOKUPS"))
     args = parser.parse_args()
     if args.lookup_only:
         db, size, lookups = args.lookup_only
@@ -366,15 +490,16 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "archive.db"
-            built = build_archive(path, size, copied_ids(size, args.lookups))
+            url = args.db or f"sqlite:///{Path(folder) / 'archive.db'}"
+            empty(url)
+            built = build_archive(url, size, copied_ids(size, args.lookups))
             result = subprocess.run(
                 [
                     sys.executable,
                     "-m",
                     "bench.dedupe_bench",
                     "--lookup-only",
-                    str(path),
+                    url,
                     str(size),
                     str(args.lookups),
                     *(["--baseline", args.baseline] if args.baseline else []),
@@ -390,9 +515,11 @@ def main() -> None:
                 f"{size:>9,} items loaded in {built['generate_s']:.0f}+{built['load_s']:.0f} s",
                 flush=True,
             )
+            if args.rebuild:
+                print(f"{size:>9,} items: {time_rebuild(url, size)}", flush=True)
     print()
     print(
-        "| archived items | look-up | fingerprint rows | band rows | SQLite file | lookup median "
+        "| archived items | look-up | fingerprint rows | band rows | database | lookup median "
         "| p95 | max | copies found | lookup process RSS (growth during lookups) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
