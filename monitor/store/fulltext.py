@@ -244,7 +244,9 @@ def quoted_lexeme(stem: str) -> str:
 # holds from an older analysis: each step a bounded range of a primary key. A query for "the
 # next articles not in the index" (`id NOT IN (...)`, or the anti-join PostgreSQL makes of `NOT
 # EXISTS` when its statistics do not yet know the rows written in this transaction) read the
-# whole index for every batch, a cost that grew with the rows written: hours at 1M articles.
+# whole index for every batch, a cost that grew with the rows written (building 1M articles'
+# index, PostgreSQL's backend had spent 14 minutes of CPU on it by the 700,000th, the analysis
+# processes idle).
 _WINDOW = text("SELECT id FROM article WHERE id > :last ORDER BY id LIMIT :batch")
 _TEXTS = text("SELECT id, title, text, lang FROM article WHERE id IN :ids ORDER BY id").bindparams(
     bindparam("ids", expanding=True)
