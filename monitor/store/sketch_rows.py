@@ -157,11 +157,18 @@ def relink_copies(store: Store, original_id: int, copy_id: int, similarity: floa
 
 
 def without_current_sketch(store: Store, after: int, batch: int) -> list[int]:
-    """Ids of articles with no sketch, or one of an older SKETCH_VERSION, oldest first."""
+    """Ids of articles with no sketch, or one of an older SKETCH_VERSION, oldest first. The
+    join's own `> after` lets PostgreSQL's merge join start its walk of the sketches there:
+    without it each batch read every sketch before `after` (0.96 s a batch of 200 at the
+    900,000th of 1M articles, against 1.1 ms)."""
     with store.session() as session:
         ids = session.exec(
             select(Article.id)
-            .outerjoin(DedupeSketch, col(DedupeSketch.article_id) == Article.id)
+            .outerjoin(
+                DedupeSketch,
+                (col(DedupeSketch.article_id) == Article.id)
+                & (col(DedupeSketch.article_id) > after),
+            )
             .where(col(Article.id) > after)
             .where(
                 col(DedupeSketch.article_id).is_(None)
