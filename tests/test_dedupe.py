@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import event, func
+from sqlalchemy import event, func, update
 from sqlmodel import select
 
 from monitor.dedupe import sketch as dedupe
@@ -255,6 +255,36 @@ def test_dedupe_is_idempotent(store: Store) -> None:
     after = (index_sizes(store), article(store, copy).duplicate_of, article(store, copy).similarity)
     assert after == before
     assert before[1] == "seed:001_3cf75c030022e019"
+
+
+def test_the_stage_is_recorded_with_the_answer_and_a_given_sketch_is_used_as_made(
+    store: Store,
+) -> None:
+    """The pipeline hands dedupe the sketch the analysis worker made of the stored text: the
+    answer is the one a sketch made here gives, and the stage is recorded with it."""
+    seed = archive(store, "seed_001", source="seed", key="001_3cf75c030022e019")
+    copy = archive(store, "az_001_edited", source="report")
+    expected = (article(store, copy).duplicate_of, article(store, copy).similarity)
+    made = dedupe.sketch(article(store, copy).text, article(store, copy).lang)
+    assert made is not None and expected[0] == "seed:001_3cf75c030022e019"
+    with store.session() as session:  # forget the answer, and go back a stage
+        session.exec(  # type: ignore[call-overload]
+            update(Article)
+            .where(Article.id == copy)  # type: ignore[arg-type]
+            .values(duplicate_of=None, similarity=None, stage="extracted")
+        )
+        session.commit()
+    found = dedupe_stage.dedupe_in_order(
+        store, frozenset(), copy, sketched=dedupe_stage.Sketched(made), passed="deduped"
+    )
+    assert found is not None and found.duplicate_of == expected[0]
+    again = article(store, copy)
+    assert (again.duplicate_of, again.similarity, again.stage) == (*expected, "deduped")
+    # the sketch given is the one judged: given as too short to judge, the copy is none
+    short = dedupe_stage.Sketched(None)
+    assert dedupe_stage.dedupe_in_order(store, frozenset(), copy, sketched=short) is None
+    assert article(store, copy).duplicate_of is None
+    assert article(store, seed).duplicate_of is None
 
 
 def test_a_changed_text_replaces_its_index_rows(store: Store) -> None:

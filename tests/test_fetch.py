@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
@@ -76,6 +77,7 @@ class Recorder:
     def __init__(self) -> None:
         self.delays: list[float] = []
         self.outcomes: list[FetchOutcome] = []
+        self.threads: set[int] = set()  # the threads the outcomes were reported on
 
     async def sleep(self, seconds: float) -> None:
         self.delays.append(seconds)
@@ -83,16 +85,20 @@ class Recorder:
 
     def outcome(self, outcome: FetchOutcome) -> None:
         self.outcomes.append(outcome)
+        self.threads.add(threading.get_ident())
 
 
 class DictRobotsCache:
     def __init__(self) -> None:
         self.entries: dict[str, tuple[str, datetime]] = {}
+        self.threads: set[int] = set()  # the threads it was read and written on
 
     def load_robots(self, origin: str) -> tuple[str, datetime] | None:
+        self.threads.add(threading.get_ident())
         return self.entries.get(origin)
 
     def save_robots(self, origin: str, body: str, fetched_at: datetime) -> None:
+        self.threads.add(threading.get_ident())
         self.entries[origin] = (body, fetched_at)
 
 
@@ -429,6 +435,8 @@ def test_robots_cache_spares_the_next_fetcher_a_request(site: BadSite) -> None:
     run(one_fetcher())
     assert site.hits["/robots.txt"] == 1 and site.hits["/page.html"] == 2
     assert cache.entries[site.origin][0] == site.robots_body
+    # the cache is the archive's: read and written in a thread, never on the event loop's
+    assert cache.threads and threading.get_ident() not in cache.threads
 
 
 def test_stale_cached_robots_is_fetched_again(site: BadSite) -> None:
@@ -585,6 +593,8 @@ def test_every_fetch_is_reported_once_including_failures(site: BadSite) -> None:
                     await f.get(site.url(path), source="azertag", purpose="article")
 
     run(main())
+    # the log is the archive's: written in a thread, never on the event loop's
+    assert recorder.threads and threading.get_ident() not in recorder.threads
     summary = [
         (o.url.removeprefix(site.origin), o.purpose, o.status, o.error_kind, o.attempts)
         for o in recorder.outcomes

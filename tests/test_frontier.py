@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import _reset_postgres, make_settings, monitor
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -93,6 +94,36 @@ def test_claims_take_the_newest_first_and_never_the_same_row_twice(store: Store)
     # a claim lapses: past its hold another worker takes the row
     later = store.claim("azertag-az", "w3", 30, NOW + HOLD + timedelta(seconds=1), HOLD, never_dead)
     assert len(later) == 30
+
+
+def test_a_claim_returns_only_the_rows_it_took_not_those_its_worker_holds_already(
+    store: Store,
+) -> None:
+    """A poll claims its next rows while the last ones are in flight, at the same `now`: the
+    second claim must not hand the first one's rows back (they would be archived twice)."""
+    store.enqueue("azertag-az", found(12), NOW)
+    first = store.claim("azertag-az", "w1", 5, NOW, HOLD, never_dead)
+    second = store.claim("azertag-az", "w1", 5, NOW, HOLD, never_dead)
+    third = store.claim("azertag-az", "w1", 5, NOW, HOLD, never_dead)
+    assert [len(first), len(second), len(third)] == [5, 5, 2]
+    keys = [row.key for row in (*first, *second, *third)]
+    assert keys == [f"id:{i}" for i in range(12)]  # each once, newest first
+    assert store.claim("azertag-az", "w1", 5, NOW, HOLD, never_dead) == []
+
+
+def test_a_stage_is_recorded_without_moving_an_article_back(store: Store) -> None:
+    saved = store.save_article(record("azertag-az", "id:1", "Qazaxıstan"))
+    store.mark_stage(saved.article_id, "tagged")
+    store.mark_stage(saved.article_id, "deduped")  # an earlier stage: no change
+    assert store.article(saved.article_id).stage == "tagged"  # type: ignore[union-attr]
+    store.mark_stage(saved.article_id, LAST)
+    assert store.article(saved.article_id).stage == LAST  # type: ignore[union-attr]
+    store.mark_stage(saved.article_id + 1, LAST)  # no such article: nothing happens
+    with Session(store.engine) as s:  # a stage this version does not know counts as none
+        s.exec(update(Article).values(stage="reviewed"))  # type: ignore[call-overload]
+        s.commit()
+    store.mark_stage(saved.article_id, "deduped")
+    assert store.article(saved.article_id).stage == "deduped"  # type: ignore[union-attr]
 
 
 def test_a_dead_workers_claims_are_free_at_once(store: Store, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from monitor.core.records import SourceReport
 from monitor.crawl.urls import article_key, canonical_url
 from monitor.demo.server import SiteServer
 from monitor.search.export import article_row
+from monitor.service import pipeline
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import Article, Store
@@ -106,6 +107,31 @@ def test_every_recorded_article_is_archived_with_title_date_and_clean_body(
         r.path for r in sites.requests if r.host == "kaz.inform.kz" and "/news/" in r.path
     ]
     assert kazakh_pages and all(path.endswith("/") for path in kazakh_pages)  # asked as linked
+
+
+@pytest.mark.slow
+def test_rows_claimed_while_others_are_in_flight_are_each_archived_once(
+    settings: Settings,
+    sites: SiteServer,
+    local_sources: list[Source],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A poll claims its next rows whenever fewer than a batch are in flight; with batches of
+    two every source's pages are claimed in several rounds, and none is fetched twice."""
+    monkeypatch.setattr(pipeline, "CLAIM_BATCH", 2)
+    reports = cycle(settings, local_sources)
+    assert all(report.ok for report in reports.values())
+    distinct = {(e["source"], e["id"]) for e in EXPECTED["articles"]}
+    assert sum(r.new for r in reports.values()) == len(distinct) == len(archived(settings))
+    assert sum(r.unchanged + r.updated for r in reports.values()) == 0
+    assert any(r.new > 2 for r in reports.values())  # a source took more than one round
+    store = Store.open(settings.archive_url)
+    try:
+        with Session(store.engine) as s:
+            fetched = s.exec(select(FetchLog.url).where(FetchLog.purpose == "article")).all()
+    finally:
+        store.close()
+    assert len(fetched) == len(set(fetched)) == len(distinct)
 
 
 @pytest.mark.slow

@@ -27,8 +27,3 @@ def waiting_at(stage: str) -> str | None:
         return STAGES[1]
     position = STAGES.index(stage)
     return STAGES[position + 1] if position + 1 < len(STAGES) else None
-
-
-def later_of(stage: str, passed: str) -> str:
-    """The stage an article at `stage` is at once it has passed `passed`: never moved back."""
-    return passed if not has_passed(stage, passed) else stage

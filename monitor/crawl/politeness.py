@@ -80,7 +80,11 @@ class RobotsGate:
             remembered = self._robots.get(origin)
             if remembered is not None and self._robots_fresh(remembered[1], now):
                 return remembered[0]
-            cached = self._robots_cache.load_robots(origin) if self._robots_cache else None
+            cached = (  # the store's, read in a thread: the loop never waits on the archive
+                await asyncio.to_thread(self._robots_cache.load_robots, origin)
+                if self._robots_cache
+                else None
+            )
             if cached is not None and self._robots_fresh(cached[1], now):
                 policy, fetched_at = parse_robots(cached[0]), cached[1]
             else:
@@ -105,5 +109,5 @@ class RobotsGate:
         else:
             body = page.body.decode("utf-8", errors="replace")  # RFC 9309: robots.txt is UTF-8
         if self._robots_cache is not None:
-            self._robots_cache.save_robots(origin, body, fetched_at)
+            await asyncio.to_thread(self._robots_cache.save_robots, origin, body, fetched_at)
         return parse_robots(body)

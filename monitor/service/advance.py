@@ -26,7 +26,7 @@ from monitor.core.clock import utc_now
 from monitor.core.errors import ModelUnavailable
 from monitor.core.stages import has_passed
 from monitor.extract.seeds import SEED_SOURCE, SeedDocument
-from monitor.service.dedupe import dedupe_in_order
+from monitor.service.dedupe import Sketched, dedupe_in_order
 from monitor.service.link import Linker, link_article
 from monitor.store import ArticleRecord, EntityRow, Store
 from monitor.tag.tagger import TAGGER_VERSION, Tagging, tag
@@ -55,10 +55,12 @@ def advance(
     article_id: int,
     tagging: Tagging | None = None,
     linker: Linker | None = None,
+    sketched: Sketched | None = None,
 ) -> Advanced:
-    """Run the stages `article_id` has not passed yet, in order, recording each. `tagging`, when
-    the caller computed it already (the analysis worker did, from the same title and text), saves
-    tagging it again; `linker` (None: the process's model, no dateline names) links it."""
+    """Run the stages `article_id` has not passed yet, in order, recording each. `tagging` and
+    `sketched`, when the caller computed them already (the analysis worker did, from the same
+    title and text), save tagging and sketching it again; `linker` (None: the process's model,
+    no dateline names) links it."""
     article = store.article(article_id)
     if article is None:
         return Advanced()
@@ -69,9 +71,10 @@ def advance(
         # dedupe looks up what is already sketched, then records its own sketch: two copies
         # deduped at once, on two threads or two workers, would each miss the other
         with store.one_at_a_time("dedupe"):
-            match = dedupe_in_order(store, aggregators, article_id)
+            match = dedupe_in_order(
+                store, aggregators, article_id, sketched=sketched, passed="deduped"
+            )
         duplicate = match is not None
-        store.mark_stage(article_id, "deduped")
         seconds["dedupe"], step = monotonic() - step, monotonic()
     if not has_passed(article.stage, "tagged"):
         if tagging is None:

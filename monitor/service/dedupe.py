@@ -15,6 +15,7 @@ a copy to whichever arrived first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from re import Pattern
 
 from monitor.config.attribution import compile_attribution
@@ -26,7 +27,6 @@ from monitor.store.sketch_rows import (
     UNSKETCHABLE,
     article_to_sketch,
     candidates_before,
-    mark_copy,
     original_under,
     reference_of,
     relink_copies,
@@ -63,39 +63,80 @@ def find_match(
     )
 
 
-def dedupe_article(store: Store, article_id: int, *, earlier_only: bool = True) -> Match | None:
+@dataclass(frozen=True)
+class Sketched:
+    """The sketch of an article's current text, made before its dedupe stage (the analysis
+    worker sketches the text the record stores), so the stage need not sketch it again; `sketch`
+    None: too short to judge."""
+
+    sketch: Sketch | None
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What dedupe found for an archived article, before it is recorded."""
+
+    sketch: Sketch | None  # None: too short to judge
+    reference: str  # what a copy of the article itself would link to
+    match: Match | None
+
+
+def dedupe_article(
+    store: Store,
+    article_id: int,
+    *,
+    earlier_only: bool = True,
+    sketched: Sketched | None = None,
+    passed: str | None = None,
+) -> Match | None:
     """Decide whether an archived article copies another, record the answer on it
-    (`duplicate_of`, `similarity`) and index its sketch. Idempotent: call it right after the
-    article is stored, and again after any change of its text.
+    (`duplicate_of`, `similarity`) and index its sketch, in one transaction with `passed`, the
+    stage it completes. Idempotent: call it right after the article is stored, and again after
+    any change of its text.
 
     With `earlier_only` the candidates are the articles archived before it (first come, first
     original); without, every other article, for a caller that then decides which is the
     original (`dedupe_in_order`), so that deduping an older article again still finds the
     later copy that became its original."""
+    judged = judge(store, article_id, earlier_only=earlier_only, sketched=sketched)
+    if judged is None:
+        return None
+    record(store, article_id, judged, passed)
+    return judged.match
+
+
+def judge(
+    store: Store, article_id: int, *, earlier_only: bool, sketched: Sketched | None
+) -> Judged | None:
+    """Look up what an archived article copies; None when there is no such article."""
     found = article_to_sketch(store, article_id)
     if found is None:
         return None
     text, lang, own_reference = found
-    new = sketch(text, lang)
+    new = sketched.sketch if sketched is not None else sketch(text, lang)
     before = article_id if earlier_only else None
     match = (
         find_match(store, new, before, itself=article_id, own_reference=own_reference)
         if new
         else None
     )
-    mark_copy(
-        store, article_id, *((match.duplicate_of, match.similarity) if match else (None, None))
-    )
+    return Judged(new, own_reference, match)
+
+
+def record(store: Store, article_id: int, judged: Judged, passed: str | None = None) -> None:
+    """Store dedupe's answer and the article's sketch (`sketch_rows.remember`)."""
+    match = judged.match
     # A page that contains an archived text is not a copy of it: the rest of the page is its own,
     # so a text found in that rest must link to the page, not to the text it contained.
     copies_it = match is not None and match.kind != "contains"
     remember(
         store,
         article_id,
-        match.duplicate_of if match and copies_it else own_reference,
-        new or UNSKETCHABLE,
+        match.duplicate_of if match and copies_it else judged.reference,
+        judged.sketch or UNSKETCHABLE,
+        (match.duplicate_of, match.similarity) if match else (None, None),
+        passed,
     )
-    return match
 
 
 def dedupe_in_order(
@@ -105,15 +146,39 @@ def dedupe_in_order(
     attribution: Sequence[Pattern[str]] = ATTRIBUTION,
     *,
     earlier_only: bool = False,
+    sketched: Sketched | None = None,
+    passed: str | None = None,
 ) -> Match | None:
     """The pipeline's dedupe step: link the stored article to the original of the text it
     copies, or, when it ranks as that text's original (`monitor.dedupe.original`), make it the
     original of the group. Returns the match when the article is a copy (or holds an archived
     text), None when it stands as an original. `earlier_only` is for `dedupe_archive`, where
-    the later articles' sketches are not current yet."""
-    match = dedupe_article(store, article_id, earlier_only=earlier_only)
-    if match is None or match.kind not in DECIDED_KINDS:
+    the later articles' sketches are not current yet. `passed`, the stage this completes, is
+    recorded once the answer is final: with the answer itself when no original is to be ranked
+    (the common case), else after the ranking, so a crash in between repeats the whole step."""
+    judged = judge(store, article_id, earlier_only=earlier_only, sketched=sketched)
+    if judged is None:
+        return None
+    match = judged.match
+    final = match is None or match.kind not in DECIDED_KINDS
+    record(store, article_id, judged, passed if final else None)
+    if final:
         return match
+    assert match is not None
+    ranked = _ranked(store, aggregators, article_id, match, attribution)
+    if passed is not None:
+        store.mark_stage(article_id, passed)
+    return ranked
+
+
+def _ranked(
+    store: Store,
+    aggregators: frozenset[str],
+    article_id: int,
+    match: Match,
+    attribution: Sequence[Pattern[str]],
+) -> Match | None:
+    """`match` when the copy stays a copy; None when it took its group over as the original."""
     root_id = original_under(store, match.duplicate_of)
     if root_id is None or root_id == article_id:
         return match

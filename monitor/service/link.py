@@ -189,6 +189,9 @@ def link_article(
     if stored is not None and stored.model == model:
         signature, vector = stored.signature, stored.vector
     else:
+        # the model loads (once a process), or the stage waits here, before reading the article:
+        # where the model cannot load, each cycle retries every article left waiting
+        linker.embedder.embed(())
         text = Text(
             article_id=article_id,
             title=article.title,

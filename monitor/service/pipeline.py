@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -52,6 +53,7 @@ from monitor.crawl.frontier import retry_at
 from monitor.crawl.urls import article_key, canonical_url, same_site
 from monitor.extract.seeds import load_seeds
 from monitor.service.advance import advance, archive_seeds, finish_stages
+from monitor.service.dedupe import Sketched
 from monitor.service.due import fresh_for, next_check_at
 from monitor.service.lease import Lease, is_dead_worker, worker_name
 from monitor.service.link import Linker
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 MAX_SITEMAPS_PER_POLL = 20
 CLAIM_BATCH = 20  # rows claimed at a time: workers sharing a source share its backlog
 CLAIM_HOLD = timedelta(minutes=10)  # a claim lapses after this, if its worker never returns
+ARCHIVE_THREADS = 2
+_ARCHIVE_THREADS = ThreadPoolExecutor(ARCHIVE_THREADS, thread_name_prefix="archive")
 
 T = TypeVar("T")
 
@@ -95,8 +99,13 @@ class Plan:
 
 
 async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A database call, in a thread: the event loop never waits on the archive."""
-    return await asyncio.to_thread(partial(call, *args, **kwargs))
+    """A database call, in a thread: the event loop never waits on the archive. The polls'
+    calls share ARCHIVE_THREADS threads, not the loop's default pool (one more than the CPUs):
+    a call holds the GIL between its statements, and each thread more contends for it
+    (bench/README.md, 2026-12-07: 1,000 pages archived at 74 pages/s on one thread, 70 on two,
+    53 on six); two, so that one slow call does not hold up the rest."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_ARCHIVE_THREADS, partial(call, *args, **kwargs))
 
 
 async def poll_sources(
@@ -298,36 +307,65 @@ async def drain(
     cap: int | None = None,
 ) -> None:
     """Steps 4-8: claim the source's next frontier rows, up to the per-poll cap, and archive
-    them; what is left waits for the next poll (`report.waiting` says how much)."""
+    them; what is left waits for the next poll (`report.waiting` says how much). Rows are
+    claimed a batch at a time whenever fewer than a batch are in flight, so the next pages are
+    fetched while the last ones are stored: a poll that waited for the slowest page of each
+    batch archived 21 pages/s where this one archives 40 (bench/README.md, 2026-12-07). A page
+    whose archiving fails for good (a full archive, a bug) stops the poll; the rows in flight
+    stay on the frontier."""
     left = cap if cap is not None else _cap(source, deps.settings)
-    is_dead = partial(is_dead_worker, me=deps.worker)
-    while left > 0:
-        rows = await _db(
-            deps.store.claim,
-            source.name,
-            deps.worker,
-            min(left, CLAIM_BATCH),
-            now,
-            CLAIM_HOLD,
-            is_dead,
-        )
-        if not rows:
-            break
-        left -= len(rows)
-        known = await _db(deps.store.known_articles, source.name, [row.key for row in rows])
-        archived = [
-            row
-            for row in rows
-            if row.key in known
-            and not _dated_later(row.found.candidate.published_at, known[row.key])
-        ]
-        await _db(deps.store.forget, [row.id for row in archived])
-        todo = [row for row in rows if row not in archived]
-        await asyncio.gather(
-            *(_archive(source, row, known.get(row.key), deps, report, now) for row in todo)
-        )
+    in_flight: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            while left > 0 and len(in_flight) < CLAIM_BATCH:
+                todo = await _claim(source, deps, now, min(left, CLAIM_BATCH))
+                if todo is None:
+                    left = 0
+                    break
+                left -= len(todo)
+                in_flight |= {
+                    asyncio.create_task(_archive(source, row, archived, deps, report, now))
+                    for row, archived in todo
+                    if row is not None
+                }
+            if not in_flight:
+                break
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+    finally:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
     backlog = await _db(deps.store.backlog, [source.name])
     report.waiting = backlog[source.name].waiting
+
+
+async def _claim(
+    source: Source, deps: Deps, now: datetime, limit: int
+) -> list[tuple[Claimed | None, KnownArticle | None]] | None:
+    """Claim up to `limit` rows of the source; None when none is left. One entry a claimed row:
+    the row and the article it updates, if any; (None, None) for a row whose page is archived
+    already (and as recent as listed), which is taken off the frontier here."""
+    rows = await _db(
+        deps.store.claim,
+        source.name,
+        deps.worker,
+        limit,
+        now,
+        CLAIM_HOLD,
+        partial(is_dead_worker, me=deps.worker),
+    )
+    if not rows:
+        return None
+    known = await _db(deps.store.known_articles, source.name, [row.key for row in rows])
+    archived = [
+        row
+        for row in rows
+        if row.key in known and not _dated_later(row.found.candidate.published_at, known[row.key])
+    ]
+    await _db(deps.store.forget, [row.id for row in archived])
+    return [(None, None) if row in archived else (row, known.get(row.key)) for row in rows]
 
 
 async def _archive(
@@ -386,6 +424,7 @@ async def _archive(
             saved.article_id,
             tagging,
             deps.linker,
+            Sketched(analysis.sketch),  # of extracted.text in record.lang, as stored
         )
         report.duplicates += bool(done.duplicate)
         report.relevant += bool(done.relevant)

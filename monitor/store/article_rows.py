@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Update, case, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from monitor.core.stages import STAGES, later_of
+from monitor.core.stages import STAGES
 from monitor.store.db import Sessions
 from monitor.store.fulltext import index_article
 from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved
@@ -180,25 +180,44 @@ class ArticleRows(Sessions):
     ) -> None:
         """Replace an article's tags in one transaction (a retag leaves no stale topic behind);
         `passed`: the stage the article has passed with them, recorded in the same commit."""
+        values: dict[str, Any] = {
+            "relevant": relevant,
+            "score": score,
+            "reasons": json.dumps(list(reasons), ensure_ascii=False),
+            "tagged_with": tagged_with,
+        }
+        if passed is not None:
+            values["stage"] = stage_after(passed)
         with self.session() as s:
-            article = s.get(Article, article_id)
-            if article is None:
-                return
-            article.relevant, article.score = relevant, score
-            article.reasons = json.dumps(list(reasons), ensure_ascii=False)
-            article.tagged_with = tagged_with
-            if passed is not None:
-                article.stage = later_of(article.stage, passed)
-            s.add(article)
+            written = s.execute(
+                update(Article)
+                .where(col(Article.id) == article_id)
+                .values(values)
+                .execution_options(synchronize_session=False)
+            )
+            if not written.rowcount:  # type: ignore[attr-defined]
+                return  # the article is gone
             s.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
             s.execute(delete(ArticleEntity).where(col(ArticleEntity.article_id) == article_id))
-            s.add_all(ArticleTopic(article_id=article_id, topic=t) for t in dict.fromkeys(topics))
-            s.add_all(
-                ArticleEntity(
-                    article_id=article_id, kind=e.kind, entity=e.entity, name=e.name, count=e.count
+            if topics:
+                s.execute(
+                    insert(ArticleTopic),
+                    [{"article_id": article_id, "topic": t} for t in dict.fromkeys(topics)],
                 )
-                for e in {(e.kind, e.entity): e for e in entities}.values()
-            )
+            if entities:
+                s.execute(
+                    insert(ArticleEntity),
+                    [
+                        {
+                            "article_id": article_id,
+                            "kind": e.kind,
+                            "entity": e.entity,
+                            "name": e.name,
+                            "count": e.count,
+                        }
+                        for e in {(e.kind, e.entity): e for e in entities}.values()
+                    ],
+                )
             s.commit()
 
     def tags_for(self, ids: Sequence[int]) -> dict[int, tuple[list[str], list[EntityRow]]]:
@@ -249,3 +268,26 @@ def _article_fields(record: ArticleRecord) -> dict[str, Any]:
         "warc_offset": record.warc.offset if record.warc else None,
         "warc_length": record.warc.length if record.warc else None,
     }
+
+
+def stage_passed(article_id: int, passed: str) -> Update:
+    """The statement recording that an article has passed `passed`, never moving it back, with
+    no read of the row first (loading the row to decide in Python read its whole text)."""
+    return (
+        update(Article)
+        .where(
+            col(Article.id) == article_id,
+            col(Article.stage).not_in(STAGES[STAGES.index(passed) :]),
+        )
+        .values(stage=passed)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def stage_after(passed: str) -> Any:
+    """The SQL value of an article's stage once it has passed `passed`: `passed` where the row
+    stands before it (or at a stage unknown to this version), else the row's own."""
+    return case(
+        (col(Article.stage).in_(STAGES[STAGES.index(passed) :]), col(Article.stage)),
+        else_=passed,
+    )

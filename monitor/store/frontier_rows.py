@@ -19,7 +19,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from monitor.core.records import Candidate, Validators
-from monitor.core.stages import LAST, later_of
+from monitor.core.stages import LAST
+from monitor.store.article_rows import stage_passed
 from monitor.store.db import Sessions
 from monitor.store.tables import Article, ArticleAlias, FrontierRow, HttpCache
 
@@ -152,16 +153,25 @@ class FrontierRows(Sessions):
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-            s.execute(
-                update(FrontierRow)
-                .where(col(FrontierRow.id).in_(free.scalar_subquery()))
-                .values(claimed_by=worker, claimed_until=until)
-                .execution_options(synchronize_session=False)
+            # the ids this statement claimed, not every row this worker holds: a poll claims its
+            # next rows while the last ones are still in flight
+            taken = (
+                s.execute(
+                    update(FrontierRow)
+                    .where(col(FrontierRow.id).in_(free.scalar_subquery()))
+                    .values(claimed_by=worker, claimed_until=until)
+                    .returning(col(FrontierRow.id))
+                    .execution_options(synchronize_session=False)
+                )
+                .scalars()
+                .all()
             )
             s.commit()
+            if not taken:
+                return []
             rows = s.exec(
                 select(FrontierRow)
-                .where(FrontierRow.claimed_by == worker, FrontierRow.claimed_until == until)
+                .where(col(FrontierRow.id).in_(taken))
                 .order_by(col(FrontierRow.listed_at).desc().nulls_last(), col(FrontierRow.id))
             )
             return [_claimed(row) for row in rows]
@@ -274,13 +284,8 @@ class FrontierRows(Sessions):
     def mark_stage(self, article_id: int, stage: str) -> None:
         """Record that an article has passed `stage` (never moves it back)."""
         with self.session() as s:
-            article = s.get(Article, article_id)
-            if article is None:
-                return
-            if later_of(article.stage, stage) != article.stage:
-                article.stage = stage
-                s.add(article)
-                s.commit()
+            s.execute(stage_passed(article_id, stage))
+            s.commit()
 
     def unfinished(self, after: int, limit: int) -> list[tuple[int, str]]:
         """Articles that have not passed every stage, by id: (id, the last stage passed)."""

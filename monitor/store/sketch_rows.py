@@ -49,6 +49,7 @@ from monitor.dedupe.sketch import (
 )
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Store
+from monitor.store.article_rows import stage_after
 from monitor.store.fulltext import is_sqlite
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
@@ -185,21 +186,50 @@ def reference_of(article: Article) -> str:
     return reference_for(article.url, article.key, seed=article.source == SEED_SOURCE)
 
 
-def remember(store: Store, article_id: int, reference: str, new: Sketch) -> None:
-    """Store an article's sketch and index it; replaces what an earlier text of it left. Safe to
-    repeat, and safe when two workers remember the same article at once."""
+def remember(
+    store: Store,
+    article_id: int,
+    reference: str,
+    new: Sketch,
+    copy: tuple[str | None, float | None],
+    passed: str | None = None,
+) -> None:
+    """Record dedupe's answer on an article in one transaction: what it copies (`copy`: the
+    reference it links to and the similarity; (None, None) for an original), its sketch under
+    `reference` with the sketch's index rows (replacing what an earlier text of it left) and,
+    with `passed`, that it has passed that stage. Safe to repeat, and safe when two workers
+    remember the same article at once."""
     for attempt in range(3):
         try:
-            _remember_once(store, article_id, reference, new)
+            _remember_once(store, article_id, reference, new, copy, passed)
             return
         except IntegrityError:
             if attempt == 2:
                 raise  # the other writer's rows are there; a third clash is not a race
 
 
-def _remember_once(store: Store, article_id: int, reference: str, new: Sketch) -> None:
+def _remember_once(
+    store: Store,
+    article_id: int,
+    reference: str,
+    new: Sketch,
+    copy: tuple[str | None, float | None],
+    passed: str | None,
+) -> None:
     packed = pack_fingerprints(new.fingerprints)
+    duplicate_of, similarity = copy
+    answer: dict[str, object] = {"duplicate_of": duplicate_of, "similarity": similarity}
+    if passed is not None:
+        answer["stage"] = stage_after(passed)
     with store.session() as session:
+        written = session.execute(
+            update(Article)
+            .where(col(Article.id) == article_id)
+            .values(answer)
+            .execution_options(synchronize_session=False)
+        )
+        if not written.rowcount:  # type: ignore[attr-defined]
+            return  # the article is gone
         stored = session.get(DedupeSketch, article_id)
         if stored is not None:
             if (stored.body_hash, stored.version, stored.reference, stored.fingerprints) == (
@@ -208,6 +238,7 @@ def _remember_once(store: Store, article_id: int, reference: str, new: Sketch) -
                 reference,
                 packed,
             ):
+                session.commit()
                 return
             _unindex(session, stored)
             session.delete(stored)
