@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import random
 import resource
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import NoReturn
 
@@ -156,11 +159,52 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(pages: int) -> Site:
+def serve_in_process(pages: int, port: Connection) -> None:
+    """The site's process: serve `pages` pages, sending the port it listens on first."""
     server = Site(("127.0.0.1", 0), Handler)
     server.pages = pages
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    port.send(server.server_address[1])
+    server.serve_forever()
+
+
+@contextmanager
+def serve(pages: int) -> Iterator[str]:
+    """The site, in a process of its own so that its work is not the monitor's (the figures per
+    core are the monitor's); yields its base URL."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    site = context.Process(target=serve_in_process, args=(pages, theirs), daemon=True)
+    site.start()
+    try:
+        yield f"http://127.0.0.1:{ours.recv()}"
+    finally:
+        site.terminate()
+        site.join()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process `pid` and every live process under it (the analysis
+    workers are the forkserver's children): Linux's /proc; 0.0 where there is none."""
+    tree, total = {pid}, 0.0
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(entry.parent.name)] = fields
+    grew = True
+    while grew:
+        grew = False
+        for child, fields in stats.items():
+            if child not in tree and int(fields[1]) in tree:  # field 4, ppid
+                tree.add(child)
+                grew = True
+    ticks = os.sysconf("SC_CLK_TCK")
+    for member in tree:
+        if times := stats.get(member):
+            total += (int(times[11]) + int(times[12])) / ticks  # utime, stime
+    return total
 
 
 SELECTORS = ArticleRules(title="h1.title", body="div.body", date="div.date", remove=[".share"])
@@ -173,12 +217,24 @@ class PipelineRun:
 
     pages: int
     seconds: float
+    cpu_seconds: float  # the monitor's processes, its analysis workers included
     stage_seconds: dict[str, float]
     link_seconds: float | None = None
 
     @property
     def pages_per_second(self) -> float:
         return self.pages / self.seconds
+
+    @property
+    def pages_per_cpu_second(self) -> float:
+        """Pages a fully busy core would archive: the figure per core."""
+        return self.pages / self.cpu_seconds if self.cpu_seconds else float("nan")
+
+    def cpu(self) -> str:
+        return (
+            f"CPU {self.cpu_seconds:.1f} s = {self.cpu_seconds / self.pages * 1000:.1f} ms a page"
+            f" = {self.pages_per_cpu_second:.1f} pages per CPU-second"
+        )
 
 
 class AbsentModel:
@@ -194,8 +250,11 @@ class AbsentModel:
 def bench_pipeline(pages: int, concurrency: int, *, link_apart: bool = False) -> PipelineRun:
     """One poll archiving `pages` new pages; `link_apart`: the poll leaves linking waiting, and
     the stage is then run over them alone (`finish_stages`, as the next cycle would)."""
-    server = serve(pages)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    with serve(pages) as base:
+        return _bench_pipeline(base, pages, concurrency, link_apart=link_apart)
+
+
+def _bench_pipeline(base: str, pages: int, concurrency: int, *, link_apart: bool) -> PipelineRun:
     source = Source(
         name="bench",
         homepage=base + "/",
@@ -217,21 +276,20 @@ def bench_pipeline(pages: int, concurrency: int, *, link_apart: bool = False) ->
             async with open_deps(settings) as deps:
                 if link_apart:
                     deps = replace(deps, linker=Linker(AbsentModel()))
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds(os.getpid())
                 report = await poll_source(source, deps, datetime.now(UTC))
                 elapsed = time.perf_counter() - started
+                cpu = cpu_seconds(os.getpid()) - cpu
                 assert report.new == pages, report
                 if not link_apart:
-                    return PipelineRun(pages, elapsed, report.stage_seconds)
+                    return PipelineRun(pages, elapsed, cpu, report.stage_seconds)
                 started = time.perf_counter()
                 linked = finish_stages(deps.store, deps.rules, deps.aggregators, Linker.default())
                 assert linked == pages, linked
                 link = time.perf_counter() - started
-                return PipelineRun(pages, elapsed, report.stage_seconds, link)
+                return PipelineRun(pages, elapsed, cpu, report.stage_seconds, link)
 
-        result = asyncio.run(run())
-    server.shutdown()
-    return result
+        return asyncio.run(run())
 
 
 def stage_split(run: PipelineRun) -> str:
@@ -280,7 +338,7 @@ def main() -> None:
     print(
         f"pipeline: {whole.pages} pages in {whole.seconds:.1f} s = "
         f"{whole.pages_per_second:.1f} pages/s (concurrency {args.concurrency}, {cores} usable "
-        f"CPUs: {whole.pages_per_second / cores:.1f} per core)"
+        f"CPUs: {whole.pages_per_second / cores:.1f} per usable CPU); {whole.cpu()}"
     )
     print(
         f"  ms per page of each step (the {args.concurrency} pages in flight overlap): "
@@ -290,7 +348,8 @@ def main() -> None:
     print(
         f"pipeline up to tagging (linking left waiting): {apart.pages} pages in "
         f"{apart.seconds:.1f} s = {apart.pages_per_second:.1f} pages/s "
-        f"({apart.pages_per_second / cores:.1f} per core); then linking them alone: "
+        f"({apart.pages_per_second / cores:.1f} per usable CPU; {apart.cpu()}); then linking "
+        f"them alone: "
         f"{apart.link_seconds:.1f} s = {apart.pages / apart.link_seconds:.1f} articles/s"
     )
     print(f"  ms per page of each step: {stage_split(apart)}")
