@@ -27,7 +27,7 @@ from monitor.extract.seeds import load_seeds
 from monitor.search.query import SearchFilters
 from monitor.search.service import search
 from monitor.service.advance import archive_seeds
-from monitor.service.pipeline import build_record
+from monitor.service.decisions import build_record
 from monitor.store import ArticleRecord, Store
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.store.queries import DigestRow

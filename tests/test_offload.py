@@ -14,6 +14,7 @@ import logging
 import pickle
 import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ from monitor.service.offload import (
     analyse_page,
     usable_cpus,
 )
+from monitor.store.fulltext import index_params
 from monitor.tag.tagger import tag
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extract"
@@ -103,12 +105,19 @@ def test_analysis_is_the_stages_called_one_by_one(name: str, rules: Rules) -> No
         language=request.language,
     )
     title = extracted.title or request.fallback_title
+    lang = extracted.lang or request.language
+    [index] = index_params([(0, title, extracted.text, lang)], sqlite=request.sqlite)
+    del index["id"]
     assert analyse_page(request, rules) == Analysis(
         extracted=extracted,
         title=title,
-        sketch=sketch(extracted.text, extracted.lang or request.language),
+        sketch=sketch(extracted.text, lang),
         tagging=tag(title, extracted.text, rules),
+        index=index,
     )
+    # for PostgreSQL's index, the tsvector of the same words
+    vector = analyse_page(replace(request, sqlite=False), rules).index
+    assert set(vector) == {"version", "vector"} and vector["vector"]
 
 
 def test_a_page_without_title_is_tagged_under_the_fallback_title(rules: Rules) -> None:

@@ -24,6 +24,7 @@ from monitor.service import pipeline
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
 from monitor.store import Article, Store
+from monitor.store.fulltext import FTS_TABLE, PG_TABLE, index_params
 from monitor.store.tables import FetchLog
 
 EXPECTED = yaml.safe_load(EXPECTED_SITES.read_text(encoding="utf-8"))
@@ -132,6 +133,39 @@ def test_rows_claimed_while_others_are_in_flight_are_each_archived_once(
     finally:
         store.close()
     assert len(fetched) == len(set(fetched)) == len(distinct)
+
+
+@pytest.mark.slow
+def test_the_index_rows_made_by_the_analysis_workers_are_those_the_store_would_make(
+    settings: Settings, sites: SiteServer, local_sources: list[Source]
+) -> None:
+    """The workers make each page's full-text index row beside its tags; the archive must hold
+    exactly what indexing the stored title, text and language makes (`monitor reindex`)."""
+    cycle(settings, local_sources)
+    store = Store.open(settings.archive_url)
+    try:
+        rows = [(a.id or 0, a.title, a.text, a.lang) for a in store.articles()]
+        sqlite = store.engine.dialect.name == "sqlite"
+        expected = {row["id"]: row for row in index_params(rows, sqlite=sqlite)}
+        with store.engine.connect() as conn:
+            if sqlite:
+                stored = conn.exec_driver_sql(
+                    f"SELECT rowid AS id, title, body, title_more, body_more, version "
+                    f"FROM {FTS_TABLE}"
+                ).mappings()
+                held = {row["id"]: dict(row) for row in stored}
+                assert held == expected
+            else:
+                for article_id, row in expected.items():
+                    same = conn.exec_driver_sql(
+                        f"SELECT vector = CAST(%(vector)s AS tsvector) AND version = %(version)s "
+                        f"FROM {PG_TABLE} WHERE article_id = %(id)s",
+                        {"vector": row["vector"], "version": row["version"], "id": article_id},
+                    ).scalar()
+                    assert same, article_id
+    finally:
+        store.close()
+    assert len(expected) > len(EXPECTED["articles"]) / 2
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pebble import ProcessExpired, ProcessPool
@@ -54,6 +54,7 @@ from monitor.config.sources import ArticleRules
 from monitor.core.records import ExtractedArticle
 from monitor.dedupe.sketch import Sketch, sketch
 from monitor.extract.article import extract_article
+from monitor.store.fulltext import index_params
 from monitor.tag.tagger import Tagging, tag
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,10 @@ STAGES = {
     extract_article.__name__: "extraction",
     sketch.__name__: "sketching",
     tag.__name__: "tagging",
+    index_params.__name__: "indexing",
 }
 # A worker that reached its memory cap exits with the code of the stage that took it there.
-MEMORY_EXIT = {"analysis": 90, "extraction": 91, "sketching": 92, "tagging": 93}
+MEMORY_EXIT = {"analysis": 90, "extraction": 91, "sketching": 92, "tagging": 93, "indexing": 94}
 OVER_MEMORY = {code: stage for stage, code in MEMORY_EXIT.items()}
 # The share of the cap that counts as reaching it: an allocation refused at the cap never shows
 # in the peak, which stays below the cap by that allocation's size.
@@ -98,17 +100,21 @@ class AnalyseRequest:
     # The record's title when the page has none (build_record: the candidate's title, else the
     # URL); tagging reads the record's title, so it must read the same.
     fallback_title: str
+    sqlite: bool = True  # which full-text index the archive keeps: FTS5 rows, else a tsvector
 
 
 @dataclass(frozen=True)
 class Analysis:
     """What the pipeline stores of a page, computed off the loop. `sketch` is that of the text in
-    the record's language (None: too short to judge); `tagging` that of `title` and the text."""
+    the record's language (None: too short to judge); `tagging` that of `title` and the text;
+    `index` the full-text index's row of `title` and the text (`fulltext.index_params`, the
+    article's id left out: it has none yet)."""
 
     extracted: ExtractedArticle
     title: str  # the title tagging read: extracted.title or the request's fallback_title
     sketch: Sketch | None
     tagging: Tagging
+    index: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,11 @@ def analyse_page(
     title = extracted.title or request.fallback_title
     tagging = tag(title, extracted.text, rules)
     watch("tagging")
-    return Analysis(extracted=extracted, title=title, sketch=found, tagging=tagging)
+    lang = extracted.lang or request.language
+    [index] = index_params([(0, title, extracted.text, lang)], sqlite=request.sqlite)
+    del index["id"]
+    watch("indexing")
+    return Analysis(extracted=extracted, title=title, sketch=found, tagging=tagging, index=index)
 
 
 class Offload:

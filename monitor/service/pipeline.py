@@ -2,7 +2,8 @@
 
     poll_source(source)
       1. discover   feeds, sitemaps, listings (conditional GET; a 304 costs nothing more)
-      2. decide     which candidates are new or updated, which are already archived (pure)
+      2. decide     which candidates are new or updated, which are already archived (pure:
+                    monitor.service.decisions)
       3. enqueue    the new and updated ones into the frontier, then the page's validators, in
                     one transaction: nothing once discovered is forgotten by a crash, a cap, a
                     full disk or a 304
@@ -35,7 +36,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from time import monotonic
@@ -46,22 +47,22 @@ from monitor.config.settings import Settings
 from monitor.config.sources import Source
 from monitor.core.clock import Clock, utc_now
 from monitor.core.errors import ArchiveUnwritable, FetchError, MonitorError, ParseError
-from monitor.core.records import Candidate, ExtractedArticle, Page, SourceReport
+from monitor.core.records import Candidate, Page, SourceReport
 from monitor.crawl.discover import discover
 from monitor.crawl.fetch import Fetcher
 from monitor.crawl.frontier import retry_at
-from monitor.crawl.urls import article_key, canonical_url, same_site
+from monitor.crawl.urls import article_key, canonical_url
 from monitor.extract.seeds import load_seeds
 from monitor.service.advance import advance, archive_seeds, finish_stages
+from monitor.service.decisions import Plan, build_record, dated_later, decide, is_taken, newer
 from monitor.service.dedupe import Sketched
 from monitor.service.due import fresh_for, next_check_at
 from monitor.service.lease import Lease, is_dead_worker, worker_name
 from monitor.service.link import Linker
 from monitor.service.metrics import Metrics
 from monitor.service.offload import AnalyseRequest, Offload, Refused
-from monitor.store import ArticleRecord, Claimed, Discovered, KnownArticle, Store
-from monitor.store.warc import WarcArchive, WarcRef
-from monitor.text.normalise import content_hash
+from monitor.store import Claimed, Discovered, KnownArticle, Store
+from monitor.store.warc import WarcArchive
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +89,6 @@ class Deps:
     metrics: Metrics | None = None
     worker: str = field(default_factory=worker_name)  # whose poll leases these are
     linker: Linker = field(default_factory=Linker.default)  # the stories' model
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What step 2 decided: candidates to enqueue (newest first), archived articles seen again."""
-
-    enqueue: list[tuple[str, Candidate]]  # (key, candidate)
-    seen_ids: list[int]
 
 
 async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -218,7 +211,7 @@ async def _discover(source: Source, deps: Deps, report: SourceReport, now: datet
         if kind == "sitemap":  # a capped sitemap yields the newest URLs not taken yet
             if taken is None:
                 taken = await _db(deps.store.known_keys, source.name)
-            known = partial(_is_taken, taken, source.id_pattern)
+            known = partial(is_taken, taken, source.id_pattern)
         try:  # parsing a 100k-URL sitemap takes a second or more of CPU: not on the loop
             discovery = await asyncio.to_thread(
                 partial(discover, selector=selector, cap=budget, known=known),
@@ -238,7 +231,7 @@ async def _discover(source: Source, deps: Deps, report: SourceReport, now: datet
         found: dict[str, Candidate] = {}
         for candidate in discovery.candidates:
             key = article_key(candidate.url, source.id_pattern)
-            found[key] = _newer(found.get(key), candidate)
+            found[key] = newer(found.get(key), candidate)
         keys.update(found)
         budget = max(1, budget - len(found))
         report.left_out += discovery.left_out
@@ -267,35 +260,6 @@ async def _enqueue(
     await _db(deps.store.touch_articles, plan.seen_ids, now)
     report.unchanged += len(plan.seen_ids)
     return plan
-
-
-def _is_taken(taken: set[str], id_pattern: str | None, link: str) -> bool:
-    return article_key(canonical_url(link), id_pattern) in taken
-
-
-def _newer(old: Candidate | None, new: Candidate) -> Candidate:
-    """Of two sightings of one article keep the newer date (an updated story), and any title."""
-    if old is None:
-        return new
-    if new.published_at and (old.published_at is None or new.published_at > old.published_at):
-        return replace(new, title=new.title or old.title, summary=new.summary or old.summary)
-    return replace(old, title=old.title or new.title, summary=old.summary or new.summary)
-
-
-def decide(candidates: dict[str, Candidate], known: dict[str, KnownArticle]) -> Plan:
-    """Step 2 (pure): enqueue what is new, and what a feed dates later than before."""
-    to_enqueue, seen = [], []
-    for key, candidate in candidates.items():
-        archived = known.get(key)
-        if archived is None or _dated_later(candidate.published_at, archived):
-            to_enqueue.append((key, candidate))  # e.g. AZERTAC "YENİLƏNİB": same id, newer date
-        else:
-            seen.append(archived.id)
-    return Plan(enqueue=to_enqueue, seen_ids=seen)
-
-
-def _dated_later(listed_at: datetime | None, archived: KnownArticle) -> bool:
-    return bool(listed_at and archived.listed_at and listed_at > archived.listed_at)
 
 
 async def drain(
@@ -331,8 +295,11 @@ async def drain(
             if not in_flight:
                 break
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
+            # every failure is heard (one left unretrieved is logged with its traceback), and
+            # the first of them stops the poll
+            failures = [task.exception() for task in done if not task.cancelled()]
+            if failure := next((f for f in failures if f is not None), None):
+                raise failure
     finally:
         for task in in_flight:
             task.cancel()
@@ -362,7 +329,7 @@ async def _claim(
     archived = [
         row
         for row in rows
-        if row.key in known and not _dated_later(row.found.candidate.published_at, known[row.key])
+        if row.key in known and not dated_later(row.found.candidate.published_at, known[row.key])
     ]
     await _db(deps.store.forget, [row.id for row in archived])
     return [(None, None) if row in archived else (row, known.get(row.key)) for row in rows]
@@ -394,6 +361,7 @@ async def _archive(
         zone=source.zone,
         language=source.language,
         fallback_title=candidate.title or canonical_url(page.final_url),
+        sqlite=deps.store.engine.dialect.name == "sqlite",
     )
     analysis = await deps.offload.analyse(request, deps.rules)
     step = report.timed("analyse", step)
@@ -408,14 +376,16 @@ async def _archive(
     if ref.revisit and prior is not None:  # the bytes are the prior capture's: point there
         ref = prior
     record = build_record(source, row.key, candidate, page, extracted, ref)
-    saved = await _db(deps.store.save_article, record, row.id)
+    # what the worker made of the title it read is the record's unless the title came out otherwise
+    as_read = analysis.title == record.title
+    index = analysis.index if as_read else None
+    saved = await _db(deps.store.save_article, record, row.id, index)
     report.timed("store", step)
     outcome = saved.outcome
     if extracted.is_empty:
         report.empty += 1
     if outcome != "unchanged":
-        # the tags the worker computed are the record's unless the title came out otherwise
-        tagging = analysis.tagging if analysis.title == record.title else None
+        tagging = analysis.tagging if as_read else None
         done = await _db(
             advance,
             deps.store,
@@ -451,51 +421,6 @@ def ensure_seeds(deps: Deps, now: datetime) -> None:
         seeds = load_seeds(deps.settings.seeds_dir)
         counts = archive_seeds(deps.store, seeds, now, deps.rules, deps.linker)
         log.info("archived the seed corpus: %s", counts)
-
-
-def build_record(
-    source: Source,
-    key: str,
-    candidate: Candidate,
-    page: Page,
-    extracted: ExtractedArticle,
-    ref: WarcRef | None,
-) -> ArticleRecord:
-    """Pure: the archive row for an extracted page, with its date and identity settled."""
-    url = canonical_url(page.final_url)
-    if extracted.canonical_url and same_site(extracted.canonical_url, source.homepage):
-        url = canonical_url(extracted.canonical_url, base=page.final_url)
-    aliases = (
-        key,
-        article_key(url, source.id_pattern),
-        article_key(candidate.url, source.id_pattern),
-    )
-    published: datetime | None
-    if extracted.published_at:
-        published, date_source = extracted.published_at, "page"
-    elif candidate.published_at:
-        published, date_source = candidate.published_at, "feed"
-    else:  # the fetch time is not a publication date: say it is unknown
-        published, date_source = None, "unknown"
-    title = extracted.title or candidate.title or url
-    return ArticleRecord(
-        source=source.name,
-        key=key,
-        aliases=tuple(dict.fromkeys(aliases)),
-        url=url,
-        title=title,
-        text=extracted.text,
-        author=extracted.author,
-        lang=extracted.lang or source.language,
-        published_at=published,
-        date_source=date_source,
-        listed_at=candidate.published_at,
-        fetched_at=page.fetched_at,
-        content_hash=content_hash(title, extracted.text),
-        extraction=extracted.method,
-        http_status=page.status,
-        warc=ref,
-    )
 
 
 async def _fetch(

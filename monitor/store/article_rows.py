@@ -7,7 +7,7 @@ full-text index is updated in the same transaction as the article it indexes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from monitor.core.stages import STAGES
 from monitor.store.db import Sessions
-from monitor.store.fulltext import index_article
+from monitor.store.fulltext import index_article, write_index
 from monitor.store.records import ArticleRecord, EntityRow, KnownArticle, Saved
 from monitor.store.tables import (
     Article,
@@ -59,18 +59,28 @@ class ArticleRows(Sessions):
                 s.add(article)
             s.commit()
 
-    def save_article(self, record: ArticleRecord, frontier_id: int | None = None) -> Saved:
+    def save_article(
+        self,
+        record: ArticleRecord,
+        frontier_id: int | None = None,
+        index: Mapping[str, Any] | None = None,
+    ) -> Saved:
         """Insert or update; says which ("new", "updated", "unchanged") and the row's id.
         Safe to repeat. The frontier row the page was fetched for leaves the frontier in the same
-        transaction, so an article is never both archived and waiting, nor neither."""
+        transaction, so an article is never both archived and waiting, nor neither. `index`:
+        the full-text index's row of the record's title, text and language, its id left out,
+        where it was made beforehand (`fulltext.index_params`, in the analysis workers), else it
+        is made here."""
         for _ in range(2):
             try:
-                return self._save_article_once(record, frontier_id)
+                return self._save_article_once(record, frontier_id, index)
             except IntegrityError:
                 continue  # another writer inserted it first: the second pass updates it
-        return self._save_article_once(record, frontier_id)
+        return self._save_article_once(record, frontier_id, index)
 
-    def _save_article_once(self, record: ArticleRecord, frontier_id: int | None) -> Saved:
+    def _save_article_once(
+        self, record: ArticleRecord, frontier_id: int | None, index: Mapping[str, Any] | None
+    ) -> Saved:
         with self.session() as s:
             existing = s.exec(
                 select(Article)
@@ -119,8 +129,10 @@ class ArticleRows(Sessions):
             for key in dict.fromkeys(record.aliases):
                 if key not in have:
                     s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
-            if outcome != "unchanged":
-                index_article(s, article)  # the full-text index, in the same transaction
+            if outcome != "unchanged" and index is not None:
+                write_index(s, [{**index, "id": article.id}])  # in the same transaction
+            elif outcome != "unchanged":
+                index_article(s, article)
             if frontier_id is not None:
                 s.execute(delete(FrontierRow).where(col(FrontierRow.id) == frontier_id))
             s.commit()
