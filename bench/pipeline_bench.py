@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import NoReturn
 
+from bench.search_bench import empty_postgres
 from monitor.config.settings import Settings
 from monitor.config.sources import ArticleRules, Source
 from monitor.core.errors import ModelUnavailable
@@ -247,14 +248,21 @@ class AbsentModel:
         raise ModelUnavailable("linking is measured apart")
 
 
-def bench_pipeline(pages: int, concurrency: int, *, link_apart: bool = False) -> PipelineRun:
+def bench_pipeline(
+    pages: int, concurrency: int, *, link_apart: bool = False, db: str | None = None
+) -> PipelineRun:
     """One poll archiving `pages` new pages; `link_apart`: the poll leaves linking waiting, and
-    the stage is then run over them alone (`finish_stages`, as the next cycle would)."""
+    the stage is then run over them alone (`finish_stages`, as the next cycle would); `db`: a
+    PostgreSQL archive to use (emptied first) instead of a new SQLite file."""
+    if db is not None:
+        empty_postgres(db)
     with serve(pages) as base:
-        return _bench_pipeline(base, pages, concurrency, link_apart=link_apart)
+        return _bench_pipeline(base, pages, concurrency, link_apart=link_apart, db=db)
 
 
-def _bench_pipeline(base: str, pages: int, concurrency: int, *, link_apart: bool) -> PipelineRun:
+def _bench_pipeline(
+    base: str, pages: int, concurrency: int, *, link_apart: bool, db: str | None = None
+) -> PipelineRun:
     source = Source(
         name="bench",
         homepage=base + "/",
@@ -267,6 +275,7 @@ def _bench_pipeline(base: str, pages: int, concurrency: int, *, link_apart: bool
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
             data_dir=Path(folder),
+            database_url=db,
             allow_private_hosts=True,
             per_host_delay=0,
             per_host_concurrency=concurrency,
@@ -329,12 +338,16 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument(
+        "--db", help="a PostgreSQL URL to archive into (emptied first) instead of SQLite"
+    )
     args = parser.parse_args()
     extraction = bench_extraction(args.samples)
-    whole = bench_pipeline(args.pages, args.concurrency)
-    apart = bench_pipeline(args.pages, args.concurrency, link_apart=True)
+    whole = bench_pipeline(args.pages, args.concurrency, db=args.db)
+    apart = bench_pipeline(args.pages, args.concurrency, link_apart=True, db=args.db)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cores = usable_cpus()
+    print(f"archive: {'PostgreSQL' if args.db else 'SQLite'}")
     print(
         f"pipeline: {whole.pages} pages in {whole.seconds:.1f} s = "
         f"{whole.pages_per_second:.1f} pages/s (concurrency {args.concurrency}, {cores} usable "
