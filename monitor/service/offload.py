@@ -1,5 +1,5 @@
-"""The CPU side of an article page, off the event loop: extraction, sketch and tags in worker
-processes, each page under a time limit and a memory limit.
+"""The CPU side of an article page, off the event loop: extraction, sketch, tags and the
+full-text index's row in worker processes, each page under a time limit and a memory limit.
 
 On the loop, a page of 100,000 nested tags held the whole process for minutes: no fetch, no
 lease renewal, no bot reply. Here `analyse_page` does what the pipeline does between fetch and
@@ -27,7 +27,8 @@ Choices, measured in bench/README.md ("Analysis off the event loop"):
   so the loop still answers between the interpreter's switches; no limit applies there. For
   tests, and for machines where a pool is not worth its memory.
 
-Blocking database calls need no helper here: `asyncio.to_thread` is the whole of it.
+Blocking database calls need no helper here: the pipeline runs them on threads of its own
+(`monitor.service.pipeline._db`).
 """
 
 from __future__ import annotations

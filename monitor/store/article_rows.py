@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Update, case, delete, func, insert, update
@@ -296,9 +297,11 @@ def stage_passed(article_id: int, passed: str) -> Update:
     )
 
 
+@cache
 def stage_after(passed: str) -> Any:
     """The SQL value of an article's stage once it has passed `passed`: `passed` where the row
-    stands before it (or at a stage unknown to this version), else the row's own."""
+    stands before it (or at a stage unknown to this version), else the row's own. Made once a
+    stage (an SQL expression is immutable): it is part of two writes of every article."""
     return case(
         (col(Article.stage).in_(STAGES[STAGES.index(passed) :]), col(Article.stage)),
         else_=passed,

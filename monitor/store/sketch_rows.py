@@ -243,8 +243,8 @@ def _remember_once(
             _unindex(session, stored)
             session.delete(stored)
             session.flush()
-        session.add(
-            DedupeSketch(
+        session.execute(  # a statement, not an object for the unit of work to flush
+            insert(DedupeSketch).values(
                 article_id=article_id,
                 reference=reference,
                 body_hash=new.body_hash,
