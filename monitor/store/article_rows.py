@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Update, case, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from monitor.core.stages import STAGES
 from monitor.store.db import Sessions
@@ -193,22 +193,14 @@ class ArticleRows(Sessions):
     ) -> None:
         """Replace an article's tags in one transaction (a retag leaves no stale topic behind);
         `passed`: the stage the article has passed with them, recorded in the same commit."""
-        values: dict[str, Any] = {
+        values = {
             "relevant": relevant,
             "score": score,
             "reasons": json.dumps(list(reasons), ensure_ascii=False),
             "tagged_with": tagged_with,
         }
-        if passed is not None:
-            values["stage"] = stage_after(passed)
         with self.session() as s:
-            written = s.execute(
-                update(Article)
-                .where(col(Article.id) == article_id)
-                .values(values)
-                .execution_options(synchronize_session=False)
-            )
-            if not written.rowcount:  # type: ignore[attr-defined]
+            if not write_article(s, article_id, values, passed):
                 return  # the article is gone
             s.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
             s.execute(delete(ArticleEntity).where(col(ArticleEntity.article_id) == article_id))
@@ -281,6 +273,23 @@ def _article_fields(record: ArticleRecord) -> dict[str, Any]:
         "warc_offset": record.warc.offset if record.warc else None,
         "warc_length": record.warc.length if record.warc else None,
     }
+
+
+def write_article(
+    session: Session, article_id: int, values: Mapping[str, Any], passed: str | None = None
+) -> bool:
+    """Write `values` on an article in the session's transaction, with `passed` (the stage the
+    write completes) where given, by one UPDATE: no read of the row, its text included, first.
+    False when there is no such article."""
+    if passed is not None:
+        values = {**values, "stage": stage_after(passed)}
+    written = session.execute(
+        update(Article)
+        .where(col(Article.id) == article_id)
+        .values(dict(values))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 def stage_passed(article_id: int, passed: str) -> Update:

@@ -49,7 +49,7 @@ from monitor.dedupe.sketch import (
 )
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Store
-from monitor.store.article_rows import stage_after
+from monitor.store.article_rows import write_article
 from monitor.store.fulltext import is_sqlite
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
@@ -218,17 +218,9 @@ def _remember_once(
 ) -> None:
     packed = pack_fingerprints(new.fingerprints)
     duplicate_of, similarity = copy
-    answer: dict[str, object] = {"duplicate_of": duplicate_of, "similarity": similarity}
-    if passed is not None:
-        answer["stage"] = stage_after(passed)
+    answer = {"duplicate_of": duplicate_of, "similarity": similarity}
     with store.session() as session:
-        written = session.execute(
-            update(Article)
-            .where(col(Article.id) == article_id)
-            .values(answer)
-            .execution_options(synchronize_session=False)
-        )
-        if not written.rowcount:  # type: ignore[attr-defined]
+        if not write_article(session, article_id, answer, passed):
             return  # the article is gone
         stored = session.get(DedupeSketch, article_id)
         if stored is not None:
