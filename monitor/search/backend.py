@@ -145,13 +145,15 @@ def find(
     limit: int,
     offset: int,
     by_story: bool = False,
-    timeout: float = SEARCH_TIMEOUT,
+    timeout: float | None = None,
 ) -> Matches:
     """How many articles match, and the page of them asked for, best first (newest first for
     a query without terms); `by_story`: one per story, its best match. The ranking reads ids and
     ranks only; the page's articles are loaded after, so matching thousands of long texts never
-    drags their texts through a sort. Raises `SearchTimeout` after `timeout` seconds."""
-    with store.session() as s, time_limit(s, timeout):
+    drags their texts through a sort. Raises `SearchTimeout` after `timeout` seconds
+    (`SEARCH_TIMEOUT` as it is when the search starts, when None)."""
+    seconds = SEARCH_TIMEOUT if timeout is None else timeout
+    with store.session() as s, time_limit(s, seconds):
         plan = _plan(s, query, filters, by_story)
         page = list(s.exec(plan.ranked.offset(offset).limit(limit)))
         if plan.cap and page and page[0].kept < plan.cap:  # every match was ranked: counted then

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from monitor.core.errors import SearchTimeout
 from monitor.core.records import copied
 from monitor.link.members import other_versions
-from monitor.search.backend import SEARCH_TIMEOUT, find
+from monitor.search.backend import find
 from monitor.search.highlight import Marked, mark, snippet
 from monitor.search.query import SearchFilters, parse_query
 from monitor.search.stories import StoryView, read_stories
@@ -76,7 +76,7 @@ def search(
     limit: int = 20,
     offset: int = 0,
     by_story: bool = False,
-    timeout: float = SEARCH_TIMEOUT,
+    timeout: float | None = None,
 ) -> SearchResult:
     """Matches of `query` best first; an empty query lists the newest articles. A query with
     problems (an unbalanced quote, more terms than are searched) is read leniently and the
