@@ -12,9 +12,12 @@ natural frequencies, so names such as Qazaxıstan or Казахстан are as c
 and most words are rare. Rows are bulk-inserted into `article` (not timed as indexing); then
 `reindex_archive` builds the index from them, as `monitor search --reindex` does (the analysis
 in a process per usable CPU, `--index-workers` to choose), and that is the build time reported.
-Each query is then run `--runs` times through `search()`, exactly what `monitor search`, the
-web page and the bot call: match, count, rank, one page of 20 and the snippets of its hits. On PostgreSQL the database named in the URL is emptied first;
-a SQLite file must hold no articles. Without `--db`, a SQLite file in a temporary folder.
+Each query is then run `--runs` times, on an archive with planner statistics (SQLite's
+`Store.refresh_statistics`, which the runner keeps; PostgreSQL's VACUUM ANALYZE), through
+`search()`, exactly what `monitor search`, the web page and the bot call: match, count, rank,
+one page of 20 and the snippets of its hits. On PostgreSQL the database named in the URL is
+emptied first; a SQLite file must hold no articles. Without `--db`, a SQLite file in a
+temporary folder.
 
 The bare baseline, measured in the same run over the same rows: a plain index of the raw title
 and text (SQLite: an FTS5 table with the `unicode61` tokenizer, external content `article`;
@@ -198,6 +201,14 @@ def run(url: str, items: int, runs: int, index_workers: int | None = None) -> No
         print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s; {workers})")
         print(f"bare index built in {bare_build:.1f} s")
         print(f"database {before / 1e6:,.0f} MB without the index, {after / 1e6:,.0f} MB with it")
+        if backend == "sqlite":  # as a running monitor's archive: the runner analyses it
+            print("\nwithout planner statistics (an archive the runner has not yet analysed):")
+            trends_table(store, runs)
+            started = time.perf_counter()
+            store.refresh_statistics()
+            print(
+                f"\nStore.refresh_statistics (ANALYZE) took {time.perf_counter() - started:.2f} s"
+            )
         lines, table = [], ["| query | matches | median | p95 | bare median | ratio |"]
         table.append("|---|---|---|---|---|---|")
         for case in QUERIES:
@@ -214,14 +225,6 @@ def run(url: str, items: int, runs: int, index_workers: int | None = None) -> No
                 f"| {bare:.1f} ms | {p50 / bare:.1f}× |"
             )
         print("\n".join(["", *lines, "", *table]))
-        if backend == "sqlite":
-            print("\nwithout planner statistics (an archive the runner has not yet analysed):")
-            trends_table(store, runs)
-            started = time.perf_counter()
-            store.refresh_statistics()
-            print(
-                f"\nStore.refresh_statistics (ANALYZE) took {time.perf_counter() - started:.2f} s"
-            )
         trends_table(store, runs)
     finally:
         store.close()

@@ -229,12 +229,15 @@ def test_every_query_class_reaches_the_matches_through_the_index(
     misjudged OR of stems cost 1.7 s against 15 ms)."""
     for n in range(1, 60):
         store.save_article(record(n, text=f"Qazaxıstanda neft hasilatı {n}. Орта дәліз."))
+    store.refresh_statistics()  # as the runner keeps them (SQLite; PostgreSQL has its own)
     plans = explain(store, parse_query(query), filters or SearchFilters())
     sqlite = store.engine.dialect.name == "sqlite"
     for name, plan in plans.items():
         assert "Seq Scan on article_search" not in plan, (name, plan)
         if sqlite:
             assert "SCAN article_fts VIRTUAL TABLE INDEX" in plan, (name, plan)
+            # a match's facts from the covering index, never its row with the text before them
+            assert "SEARCH article USING INTEGER PRIMARY KEY" not in plan, (name, plan)
         elif filters is None:  # a filter may lead instead: its articles' vectors, by key
             assert "Bitmap Index Scan on ix_article_search_vector" in plan, (name, plan)
 
@@ -435,10 +438,13 @@ def test_the_limit_is_for_all_the_statements_of_a_search_together(store: Store) 
         assert time.monotonic() - started < 2.0
 
 
-def test_a_search_stopped_at_its_limit_tells_the_reader(tmp_path: Path) -> None:
+def test_a_search_stopped_at_its_limit_tells_the_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SQLite looks at the clock every `PROGRESS_STEPS` steps: 300 matches take more than that,
     so a limit of 0 s stops this one whatever the machine's speed (PostgreSQL's limit is the
-    test above: a 1 ms limit would stop or not as the machine is fast)."""
+    test above: a 1 ms limit would stop or not as the machine is fast). A search given no limit
+    takes `SEARCH_TIMEOUT` as it is when it starts."""
     store = Store.open(f"sqlite:///{tmp_path / 'archive.db'}")
     try:
         for n in range(1, 301):
@@ -447,6 +453,8 @@ def test_a_search_stopped_at_its_limit_tells_the_reader(tmp_path: Path) -> None:
         assert result.total == 0 and result.hits == ()
         assert result.warnings and "the search was stopped after 0 s" in result.warnings[-1]
         assert search(store, "Qazaxıstan", limit=5).total == 300
+        monkeypatch.setattr("monitor.search.backend.SEARCH_TIMEOUT", 0.0)
+        assert "stopped after 0 s" in search(store, "Qazaxıstan", limit=5).warnings[-1]
     finally:
         store.close()
 

@@ -52,8 +52,17 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
     def not_the_search_index(name: str | None, kind: str, _parents: object) -> bool:
         return not (kind in ("table", "index") and is_search_table(name))  # not SQLModel models
 
+    def made_on_this_backend(item: object, *_: object) -> bool:
+        """An index the models make on one backend only (`ddl_if`) is not missed on the other:
+        SQLite's covering index of a search's facts, whose PostgreSQL keeps them elsewhere."""
+        only = getattr(item, "_ddl_if", None)
+        return only is None or only.dialect in (None, store.engine.dialect.name)
+
     with store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_name": not_the_search_index})
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_name": not_the_search_index, "include_object": made_on_this_backend},
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
     migrate(store.engine)  # a second upgrade is a no-op
     assert "article" in inspect(store.engine).get_table_names()

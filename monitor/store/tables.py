@@ -184,6 +184,7 @@ class PollLog(SQLModel, table=True):
 
 
 ORIGINALS_INDEX_COLUMNS = ("id", "published_at", "lang", "source", "relevant", "duplicate_of")
+SEARCH_FACTS_COLUMNS = (*ORIGINALS_INDEX_COLUMNS, "story_id")
 
 
 class Article(SQLModel, table=True):
@@ -201,6 +202,12 @@ class Article(SQLModel, table=True):
             sqlite_where=text("duplicate_of IS NULL"),
             postgresql_where=text("duplicate_of IS NULL"),
         ),
+        # What a search on SQLite reads of each match it ranks (the boosts: relevance, copy; the
+        # date it orders by), filters (date, language, source) or groups (story): covering and
+        # keyed by id, so a match's row, whose text lies before those columns, is never read (at
+        # 100,000 articles a word filtered by language and date 45.6 -> 20.1 ms, a frequent word
+        # 12.8 -> 10.3 ms). PostgreSQL reads them from its index rows (`monitor.store.fulltext`).
+        Index("ix_article_facts", *SEARCH_FACTS_COLUMNS).ddl_if(dialect="sqlite"),
         # The newest first, as a search without words lists them: without it PostgreSQL sorts
         # every row (SQLite reads `published_at`'s index backwards: NULLs sort last there).
         Index("ix_article_newest", text("published_at DESC NULLS LAST"), text("id DESC")).ddl_if(
