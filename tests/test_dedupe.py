@@ -393,8 +393,83 @@ def test_a_lookup_is_two_statements_of_one_text_whatever_it_looks_up(store: Stor
             assert dedupe_stage.find_match(store, new)
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
-    assert len(statements) == 4
-    assert statements[:2] == statements[2:]
+    per_lookup = 2 if store.engine.dialect.name == "sqlite" else 1  # PostgreSQL: one round trip
+    assert len(statements) == 2 * per_lookup
+    assert statements[:per_lookup] == statements[per_lookup:]
+
+
+# texts of four languages, copies and near copies among them, a seed with its mirror and update
+INDEXED = (
+    "seed_004", "az_004_mirror", "az_004_updated", "az_001_edited", "az_001_excerpt",
+    "az_003_edited", "kk_002_edited", "kk_002_excerpt", "kk_visit_kazinform", "kk_visit_copy",
+    "ru_news", "ru_news_edited", "en_news", "en_news_copy", "az_weather_day1", "az_weather_day2",
+)  # fmt: skip
+LOOKED_UP = (
+    "az_001_excerpt_mid", "az_004_mirror", "kk_002_homoglyphs", "ru_news_edited", "en_news_edited",
+    "az_weather_day3", "kk_visit_excerpt", "az_001_digest_long",
+)  # fmt: skip
+
+
+def lang_of(name: str) -> str:
+    return name.split("_")[0] if name.split("_")[0] in ("az", "kk", "ru", "en") else "az"
+
+
+def expected_candidates(
+    archived: dict[int, Sketch], new: Sketch, before: int
+) -> set[tuple[int, int, int]]:
+    """{(article id, fingerprints shared, bands shared)} as `sketch_rows` defines them, worked
+    out from the sketches themselves: probes answered by more than POSTINGS_LIMIT articles left
+    out, the strongest MAX_CANDIDATES of those `is_candidate` takes, and the exact copy."""
+    earlier = {i: s for i, s in archived.items() if i < before}
+    shared: dict[int, int] = {}
+    bands: dict[int, int] = {}
+    for fingerprint in new.fingerprints:
+        holders = [i for i, s in earlier.items() if fingerprint in s.fingerprints]
+        if len(holders) <= index.POSTINGS_LIMIT:
+            for i in holders:
+                shared[i] = shared.get(i, 0) + 1
+    for n, band in enumerate(new.bands):
+        holders = [i for i, s in earlier.items() if s.bands[n] == band]
+        if len(holders) <= index.POSTINGS_LIMIT:
+            for i in holders:
+                bands[i] = bands.get(i, 0) + 1
+    judged = [
+        i
+        for i in set(shared) | set(bands)
+        if dedupe.is_candidate(shared.get(i, 0), bands.get(i, 0))
+    ]
+    chosen = sorted(judged, key=lambda i: (-shared.get(i, 0) - bands.get(i, 0), i))
+    chosen = chosen[: index.MAX_CANDIDATES]
+    exact = [i for i, s in sorted(earlier.items()) if s.body_hash == new.body_hash][:1]
+    chosen += [i for i in exact if i not in chosen]
+    return {(i, shared.get(i, 0), bands.get(i, 0)) for i in chosen}
+
+
+@pytest.mark.parametrize(("postings", "most"), [(100, 20), (2, 3)])
+def test_a_lookup_finds_the_candidates_the_sketches_define(
+    store: Store, monkeypatch: pytest.MonkeyPatch, postings: int, most: int
+) -> None:
+    """Both backends' look-ups (SQLite: probes, then counts in Python; PostgreSQL: one
+    statement) give the candidates worked out from the sketches, with their shared counts;
+    with a small postings limit and few candidates, the bounds and the order are tested."""
+    monkeypatch.setattr(index, "POSTINGS_LIMIT", postings)
+    monkeypatch.setattr(index, "MAX_CANDIDATES", most)
+    sketched: dict[int, Sketch] = {}
+    for n, name in enumerate(INDEXED):
+        article_id = archive(store, name, source=f"s{n % 3}", lang=lang_of(name))
+        made = fixture_sketch(name, lang_of(name))
+        assert made
+        sketched[article_id] = made
+    for name in LOOKED_UP:
+        new = fixture_sketch(name, lang_of(name))
+        assert new
+        for before in (None, 9):
+            found = dedupe_stage.candidates_before(store, new, before)
+            got = {(c.article_id, c.shared, c.bands) for c in found}
+            assert got == expected_candidates(sketched, new, before or 2**31), (name, before)
+            for c in found:
+                assert c.body_hash == sketched[c.article_id].body_hash
+                assert c.fingerprints == len(sketched[c.article_id].fingerprints)
 
 
 def test_the_labelled_set_through_the_archive(store: Store) -> None:

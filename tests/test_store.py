@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from monitor.core.records import FetchOutcome, SourceReport, Validators
 from monitor.store import ArticleRecord, Store
-from monitor.store.db import migrate
+from monitor.store.db import PING_AFTER_IDLE_S, migrate, ping_when_idle
 from monitor.store.fulltext import is_search_table
 from monitor.store.warc import WarcRef
 
@@ -240,3 +242,76 @@ def test_workers_that_start_together_on_an_empty_archive_migrate_it_once(
         assert "article" in inspect(store.engine).get_table_names()
     finally:
         store.close()
+
+
+# --- PostgreSQL connections: checked before use when they have lain idle ---------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def drop_connection(url: str, pid: int) -> None:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(100):  # the backend takes a moment to go
+            alive = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar_one()
+            if not alive:
+                break
+            time.sleep(0.02)
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(postgres_url: str) -> None:
+    clock = Clock()
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    ping_when_idle(engine, idle_s=1.0, clock=clock)
+    first = backend_pid(engine)
+    drop_connection(postgres_url, first)
+    clock.now += 1.5
+    second = backend_pid(engine)  # no error: the ping found the connection gone
+    assert second != first
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_used_again_at_once_is_not_pinged_and_one_statement_pays(
+    postgres_url: str,
+) -> None:
+    """The trade `ping_when_idle` makes: within the idle time nothing is asked, so a connection
+    dropped in that time fails the one statement that meets it, and the pool is renewed."""
+    clock = Clock()
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    ping_when_idle(engine, idle_s=1.0, clock=clock)
+    first = backend_pid(engine)
+    assert backend_pid(engine) == first  # the pool's one connection, used again
+    drop_connection(postgres_url, first)
+    clock.now += 0.5
+    with pytest.raises(OperationalError):
+        backend_pid(engine)
+    assert backend_pid(engine) != first
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_archive_engine_replaces_a_dropped_connection_after_a_pause(postgres_url: str) -> None:
+    opened = Store.open(postgres_url)
+    first = backend_pid(opened.engine)
+    drop_connection(postgres_url, first)
+    time.sleep(PING_AFTER_IDLE_S + 0.1)
+    assert backend_pid(opened.engine) != first
+    assert opened.count_articles() == 0
+    opened.close()
