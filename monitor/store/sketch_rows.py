@@ -36,6 +36,7 @@ import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
@@ -306,17 +307,31 @@ def candidates(connection: Connection, new: Sketch, before: int | None = None) -
     slots = (*chosen, *[None] * (_SKETCH_SLOTS - len(chosen)))
     rows = connection.exec_driver_sql(statement, slots).all()
     return [
-        Archived(
-            article_id=article_id,
-            reference=reference,
-            body_hash=body_hash,
-            minhash=bytes(minhash),
-            fingerprints=size // 4,
-            shared=shared[article_id],
-            bands=bands[article_id],
-        )
-        for article_id, reference, body_hash, minhash, size in rows
+        _archived(article_id, bands[article_id], shared[article_id], *sketch)
+        for article_id, *sketch in rows
     ]
+
+
+def _archived(
+    article_id: int,
+    bands: int,
+    shared: int,
+    reference: str,
+    body_hash: str,
+    minhash: Any,
+    size: int,
+) -> Archived:
+    """A candidate from its sketch row (the fingerprints' size in bytes, not the fingerprints)
+    and what the look-up's probes shared with it."""
+    return Archived(
+        article_id=article_id,
+        reference=reference,
+        body_hash=body_hash,
+        minhash=bytes(minhash),
+        fingerprints=size // 4,
+        shared=shared,
+        bands=bands,
+    )
 
 
 def _probe(connection: Connection, new: Sketch, before: int) -> set[tuple[int, int]]:
@@ -352,66 +367,56 @@ def _pg_candidates(connection: Connection, new: Sketch, before: int) -> list[Arc
     """`candidates` on PostgreSQL: one round trip, `_PG_CANDIDATES`. The keys go as array
     literals: psycopg adapts a list element by element in Python, 0.15 ms of a 1 ms look-up
     for its ~100 integers."""
-    per_row = (before, POSTINGS_LIMIT + 1)
+    per_row = (POSTINGS_LIMIT, before, POSTINGS_LIMIT + 1)
     band_keys, print_keys = _array_literal(new.bands), _array_literal(sorted(new.fingerprints))
     params = (
         *(new.body_hash, before, band_keys, *per_row, print_keys, *per_row),
-        *(POSTINGS_LIMIT, MIN_SHARED_FINGERPRINTS, MAX_CANDIDATES),
+        *(MIN_SHARED_FINGERPRINTS, MAX_CANDIDATES),
     )
     rows = connection.exec_driver_sql(_PG_CANDIDATES, params).all()
-    return [
-        Archived(
-            article_id=article_id,
-            reference=reference,
-            body_hash=body_hash,
-            minhash=bytes(minhash),
-            fingerprints=size // 4,
-            shared=shared,
-            bands=bands,
-        )
-        for article_id, bands, shared, reference, body_hash, minhash, size in rows
-    ]
+    return [_archived(*row) for row in rows]
 
 
 def _array_literal(values: Iterable[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-# On PostgreSQL a look-up is one statement: the probes, the probes left out for answering more
-# than POSTINGS_LIMIT articles (boilerplate), the hits counted per article, the candidates
-# chosen as `candidates` chooses them on SQLite (`is_candidate`: a band shared, or
+# On PostgreSQL a look-up is one statement: the probes, each giving back the ids it found, or
+# none when more than POSTINGS_LIMIT articles answer it (boilerplate: its hits go no further
+# than its own node; counting all hits over the lot in a window took the statement at 1M from
+# 1.13-1.38 to 1.33-1.51 ms), the hits counted per article, the candidates chosen as
+# `candidates` chooses them on SQLite (`is_candidate`: a band shared, or
 # MIN_SHARED_FINGERPRINTS fingerprints; the strongest MAX_CANDIDATES, and the exact copy) and
 # their sketches. The probes and the sketches as two statements, with the hits counted in
-# Python between them, took 1.1 ms a look-up at 100k against 0.85 ms now (with the keys as
-# array literals; bench/README.md "Dedupe"): a second round trip, and a few hundred hit rows
-# handed to Python where 20 candidates now come back. PostgreSQL plans a
-# compound SELECT of 129 parts in about 20 ms, ten times its execution, and re-plans it for
-# each set of values: the probes are arrays, one bounded primary-key range per element
-# (LATERAL), a statement whose plan costs nothing whatever the text's length.
+# Python between them, took 1.07-1.29 ms a look-up at 100k against 0.84-0.97 ms now (the keys
+# as array literals too; bench/README.md "Dedupe"): a second round trip, and a few hundred hit
+# rows handed to Python where 20 candidates now come back. PostgreSQL plans a compound SELECT
+# of 129 parts in about 20 ms, ten times its execution, and re-plans it for each set of
+# values: the probes take arrays, one bounded primary-key range per element (LATERAL), a
+# statement whose plan costs nothing whatever the text's length.
 _PG_CANDIDATES = f"""
 WITH hits (probe, article_id) AS (
     SELECT {_EXACT}, article_id FROM (SELECT article_id FROM dedupe_sketch
         WHERE body_hash = %s AND article_id < %s ORDER BY article_id LIMIT 1) AS e
     UNION ALL
-    SELECT {_FIRST_BAND} + k.n - 1, p.article_id
+    SELECT {_FIRST_BAND} + k.n - 1, unnest(p.ids)
     FROM unnest(%s::int[]) WITH ORDINALITY AS k(hash, n)
-    CROSS JOIN LATERAL (SELECT article_id FROM dedupe_band
-        WHERE band = (k.n - 1)::smallint AND hash = k.hash AND article_id < %s
-        ORDER BY article_id LIMIT %s) AS p
+    CROSS JOIN LATERAL (SELECT CASE WHEN count(*) <= %s THEN array_agg(article_id) END AS ids
+        FROM (SELECT article_id FROM dedupe_band
+            WHERE band = (k.n - 1)::smallint AND hash = k.hash AND article_id < %s
+            ORDER BY article_id LIMIT %s) AS b) AS p
     UNION ALL
-    SELECT {LSH_BANDS} + k.n - 1, p.article_id
+    SELECT {LSH_BANDS} + k.n - 1, unnest(p.ids)
     FROM unnest(%s::int[]) WITH ORDINALITY AS k(hash, n)
-    CROSS JOIN LATERAL (SELECT article_id FROM dedupe_fingerprint
-        WHERE hash = k.hash AND article_id < %s ORDER BY article_id LIMIT %s) AS p
-), answered AS (
-    SELECT probe, article_id, count(*) OVER (PARTITION BY probe) AS holders FROM hits
+    CROSS JOIN LATERAL (SELECT CASE WHEN count(*) <= %s THEN array_agg(article_id) END AS ids
+        FROM (SELECT article_id FROM dedupe_fingerprint
+            WHERE hash = k.hash AND article_id < %s ORDER BY article_id LIMIT %s) AS f) AS p
 ), counted AS (
     SELECT article_id,
         count(*) FILTER (WHERE probe >= {_FIRST_BAND} AND probe < {LSH_BANDS}) AS bands,
         count(*) FILTER (WHERE probe >= {LSH_BANDS}) AS shared,
         bool_or(probe = {_EXACT}) AS exact
-    FROM answered WHERE holders <= %s OR probe = {_EXACT}
-    GROUP BY article_id
+    FROM hits GROUP BY article_id
 ), chosen AS (
     (SELECT article_id, bands, shared FROM counted WHERE bands > 0 OR shared >= %s
         ORDER BY bands + shared DESC, article_id LIMIT %s)
