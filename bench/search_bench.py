@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.search_bench --items 20000 --runs 10
     .venv/bin/python -m bench.search_bench --db postgresql+psycopg://postgres@127.0.0.1/bench
     .venv/bin/python -m bench.search_bench --items 1000000 --db sqlite:///big.db --db URL
+    .venv/bin/python -m bench.search_bench --items 1000000 --db URL --build-only
 
 Synthetic articles are made from the words of the labelled relevance texts (tests/fixtures/
 relevance, 25 per language) and the seeds: each article takes a language in turn (az, kk, ru,
@@ -177,7 +178,9 @@ def size(store: Store) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0)
 
 
-def run(url: str, items: int, runs: int, index_workers: int | None = None) -> None:
+def run(
+    url: str, items: int, runs: int, index_workers: int | None = None, build_only: bool = False
+) -> None:
     store = Store.open(url)
     backend = "sqlite" if store.engine.dialect.name == "sqlite" else "postgres"
     try:
@@ -188,6 +191,10 @@ def run(url: str, items: int, runs: int, index_workers: int | None = None) -> No
         started = time.perf_counter()
         indexed = reindex_archive(store, workers=index_workers)
         build = time.perf_counter() - started
+        if build_only:
+            print(f"{backend}: {items:,} articles inserted in {inserted:.1f} s")
+            print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s)")
+            return
         if backend == "sqlite":
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("INSERT INTO article_fts(article_fts) VALUES ('optimize')")
@@ -342,6 +349,11 @@ def main() -> None:
         help="processes analysing for the index build (default: the usable CPUs, as `monitor "
         "search --reindex`; 1: this process alone)",
     )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="stop after the index build (its time and rate), without the queries",
+    )
     args = parser.parse_args()
     urls = list(args.db)
     with tempfile.TemporaryDirectory() as folder:
@@ -354,7 +366,7 @@ def main() -> None:
                 print()
             if not url.startswith("sqlite"):
                 empty_postgres(url)
-            run(url, args.items, args.runs, args.index_workers)
+            run(url, args.items, args.runs, args.index_workers, args.build_only)
 
 
 def empty_postgres(url: str) -> None:

@@ -940,8 +940,29 @@ def test_a_bulk_reindex_in_worker_processes_writes_what_one_process_writes(store
     with store.engine.begin() as conn:
         conn.execute(text(f"DELETE FROM {table} WHERE {key} > 0"))
     seen: list[int] = []
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     assert reindex_archive(store, workers=2, progress=seen.append) == 1199
     assert index() == alone
     assert seen == sorted(seen) and seen[-1] == 1199 and len(seen) == 3  # batches of 500
     assert search(store, "Қазақстан").total == 300
+    if not sqlite:  # an empty index is built with its GIN index dropped, then made at the end
+        assert any(s.startswith("DROP INDEX") for s in statements)
+        assert vector_index_used(store, "Қазақстан")
+    statements.clear()
+    with store.engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM {table} WHERE {key} > 600"))
+    assert reindex_archive(store, workers=2) == 599  # an index that holds rows: kept
+    assert index() == alone and not any(s.startswith("DROP INDEX") for s in statements)
     assert reindex_archive(store, workers=2) == 0  # nothing left to do
+
+
+def vector_index_used(store: Store, word: str) -> bool:
+    """Whether PostgreSQL answers a match for `word` through the GIN index of the vectors."""
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a small table: else a scan
+        plan = conn.execute(
+            text("EXPLAIN SELECT count(*) FROM article_search WHERE vector @@ CAST(:q AS tsquery)"),
+            {"q": f"'{word.lower()}'"},
+        )
+        return "ix_article_search_vector" in "\n".join(str(row[0]) for row in plan)
