@@ -383,17 +383,17 @@ def _array_literal(values: Iterable[int]) -> str:
 
 # On PostgreSQL a look-up is one statement: the probes, each giving back the ids it found, or
 # none when more than POSTINGS_LIMIT articles answer it (boilerplate: its hits go no further
-# than its own node; counting all hits over the lot in a window took the statement at 1M from
-# 1.13-1.38 to 1.33-1.51 ms), the hits counted per article, the candidates chosen as
-# `candidates` chooses them on SQLite (`is_candidate`: a band shared, or
-# MIN_SHARED_FINGERPRINTS fingerprints; the strongest MAX_CANDIDATES, and the exact copy) and
-# their sketches. The probes and the sketches as two statements, with the hits counted in
-# Python between them, took 1.07-1.29 ms a look-up at 100k against 0.84-0.97 ms now (the keys
-# as array literals too; bench/README.md "Dedupe"): a second round trip, and a few hundred hit
-# rows handed to Python where 20 candidates now come back. PostgreSQL plans a compound SELECT
-# of 129 parts in about 20 ms, ten times its execution, and re-plans it for each set of
-# values: the probes take arrays, one bounded primary-key range per element (LATERAL), a
-# statement whose plan costs nothing whatever the text's length.
+# than its own node; at 1M the statement takes 1.13-1.38 ms so, 1.33-1.51 with a window counting
+# every probe's hits over the lot), the hits counted per article, the candidates chosen as
+# `candidates` chooses them on SQLite (`is_candidate`: a band shared, or MIN_SHARED_FINGERPRINTS
+# fingerprints; the strongest MAX_CANDIDATES, and the exact copy) and their sketches. The probes
+# and the sketches as two statements, with the hits counted in Python between them, took
+# 1.07-1.29 ms a look-up at 100k against 0.84-0.97 ms now (the keys as array literals too;
+# bench/README.md "Dedupe"): a second round trip, and a few hundred hit rows handed to Python
+# where 20 candidates now come back. PostgreSQL plans a compound SELECT of 129 parts in about 20
+# ms, ten times its execution, and re-plans it for each set of values: the probes take arrays,
+# one bounded primary-key range per element (LATERAL), a statement whose plan costs nothing
+# whatever the text's length.
 _PG_CANDIDATES = f"""
 WITH hits (probe, article_id) AS (
     SELECT {_EXACT}, article_id FROM (SELECT article_id FROM dedupe_sketch
