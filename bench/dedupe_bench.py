@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import make_url
@@ -337,12 +338,12 @@ def copied_ids(size: int, lookups: int) -> list[int]:
 
 def run_lookups(url: str, size: int, lookups: int, baseline: str | None = None) -> None:
     """Time the lookups; with `baseline`, also the archive's look-up of that git revision
-    (`monitor.store.sketch_rows` as it was there), the two alternated pass by pass."""
+    (`monitor.store.sketch_lookup` as it was there), the two alternated pass by pass."""
     from monitor.service import dedupe as stage
 
     looks_up = {"current": stage.candidates_before}
     if baseline:
-        looks_up[baseline] = module_at(baseline, "monitor/store/sketch_rows.py").candidates_before
+        looks_up[baseline] = baseline_lookup(baseline)
     planned = queries(size, lookups)
     chunk_streams.cache_clear()
     gc.collect()
@@ -401,6 +402,15 @@ def time_rebuild(url: str, size: int) -> str:
         store.close()
     assert indexed == size, (indexed, size)
     return f"dedupe --rebuild {indexed:,} sketches in {elapsed:.1f} s = {indexed / elapsed:,.0f}/s"
+
+
+def baseline_lookup(revision: str) -> Any:
+    """`candidates_before` as it was at `revision`: in `monitor/store/sketch_lookup.py`, or in
+    `sketch_rows.py` before the look-ups had a module of their own."""
+    try:
+        return module_at(revision, "monitor/store/sketch_lookup.py").candidates_before
+    except subprocess.CalledProcessError:
+        return module_at(revision, "monitor/store/sketch_rows.py").candidates_before
 
 
 def module_at(revision: str, path: str) -> ModuleType:

@@ -30,6 +30,7 @@ from monitor.dedupe.sketch import (
 )
 from monitor.service import dedupe as dedupe_stage
 from monitor.store import ArticleRecord, Store
+from monitor.store import sketch_lookup as lookup
 from monitor.store import sketch_rows as index
 from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
 
@@ -365,19 +366,20 @@ def test_a_short_text_is_recorded_but_not_indexed(store: Store) -> None:
 def test_boilerplate_held_by_many_articles_is_ignored(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index, "POSTINGS_LIMIT", 1)
+    monkeypatch.setattr(lookup, "POSTINGS_LIMIT", 1)
     archive(store, "seed_004", source="a")
     archive(store, "az_004_mirror", source="b")  # a copy: now two articles hold each fingerprint
     with store.session() as session:
         new = sketch(fixture_text("seed_004"), "az")
         assert new
-        found = index.candidates(session.connection(), new)
+        found = lookup.candidates(session.connection(), new)
     assert [c.article_id for c in found] == [1]  # only through the exact body hash
 
 
-def test_a_lookup_is_two_statements_of_one_text_whatever_it_looks_up(store: Store) -> None:
-    """The probes in one statement and the candidates' sketches in another, their SQL the same
-    for every text: nothing is built or compiled per lookup (bench/README.md, Dedupe)."""
+def test_a_lookup_sends_the_same_statements_whatever_it_looks_up(store: Store) -> None:
+    """SQLite: the probes in one statement and the candidates' sketches in another; PostgreSQL:
+    one statement. Their SQL the same for every text: nothing is built or compiled per lookup
+    (bench/README.md, Dedupe)."""
     archive(store, "kk_visit_kazinform", lang="kk")
     archive(store, "ru_news", lang="ru")
     statements: list[str] = []
@@ -389,7 +391,7 @@ def test_a_lookup_is_two_statements_of_one_text_whatever_it_looks_up(store: Stor
     try:
         for name, lang in (("kk_visit_copy", "kk"), ("ru_news_edited", "ru")):
             new = sketch(fixture_text(name), lang)
-            assert new and len(new.fingerprints) <= index.FINGERPRINT_SLOTS
+            assert new and len(new.fingerprints) <= lookup.FINGERPRINT_SLOTS
             assert dedupe_stage.find_match(store, new)
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
@@ -403,6 +405,7 @@ INDEXED = (
     "seed_004", "az_004_mirror", "az_004_updated", "az_001_edited", "az_001_excerpt",
     "az_003_edited", "kk_002_edited", "kk_002_excerpt", "kk_visit_kazinform", "kk_visit_copy",
     "ru_news", "ru_news_edited", "en_news", "en_news_copy", "az_weather_day1", "az_weather_day2",
+    "ru_news",  # again, from another site: candidates tied with the first, told apart by id
 )  # fmt: skip
 LOOKED_UP = (
     "az_001_excerpt_mid", "az_004_mirror", "kk_002_homoglyphs", "ru_news_edited", "en_news_edited",
@@ -417,7 +420,7 @@ def lang_of(name: str) -> str:
 def expected_candidates(
     archived: dict[int, Sketch], new: Sketch, before: int
 ) -> set[tuple[int, int, int]]:
-    """{(article id, fingerprints shared, bands shared)} as `sketch_rows` defines them, worked
+    """{(article id, fingerprints shared, bands shared)} as `sketch_lookup` defines them, worked
     out from the sketches themselves: probes answered by more than POSTINGS_LIMIT articles left
     out, the strongest MAX_CANDIDATES of those `is_candidate` takes, and the exact copy."""
     earlier = {i: s for i, s in archived.items() if i < before}
@@ -425,12 +428,12 @@ def expected_candidates(
     bands: dict[int, int] = {}
     for fingerprint in new.fingerprints:
         holders = [i for i, s in earlier.items() if fingerprint in s.fingerprints]
-        if len(holders) <= index.POSTINGS_LIMIT:
+        if len(holders) <= lookup.POSTINGS_LIMIT:
             for i in holders:
                 shared[i] = shared.get(i, 0) + 1
     for n, band in enumerate(new.bands):
         holders = [i for i, s in earlier.items() if s.bands[n] == band]
-        if len(holders) <= index.POSTINGS_LIMIT:
+        if len(holders) <= lookup.POSTINGS_LIMIT:
             for i in holders:
                 bands[i] = bands.get(i, 0) + 1
     judged = [
@@ -439,24 +442,25 @@ def expected_candidates(
         if dedupe.is_candidate(shared.get(i, 0), bands.get(i, 0))
     ]
     chosen = sorted(judged, key=lambda i: (-shared.get(i, 0) - bands.get(i, 0), i))
-    chosen = chosen[: index.MAX_CANDIDATES]
+    chosen = chosen[: lookup.MAX_CANDIDATES]
     exact = [i for i, s in sorted(earlier.items()) if s.body_hash == new.body_hash][:1]
     chosen += [i for i in exact if i not in chosen]
     return {(i, shared.get(i, 0), bands.get(i, 0)) for i in chosen}
 
 
-@pytest.mark.parametrize(("postings", "most"), [(100, 20), (2, 3)])
+@pytest.mark.parametrize(("postings", "most"), [(100, 20), (2, 3), (100, 1), (100, 0)])
 def test_a_lookup_finds_the_candidates_the_sketches_define(
     store: Store, monkeypatch: pytest.MonkeyPatch, postings: int, most: int
 ) -> None:
     """Both backends' look-ups (SQLite: probes, then counts in Python; PostgreSQL: one
     statement) give the candidates worked out from the sketches, with their shared counts;
-    with a small postings limit and few candidates, the bounds and the order are tested."""
-    monkeypatch.setattr(index, "POSTINGS_LIMIT", postings)
-    monkeypatch.setattr(index, "MAX_CANDIDATES", most)
+    with a small postings limit and few candidates, the bounds and the order are tested (one
+    candidate: ties broken by id; none: the exact copy alone)."""
+    monkeypatch.setattr(lookup, "POSTINGS_LIMIT", postings)
+    monkeypatch.setattr(lookup, "MAX_CANDIDATES", most)
     sketched: dict[int, Sketch] = {}
     for n, name in enumerate(INDEXED):
-        article_id = archive(store, name, source=f"s{n % 3}", lang=lang_of(name))
+        article_id = archive(store, name, source=f"s{n}", lang=lang_of(name))
         made = fixture_sketch(name, lang_of(name))
         assert made
         sketched[article_id] = made
@@ -466,6 +470,7 @@ def test_a_lookup_finds_the_candidates_the_sketches_define(
         for before in (None, 9):
             found = dedupe_stage.candidates_before(store, new, before)
             got = {(c.article_id, c.shared, c.bands) for c in found}
+            assert len(got) == len(found)
             assert got == expected_candidates(sketched, new, before or 2**31), (name, before)
             for c in found:
                 assert c.body_hash == sketched[c.article_id].body_hash

@@ -38,7 +38,7 @@ from monitor.search.service import search
 from monitor.service.maintenance import reindex_archive
 from monitor.service.pipeline import poll_sources
 from monitor.service.wiring import open_deps
-from monitor.store import ArticleRecord, EntityRow, Store
+from monitor.store import ArticleRecord, EntityRow, Store, fulltext
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.store.fulltext import reindex
 from monitor.store.story_rows import story_members
@@ -941,7 +941,11 @@ def test_a_bulk_reindex_in_worker_processes_writes_what_one_process_writes(store
         conn.execute(text(f"DELETE FROM {table} WHERE {key} > 0"))
     seen: list[int] = []
     statements: list[str] = []
-    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    def sent(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", sent)
     assert reindex_archive(store, workers=2, progress=seen.append) == 1199
     assert index() == alone
     assert seen == sorted(seen) and seen[-1] == 1199 and len(seen) == 3  # batches of 500
@@ -955,6 +959,52 @@ def test_a_bulk_reindex_in_worker_processes_writes_what_one_process_writes(store
     assert reindex_archive(store, workers=2) == 599  # an index that holds rows: kept
     assert index() == alone and not any(s.startswith("DROP INDEX") for s in statements)
     assert reindex_archive(store, workers=2) == 0  # nothing left to do
+    event.remove(store.engine, "before_cursor_execute", sent)
+
+
+@pytest.mark.postgres
+def test_a_build_whose_gin_index_is_in_use_keeps_it_and_goes_on(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty index built while another session reads it (a running monitor's search): the
+    build does not get the lock to drop the GIN index in time, keeps it, and indexes
+    everything, the other session never stopped (it would wait for the build's commit)."""
+    _reset_postgres(postgres_url)
+    store = Store.open(postgres_url)
+    reader = make_engine(postgres_url)
+    try:
+        for n in range(1, 41):
+            store.save_article(record(n, text=f"Qazaxıstanla neft ixracı {n}."))
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM article_search WHERE article_id > 0"))
+        monkeypatch.setattr(fulltext, "_DROP_LOCK_WAIT_MS", 100)
+        with reader.connect() as other:
+            other.begin()
+            other.execute(text("SELECT count(*) FROM article_search"))  # holds its lock
+            started = time.monotonic()
+            assert reindex_archive(store, workers=0) == 40
+            assert time.monotonic() - started < 10
+            # still in its transaction, never stopped: it reads the build's committed rows
+            assert other.execute(text("SELECT count(*) FROM article_search")).scalar_one() == 40
+        assert vector_index_used(store, "Qazaxıstan")
+        assert search(store, "Qazaxıstan").total == 40
+    finally:
+        reader.dispose()
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_build_remakes_a_missing_gin_index(postgres_url: str) -> None:
+    _reset_postgres(postgres_url)
+    store = Store.open(postgres_url)
+    try:
+        store.save_article(record(1, text="Qazaxıstanla neft ixracı."))
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_article_search_vector"))
+        assert reindex_archive(store, workers=0) == 0  # nothing to index: the index repaired
+        assert vector_index_used(store, "Qazaxıstan")
+    finally:
+        store.close()
 
 
 def vector_index_used(store: Store, word: str) -> bool:

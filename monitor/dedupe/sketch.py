@@ -14,8 +14,9 @@ A text is reduced once to a `Sketch` (`sketch(text, lang)`), built on the skelet
   fingerprint, wherever it lies. Shared fingerprints over the text's own count measure
   containment both ways: an excerpt of an archived text, a long page that holds one.
 
-The store (`monitor.store.sketch_rows`) keeps sketches and finds candidates by indexed lookups;
-`best_match` here decides among them. This module is the only one that imports datasketch.
+The store keeps sketches (`monitor.store.sketch_rows`) and finds candidates by indexed lookups
+(`monitor.store.sketch_lookup`); `best_match` here decides among them. This module is the only
+one that imports datasketch.
 
 Different texts about the same event share names, dates and figures but little running text: a
 three-word shingle of skeletons ("prezident ilham əliyev") is common to them, a run of a dozen

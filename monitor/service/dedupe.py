@@ -2,7 +2,7 @@
 
 `monitor.dedupe.sketch` decides what is a copy (a sketch of the text, the best of the candidates,
 exact before near before containment) and `monitor.dedupe.original` which of two copies is the
-original; `monitor.store.sketch_rows` holds the sketches and answers the indexed look-ups. This
+original; `monitor.store.sketch_rows` holds the sketches, `monitor.store.sketch_lookup` answers the indexed look-ups. This
 module only puts them in order: sketch, look up, decide, record.
 
 `dedupe_in_order`, the pipeline's step, makes the archive the same whatever the order pages were
@@ -23,10 +23,10 @@ from monitor.dedupe.original import Copy, original
 from monitor.dedupe.sketch import Match, Sketch, best_match, sketch
 from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Article, Store
+from monitor.store.sketch_lookup import candidates_before
 from monitor.store.sketch_rows import (
     UNSKETCHABLE,
     article_to_sketch,
-    candidates_before,
     original_under,
     reference_of,
     relink_copies,

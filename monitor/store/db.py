@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
-    DisconnectionError,
+    InvalidatePoolError,
     NoSuchModuleError,
     SQLAlchemyError,
 )
@@ -187,14 +187,14 @@ def ping_when_idle(
     engine: Engine, idle_s: float = PING_AFTER_IDLE_S, clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Check that a pooled PostgreSQL connection is alive before it is used, when it has lain
-    idle for `idle_s` or more; a dead one is replaced at once (the pool connects again), so a
-    restart of the server or a dropped connection costs no statement. SQLAlchemy's
-    `pool_pre_ping` asks every time: a round trip per session, 0.15 ms of a 1.2 ms dedupe
-    look-up (bench/README.md "Dedupe"), spent where the pipeline's workers take a connection
-    several times a page. A connection given back less than `idle_s` ago is used unasked: if
-    the server went away in that second, the one statement that finds out fails (what it was
-    doing stays in the frontier or at its stage: the stages are resumable) and SQLAlchemy
-    renews the whole pool."""
+    idle for `idle_s` or more: a dead one is replaced at once, and the rest of the pool renewed
+    (connected before the server went away, they are as dead), so a restart of the server or a
+    dropped connection costs no statement. SQLAlchemy's `pool_pre_ping` asks every time: a
+    round trip per session, 0.15 ms of a 1.2 ms dedupe look-up (bench/README.md "Dedupe"),
+    spent where the pipeline's workers take a connection several times a page. A connection
+    given back less than `idle_s` ago is used unasked: if the server went away in that second,
+    the one statement that finds out fails (what it was doing stays in the frontier or at its
+    stage: the stages are resumable) and SQLAlchemy renews the pool."""
 
     def returned(_dbapi_connection: Any, record: Any, *_proxy: Any) -> None:
         record.info["returned_at"] = clock()
@@ -204,8 +204,10 @@ def ping_when_idle(
             return
         try:  # the dialect's ping, as `pool_pre_ping` sends it (outside a transaction)
             engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error:
-            raise DisconnectionError("the pooled connection is gone") from None
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError("the pooled connections are gone") from None
+            raise
 
     event.listen(engine, "connect", returned)
     event.listen(engine, "checkin", returned)

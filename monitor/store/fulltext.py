@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.store.tables import Article
@@ -55,6 +56,8 @@ FACT_COLUMNS = tuple(_FACT_TYPES)
 _BATCHES_AHEAD = 4  # batches a bulk reindex has analysed or in analysis before it writes one
 _FACTS_TRIGGER = "article_search_facts"
 _VECTOR_INDEX = f"ix_{PG_TABLE}_vector"
+_DROP_LOCK_WAIT_MS = 2000  # how long a build waits to drop the GIN index (`reindex`)
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout reached
 
 
 def is_search_table(name: str | None) -> bool:
@@ -287,19 +290,43 @@ def reindex(
     (in the order read): on 2 cores ~1.6 times as many articles a second as alone.
 
     On PostgreSQL an empty index is built with its GIN index dropped and made again at the
-    end (`_empty_index`), in this transaction: other sessions' searches, and the index rows of
-    articles a running poll stores, wait for the build's commit (searches before it would find
-    nothing anyway)."""
+    end (`_empty_index`), in this transaction, when no other session is using the index at the
+    start (`_dropped_vector_index`). Until the build commits, other sessions' searches and
+    writes to the index wait: the index rows of articles a running poll stores, and the facts
+    the trigger copies when tagging, dedupe or linking change an article. The GIN index is made
+    again at the end of any build that finds it missing."""
     sqlite = is_sqlite(conn)
     if sqlite:
         conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE} WHERE rowid NOT IN (SELECT id FROM article)")
-    bulk = not sqlite and _empty_index(conn)
-    if bulk:
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_VECTOR_INDEX}")
+    bulk = not sqlite and _empty_index(conn) and _dropped_vector_index(conn)
     done = _write_missing(conn, everything, batch, progress, executor, sqlite)
-    if bulk:
+    if not sqlite and (bulk or not _has_vector_index(conn)):  # made again, or repaired
         _create_vector_index(conn)
     return done
+
+
+def _dropped_vector_index(conn: Connection) -> bool:
+    """Drop the GIN index for a build, unless its lock does not come within
+    `_DROP_LOCK_WAIT_MS` (another session is reading or writing the index: a running monitor);
+    then the build keeps the index and goes the slower way rather than stop that session, or
+    queue everyone behind itself."""
+    before = conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one()
+    try:
+        with conn.begin_nested():  # a savepoint: a lock not had undoes this part alone
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {_DROP_LOCK_WAIT_MS}")
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_VECTOR_INDEX}")
+            conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (before,))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    return True
+
+
+def _has_vector_index(conn: Connection) -> bool:
+    """Whether the GIN index is there, asked of the catalogue (no lock on the table)."""
+    found = conn.exec_driver_sql("SELECT to_regclass(%s)", (_VECTOR_INDEX,)).scalar_one()
+    return found is not None
 
 
 def _empty_index(conn: Connection) -> bool:
