@@ -191,9 +191,10 @@ def run(
         started = time.perf_counter()
         indexed = reindex_archive(store, workers=index_workers)
         build = time.perf_counter() - started
+        print(f"{backend}: {items:,} articles inserted in {inserted:.1f} s")
+        workers = f"{index_workers} analysis processes" if index_workers else "usable CPUs"
+        print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s; {workers})")
         if build_only:
-            print(f"{backend}: {items:,} articles inserted in {inserted:.1f} s")
-            print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s)")
             return
         if backend == "sqlite":
             with store.engine.begin() as conn:
@@ -203,9 +204,6 @@ def run(
         if backend == "postgres":
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
-        print(f"{backend}: {items:,} articles inserted in {inserted:.1f} s")
-        workers = f"{index_workers} analysis processes" if index_workers else "usable CPUs"
-        print(f"index built in {build:.1f} s ({indexed / build:,.0f} articles/s; {workers})")
         print(f"bare index built in {bare_build:.1f} s")
         print(f"database {before / 1e6:,.0f} MB without the index, {after / 1e6:,.0f} MB with it")
         if backend == "sqlite":  # as a running monitor's archive: the runner analyses it
