@@ -44,7 +44,13 @@ from monitor.link.signature import (
 from monitor.service.advance import advance, finish_stages
 from monitor.service.link import Linker, Text, embed, model_input, places_of
 from monitor.store import ArticleRecord, Store
-from monitor.store.story_rows import StoryMember, forget_stories, pack_vector, story_members
+from monitor.store.story_rows import (
+    StoryMember,
+    forget_stories,
+    pack_vector,
+    stored_signature,
+    story_members,
+)
 from monitor.store.tables import Article, StorySignature
 from monitor.text.kazakh_latin import is_kazakh_latin, to_cyrillic
 
@@ -383,6 +389,25 @@ def test_relinking_rebuilds_the_same_stories_without_reading_a_text_again(
     after = stories_of(store, ids)
     assert partition(ids, after) == partition(ids, before)
     assert Counting.calls == 0  # the stored vectors of the same model and text were reused
+
+
+def test_a_stored_signature_serves_only_the_text_it_was_read_from(
+    store: Store, rules: Rules
+) -> None:
+    """Linking reuses what it read of an article only while the article's text is the one it
+    read (one statement joins the two on the content hash); a new text is read again."""
+    article_id = archive(store, CALL[0])
+    assert store.stage_of(article_id) == "extracted"
+    story = advance(store, rules, frozenset(), article_id).story
+    assert store.stage_of(article_id) == LAST
+    stored = stored_signature(store, article_id)
+    assert stored is not None and stored.signature.article_id == article_id
+    assert stored.model == Linker.default().key and stored.vector.any()
+    archive(store, CALL[0], text=LABELLED[CALL[0]]["text"] + " Yeni abzas.", content_hash="new")
+    assert store.stage_of(article_id) == "extracted"  # a new text passes the stages again
+    assert stored_signature(store, article_id) is None
+    assert story is not None
+    assert stored_signature(store, 10**9) is None and store.stage_of(10**9) is None
 
 
 def linked_window(store: Store, count: int, first: int, *, alike: bool = False) -> np.ndarray:

@@ -61,13 +61,13 @@ def advance(
     `sketched`, when the caller computed them already (the analysis worker did, from the same
     title and text), save tagging and sketching it again; `linker` (None: the process's model,
     no dateline names) links it."""
-    article = store.article(article_id)
-    if article is None:
+    stage = store.stage_of(article_id)  # the article itself is read only by a stage needing it
+    if stage is None:
         return Advanced()
     duplicate = relevant = None
     seconds: dict[str, float] = {}
     step = monotonic()
-    if not has_passed(article.stage, "deduped"):
+    if not has_passed(stage, "deduped"):
         # dedupe looks up what is already sketched, then records its own sketch: two copies
         # deduped at once, on two threads or two workers, would each miss the other
         with store.one_at_a_time("dedupe"):
@@ -76,14 +76,17 @@ def advance(
             )
         duplicate = match is not None
         seconds["dedupe"], step = monotonic() - step, monotonic()
-    if not has_passed(article.stage, "tagged"):
+    if not has_passed(stage, "tagged"):
         if tagging is None:
+            article = store.article(article_id)
+            if article is None:
+                return Advanced(duplicate, seconds=seconds)
             tagging = tag(article.title, article.text, rules)
         save_tagging(store, rules, article_id, tagging, passed="tagged")
         relevant = tagging.relevant
         seconds["tag"], step = monotonic() - step, monotonic()
     story = waiting = None
-    if not has_passed(article.stage, "linked"):
+    if not has_passed(stage, "linked"):
         try:
             story = link_article(store, linker or Linker.default(), rules, article_id, utc_now())
         except ModelUnavailable as exc:

@@ -181,17 +181,19 @@ def link_article(
 ) -> int | None:
     """Put an archived article in its story (a copy in its original's), recording the stage.
     Returns the story's id; None when the article is gone."""
-    article = store.article(article_id)
-    if article is None:
-        return None
     model = linker.key
     stored = stored_signature(store, article_id)
     if stored is not None and stored.model == model:
         signature, vector = stored.signature, stored.vector
+        if store.stage_of(article_id) is None:
+            return None
     else:
         # the model loads (once a process), or the stage waits here, before reading the article:
         # where the model cannot load, each cycle retries every article left waiting
         linker.embedder.embed(())
+        article = store.article(article_id)
+        if article is None:
+            return None
         text = Text(
             article_id=article_id,
             title=article.title,

@@ -26,6 +26,7 @@ from monitor.store.tables import (
     ArticleEntity,
     ArticleTopic,
     FrontierRow,
+    table,
 )
 from monitor.store.warc import WarcRef
 
@@ -82,62 +83,77 @@ class ArticleRows(Sessions):
     def _save_article_once(
         self, record: ArticleRecord, frontier_id: int | None, index: Mapping[str, Any] | None
     ) -> Saved:
+        # statements on the tables, no objects: this runs for every page a poll archives
+        article, alias = table(Article), table(ArticleAlias)
+        columns = (
+            article.c.id,
+            article.c.last_seen_at,
+            article.c.listed_at,
+            article.c.content_hash,
+        )
         with self.session() as s:
-            existing = s.exec(
-                select(Article)
-                .join(ArticleAlias, col(Article.id) == ArticleAlias.article_id)
-                .where(
-                    ArticleAlias.source == record.source,
-                    col(ArticleAlias.key).in_(record.aliases),
-                )
+            existing = s.execute(
+                article.select()
+                .with_only_columns(*columns)
+                .join(alias, alias.c.article_id == article.c.id)
+                .where(alias.c.source == record.source, alias.c.key.in_(record.aliases))
+                .limit(1)
             ).first()
+            have: set[str] = set()
             if existing is None:
-                article = Article(
-                    source=record.source,
-                    key=record.key,
-                    first_seen_at=record.fetched_at,
-                    last_seen_at=record.fetched_at,
+                values = {
+                    "source": record.source,
+                    "key": record.key,
+                    "first_seen_at": record.fetched_at,
+                    "last_seen_at": record.fetched_at,
                     **_article_fields(record),
+                }
+                article_id = int(
+                    s.execute(insert(article).values(values).returning(article.c.id)).scalar_one()
                 )
-                s.add(article)
-                s.flush()
                 outcome = "new"
             else:
-                article = existing
-                article.last_seen_at = max(article.last_seen_at, record.fetched_at)
+                article_id = int(existing.id)
+                changes = {"last_seen_at": max(existing.last_seen_at, record.fetched_at)}
                 if record.listed_at and (
-                    article.listed_at is None or record.listed_at > article.listed_at
+                    existing.listed_at is None or record.listed_at > existing.listed_at
                 ):
-                    article.listed_at = record.listed_at
-                if article.content_hash != record.content_hash:
+                    changes["listed_at"] = record.listed_at
+                if existing.content_hash != record.content_hash:
                     fields = _article_fields(record)
                     fields.pop("listed_at")
                     if record.published_at is None:  # a date the source once gave stays
                         for name in ("published_at", "published_offset_min", "date_source"):
                             fields.pop(name)
-                    for name, value in fields.items():
-                        setattr(article, name, value)
-                    article.revisions += 1
-                    article.stage = STAGES[0]  # a new text passes the later stages again
+                    changes |= fields
+                    changes["revisions"] = article.c.revisions + 1
+                    changes["stage"] = STAGES[0]  # a new text passes the later stages again
                     outcome = "updated"
                 else:
                     outcome = "unchanged"
-                s.add(article)
-            assert article.id is not None
-            have = set(
-                s.exec(select(ArticleAlias.key).where(ArticleAlias.article_id == article.id))
-            )
-            for key in dict.fromkeys(record.aliases):
-                if key not in have:
-                    s.add(ArticleAlias(source=record.source, key=key, article_id=article.id))
+                s.execute(update(article).where(article.c.id == article_id).values(changes))
+                have = set(
+                    s.execute(
+                        alias.select()
+                        .with_only_columns(alias.c.key)
+                        .where(alias.c.article_id == article_id)
+                    ).scalars()
+                )
+            added = [key for key in dict.fromkeys(record.aliases) if key not in have]
+            if added:
+                s.execute(
+                    insert(alias),
+                    [{"source": record.source, "key": k, "article_id": article_id} for k in added],
+                )
             if outcome != "unchanged" and index is not None:
-                write_index(s, [{**index, "id": article.id}])  # in the same transaction
-            elif outcome != "unchanged":
-                index_article(s, article)
+                write_index(s, [{**index, "id": article_id}])  # in the same transaction
+            elif outcome != "unchanged" and (stored := s.get(Article, article_id)) is not None:
+                index_article(s, stored)
             if frontier_id is not None:
-                s.execute(delete(FrontierRow).where(col(FrontierRow.id) == frontier_id))
+                frontier = table(FrontierRow)
+                s.execute(delete(frontier).where(frontier.c.id == frontier_id))
             s.commit()
-            return Saved(outcome, article.id)
+            return Saved(outcome, article_id)
 
     def articles(
         self,
@@ -202,16 +218,17 @@ class ArticleRows(Sessions):
         with self.session() as s:
             if not write_article(s, article_id, values, passed):
                 return  # the article is gone
-            s.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
-            s.execute(delete(ArticleEntity).where(col(ArticleEntity.article_id) == article_id))
+            topic, entity = table(ArticleTopic), table(ArticleEntity)
+            s.execute(delete(topic).where(topic.c.article_id == article_id))
+            s.execute(delete(entity).where(entity.c.article_id == article_id))
             if topics:
                 s.execute(
-                    insert(ArticleTopic),
+                    insert(topic),
                     [{"article_id": article_id, "topic": t} for t in dict.fromkeys(topics)],
                 )
             if entities:
                 s.execute(
-                    insert(ArticleEntity),
+                    insert(entity),
                     [
                         {
                             "article_id": article_id,
@@ -283,26 +300,19 @@ def write_article(
     False when there is no such article."""
     if passed is not None:
         values = {**values, "stage": stage_after(passed)}
-    written = session.execute(
-        update(Article)
-        .where(col(Article.id) == article_id)
-        .values(dict(values))
-        .execution_options(synchronize_session=False)
-    )
+    article = table(Article)
+    written = session.execute(update(article).where(article.c.id == article_id).values(values))
     return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 def stage_passed(article_id: int, passed: str) -> Update:
     """The statement recording that an article has passed `passed`, never moving it back, with
     no read of the row first (loading the row to decide in Python read its whole text)."""
+    article = table(Article)
     return (
-        update(Article)
-        .where(
-            col(Article.id) == article_id,
-            col(Article.stage).not_in(STAGES[STAGES.index(passed) :]),
-        )
+        update(article)
+        .where(article.c.id == article_id, article.c.stage.not_in(STAGES[STAGES.index(passed) :]))
         .values(stage=passed)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -311,7 +321,5 @@ def stage_after(passed: str) -> Any:
     """The SQL value of an article's stage once it has passed `passed`: `passed` where the row
     stands before it (or at a stage unknown to this version), else the row's own. Made once a
     stage (an SQL expression is immutable): it is part of two writes of every article."""
-    return case(
-        (col(Article.stage).in_(STAGES[STAGES.index(passed) :]), col(Article.stage)),
-        else_=passed,
-    )
+    stage = table(Article).c.stage
+    return case((stage.in_(STAGES[STAGES.index(passed) :]), stage), else_=passed)

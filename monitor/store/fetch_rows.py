@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 
 from monitor.core.records import FetchOutcome, Validators, copied
 from monitor.store.db import Sessions
-from monitor.store.tables import FetchLog, HttpCache, RobotsFile
+from monitor.store.tables import FetchLog, HttpCache, RobotsFile, table
 
 
 class FetchRows(Sessions):
@@ -48,9 +49,10 @@ class FetchRows(Sessions):
 
     # logs
     def log_fetch(self, outcome: FetchOutcome) -> None:
-        with self.session() as s:
-            duration_ms = round(outcome.duration * 1000)
-            s.add(copied(FetchLog, outcome, id=None, duration_ms=duration_ms))
+        duration_ms = round(outcome.duration * 1000)
+        row = copied(FetchLog, outcome, id=None, duration_ms=duration_ms)
+        with self.session() as s:  # a statement: one a fetch, no object for a flush to track
+            s.execute(insert(table(FetchLog)).values(row.model_dump(exclude={"id"})))
             s.commit()
 
     def fetch_log(self, source: str | None = None, limit: int = 50) -> list[FetchLog]:

@@ -22,7 +22,7 @@ from monitor.core.records import Candidate, Validators
 from monitor.core.stages import LAST
 from monitor.store.article_rows import stage_passed
 from monitor.store.db import Sessions
-from monitor.store.tables import Article, ArticleAlias, FrontierRow, HttpCache
+from monitor.store.tables import Article, ArticleAlias, FrontierRow, HttpCache, table
 
 
 @dataclass(frozen=True)
@@ -286,6 +286,18 @@ class FrontierRows(Sessions):
         with self.session() as s:
             s.execute(stage_passed(article_id, stage))
             s.commit()
+
+    def stage_of(self, article_id: int) -> str | None:
+        """The last stage an article has passed; None when there is no such article. One column:
+        the stages' caller decides what to run from it, before reading anything else."""
+        article = table(Article)
+        with self.session() as s:
+            found = s.execute(
+                article.select()
+                .with_only_columns(article.c.stage)
+                .where(article.c.id == article_id)
+            ).first()
+            return None if found is None else str(found.stage)
 
     def unfinished(self, after: int, limit: int) -> list[tuple[int, str]]:
         """Articles that have not passed every stage, by id: (id, the last stage passed)."""

@@ -32,7 +32,7 @@ from monitor.extract.seeds import SEED_SOURCE
 from monitor.store import Store
 from monitor.store.article_rows import write_article
 from monitor.store.fulltext import is_sqlite
-from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch
+from monitor.store.tables import Article, DedupeBand, DedupeFingerprint, DedupeSketch, table
 
 _PROBES_PER_QUERY = 200  # SQLite allows 500 terms in one compound SELECT
 # Stored for a text too short to sketch, so that `without_current_sketch` counts it as seen;
@@ -43,11 +43,16 @@ UNSKETCHABLE = Sketch(body_hash="", words=0, minhash=b"", bands=(), fingerprints
 def article_to_sketch(store: Store, article_id: int) -> tuple[str, str | None, str] | None:
     """An archived article's text, language and the reference a copy of it would link to; None
     when there is no such article."""
+    article = table(Article)
     with store.session() as session:
-        article = session.get(Article, article_id)
-        if article is None:
+        columns = (article.c.text, article.c.lang, article.c.url, article.c.key, article.c.source)
+        row = session.execute(
+            article.select().with_only_columns(*columns).where(article.c.id == article_id)
+        ).first()
+        if row is None:
             return None
-        return article.text, article.lang, reference_of(article)
+        text, lang, url, key, source = row
+        return text, lang, reference_for(url, key, seed=source == SEED_SOURCE)
 
 
 def mark_copy(
@@ -185,7 +190,10 @@ def _remember_once(
     with store.session() as session:
         if not write_article(session, article_id, answer, passed):
             return  # the article is gone
-        stored = session.get(DedupeSketch, article_id)
+        sketches = table(DedupeSketch)
+        stored = session.execute(
+            sketches.select().where(sketches.c.article_id == article_id)
+        ).first()
         if stored is not None:
             if (stored.body_hash, stored.version, stored.reference, stored.fingerprints) == (
                 new.body_hash,
@@ -195,11 +203,10 @@ def _remember_once(
             ):
                 session.commit()
                 return
-            _unindex(session, stored)
-            session.delete(stored)
-            session.flush()
-        session.execute(  # a statement, not an object for the unit of work to flush
-            insert(DedupeSketch).values(
+            _unindex(session, article_id, stored.minhash, stored.fingerprints)
+            session.execute(delete(sketches).where(sketches.c.article_id == article_id))
+        session.execute(
+            insert(sketches).values(
                 article_id=article_id,
                 reference=reference,
                 body_hash=new.body_hash,
@@ -216,30 +223,29 @@ def _remember_once(
 def _index(session: Session, article_id: int, bands: Sequence[int], prints: Iterable[int]) -> None:
     if bands:
         session.execute(
-            insert(DedupeBand),
+            insert(table(DedupeBand)),
             [{"band": n, "hash": h, "article_id": article_id} for n, h in enumerate(bands)],
         )
     rows = [{"hash": h, "article_id": article_id} for h in sorted(prints)]
     if rows:
-        session.execute(insert(DedupeFingerprint), rows)
+        session.execute(insert(table(DedupeFingerprint)), rows)
 
 
-def _unindex(session: Session, stored: DedupeSketch) -> None:
+def _unindex(session: Session, article_id: int, minhash: bytes, fingerprints: bytes) -> None:
     """Delete a sketch's index rows by their keys (no scan: both tables are keyed by hash)."""
-    for n, h in enumerate(band_hashes(stored.minhash) if stored.minhash else ()):
+    bands, prints = table(DedupeBand), table(DedupeFingerprint)
+    for n, h in enumerate(band_hashes(minhash) if minhash else ()):
         session.execute(
-            delete(DedupeBand).where(
-                col(DedupeBand.band) == n,
-                col(DedupeBand.hash) == h,
-                col(DedupeBand.article_id) == stored.article_id,
+            delete(bands).where(
+                bands.c.band == n, bands.c.hash == h, bands.c.article_id == article_id
             )
         )
-    hashes = unpack_fingerprints(stored.fingerprints)
+    hashes = unpack_fingerprints(fingerprints)
     for start in range(0, len(hashes), _PROBES_PER_QUERY):
         session.execute(
-            delete(DedupeFingerprint).where(
-                col(DedupeFingerprint.hash).in_(hashes[start : start + _PROBES_PER_QUERY]),
-                col(DedupeFingerprint.article_id) == stored.article_id,
+            delete(prints).where(
+                prints.c.hash.in_(hashes[start : start + _PROBES_PER_QUERY]),
+                prints.c.article_id == article_id,
             )
         )
 

