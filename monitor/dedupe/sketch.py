@@ -188,7 +188,7 @@ def resemblance(minhash_a: bytes, minhash_b: bytes) -> float:
         return 0.0
     a = np.frombuffer(minhash_a, dtype="<u4")
     b = np.frombuffer(minhash_b, dtype="<u4")
-    return float(np.mean(a == b))
+    return int(np.count_nonzero(a == b)) / len(a)  # np.mean: 4 times the time for 256 values
 
 
 def is_candidate(shared_fingerprints: int, shared_bands: int) -> bool:
