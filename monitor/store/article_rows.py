@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Update, case, delete, func, insert, update
+from sqlalchemy import Update, bindparam, case, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -108,9 +108,7 @@ class ArticleRows(Sessions):
                     "last_seen_at": record.fetched_at,
                     **_article_fields(record),
                 }
-                article_id = int(
-                    s.execute(insert(article).values(values).returning(article.c.id)).scalar_one()
-                )
+                article_id = int(s.execute(_ARTICLE_INSERT, values).scalar_one())
                 outcome = "new"
             else:
                 article_id = int(existing.id)
@@ -292,17 +290,34 @@ def _article_fields(record: ArticleRecord) -> dict[str, Any]:
     }
 
 
+# A new article's row: its values go with the execution (a statement made with its ~20 values cost
+# as much again as this one, made once).
+_ARTICLE_INSERT = insert(table(Article)).returning(table(Article).c.id)
+
+
 def write_article(
     session: Session, article_id: int, values: Mapping[str, Any], passed: str | None = None
 ) -> bool:
     """Write `values` on an article in the session's transaction, with `passed` (the stage the
     write completes) where given, by one UPDATE: no read of the row, its text included, first.
     False when there is no such article."""
-    if passed is not None:
-        values = {**values, "stage": stage_after(passed)}
-    article = table(Article)
-    written = session.execute(update(article).where(article.c.id == article_id).values(values))
+    params = {f"new_{name}": value for name, value in values.items()}
+    written = session.execute(
+        _article_update(tuple(values), passed), {"article_id": article_id, **params}
+    )
     return bool(written.rowcount)  # type: ignore[attr-defined]
+
+
+@cache
+def _article_update(names: tuple[str, ...], passed: str | None) -> Update:
+    """`write_article`'s statement for these columns, made once: its values are parameters of
+    the execution, not of the statement (a statement made with them, as each call made it, cost
+    ~85 µs more a write)."""
+    article = table(Article)
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
+    if passed is not None:
+        values["stage"] = stage_after(passed)
+    return update(article).where(article.c.id == bindparam("article_id")).values(values)
 
 
 def stage_passed(article_id: int, passed: str) -> Update:

@@ -52,7 +52,7 @@ class FetchRows(Sessions):
         duration_ms = round(outcome.duration * 1000)
         row = copied(FetchLog, outcome, id=None, duration_ms=duration_ms)
         with self.session() as s:  # a statement: one a fetch, no object for a flush to track
-            s.execute(insert(table(FetchLog)).values(row.model_dump(exclude={"id"})))
+            s.execute(insert(table(FetchLog)), row.model_dump(exclude={"id"}))
             s.commit()
 
     def fetch_log(self, source: str | None = None, limit: int = 50) -> list[FetchLog]:

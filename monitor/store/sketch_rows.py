@@ -205,17 +205,16 @@ def _remember_once(
                 return
             _unindex(session, article_id, stored.minhash, stored.fingerprints)
             session.execute(delete(sketches).where(sketches.c.article_id == article_id))
-        session.execute(
-            insert(sketches).values(
-                article_id=article_id,
-                reference=reference,
-                body_hash=new.body_hash,
-                words=new.words,
-                minhash=new.minhash,
-                fingerprints=packed,
-                version=SKETCH_VERSION,
-            )
-        )
+        row = {
+            "article_id": article_id,
+            "reference": reference,
+            "body_hash": new.body_hash,
+            "words": new.words,
+            "minhash": new.minhash,
+            "fingerprints": packed,
+            "version": SKETCH_VERSION,
+        }
+        session.execute(insert(sketches), row)  # the values with the execution: no new statement
         _index(session, article_id, new.bands, new.fingerprints)
         session.commit()
 
