@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.text import normalise
 from monitor.text.normalise import (
     body_hash,
     content_hash,
@@ -169,3 +170,12 @@ def test_an_outlet_credited_inside_a_sentence_is_not_read_for_matching(
 def test_words_of_the_story_are_not_taken_for_credits() -> None:
     text = "Bakı limanı yük daşıyır. Xəbər verir ki, Aktau limanı da genişlənir. Сообщает министр."
     assert without_credits(text) == text
+
+
+def test_a_word_longer_than_any_language_has_is_reduced_but_not_kept() -> None:
+    """The reduction is cached by words, not bytes: a run of glued or encoded text is reduced
+    as any word is, and left out of the cache."""
+    glued = "qazaxıstanazərbaycan" * 3
+    normalise._kept_skeleton.cache_clear()
+    assert skeleton(glued) == skeleton(glued[:40]) + skeleton(glued[40:])
+    assert normalise._kept_skeleton.cache_info().currsize == 2  # the two parts, not the whole

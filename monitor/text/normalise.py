@@ -181,11 +181,24 @@ def match_form(text: str, lang: str | None = None) -> str:
     return " ".join(match_tokens(text, lang))
 
 
-@lru_cache(maxsize=1 << 15)
 def skeleton(word: str) -> str:
     """One casefolded word reduced to what survives OCR and spelling variants; "" for none.
     Kept for the words met last: news repeats its vocabulary, and the reduction was half of a
-    sketch's time (0.58 of 1.27 ms a 2,000-character article)."""
+    sketch's time (0.58 of 1.27 ms a 2,000-character article of the pipeline bench, whose few
+    dozen words are all cached; real text repeats less). A word longer than any a language
+    has (a run of glued or encoded text) is not kept: the cache counts words, not bytes."""
+    return _skeleton(word) if len(word) > _LONGEST_KEPT else _kept_skeleton(word)
+
+
+_LONGEST_KEPT = 40
+
+
+@lru_cache(maxsize=1 << 15)
+def _kept_skeleton(word: str) -> str:
+    return _skeleton(word)
+
+
+def _skeleton(word: str) -> str:
     if word.isdigit():
         return word
     if any(char.isalpha() for char in word):
