@@ -112,7 +112,9 @@ class ArticleRows(Sessions):
                 outcome = "new"
             else:
                 article_id = int(existing.id)
-                changes = {"last_seen_at": max(existing.last_seen_at, record.fetched_at)}
+                changes: dict[str, Any] = {}  # nothing to write, no UPDATE (an older capture)
+                if record.fetched_at > existing.last_seen_at:
+                    changes["last_seen_at"] = record.fetched_at
                 if record.listed_at and (
                     existing.listed_at is None or record.listed_at > existing.listed_at
                 ):
@@ -129,7 +131,8 @@ class ArticleRows(Sessions):
                     outcome = "updated"
                 else:
                     outcome = "unchanged"
-                s.execute(update(article).where(article.c.id == article_id).values(changes))
+                if changes:
+                    s.execute(update(article).where(article.c.id == article_id).values(changes))
                 have = set(
                     s.execute(
                         alias.select()
