@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from sqlalchemy import delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
@@ -51,8 +52,7 @@ def article_to_sketch(store: Store, article_id: int) -> tuple[str, str | None, s
         ).first()
         if row is None:
             return None
-        text, lang, url, key, source = row
-        return text, lang, reference_for(url, key, seed=source == SEED_SOURCE)
+        return row.text, row.lang, reference_of(row)
 
 
 def mark_copy(
@@ -149,7 +149,18 @@ def without_current_sketch(store: Store, after: int, batch: int) -> list[int]:
         return [i for i in ids if i is not None]
 
 
-def reference_of(article: Article) -> str:
+class Located(Protocol):
+    """What names an archived article's place: an `Article`, or a row of those columns."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+def reference_of(article: Located) -> str:
     """What a copy of this article links to (`monitor.dedupe.reference`)."""
     return reference_for(article.url, article.key, seed=article.source == SEED_SOURCE)
 
