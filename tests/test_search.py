@@ -24,6 +24,7 @@ from monitor.config.sources import load_sources
 from monitor.core.errors import QueryError, SearchTimeout
 from monitor.demo.server import SiteServer, rewrite_sources
 from monitor.link.members import other_versions
+from monitor.search import highlight
 from monitor.search.backend import explain, time_limit
 from monitor.search.highlight import snippet
 from monitor.search.query import (
@@ -169,6 +170,34 @@ def test_snippet_marks_the_original_words_around_the_matches() -> None:
     assert "Prezident [Əliyevin] [Qazaxıstana] səfəri." in plain
     assert len(plain.split()) < 40
     assert snippet("", Query(), "az").pieces == ()
+
+
+def test_a_marker_shared_by_many_texts_marks_each_as_a_fresh_one_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The words a query's marker has judged are kept for the next texts (every hit of a page,
+    the next pages) and forgotten past a bound; neither may change what a text gets marked, nor
+    may a word judged in one language's text be taken as judged in another's."""
+    monkeypatch.setattr(highlight, "_KNOWN_WORDS", 5)
+    query = parse_query("Qazaxıstan Astana")
+    texts = [
+        ("az", "Söz " * 40 + "Qazaxıstanın paytaxtı Astanada görüş. " + "Son " * 40),
+        ("kk", "Сөз " * 40 + "Қазақстан мен Әзербайжан Астанада келісті. " + "Соң " * 40),
+        ("en", "Word " * 40 + "Kazakhstan and Azerbaijan met in Astana. " + "End " * 40),
+        ("az", "Bakı görüşü, Astana və Qazaxıstan'ın nümayəndələri. " * 3),
+        ("az", ""),
+    ]
+    highlight._marker.cache_clear()
+    fresh = []
+    for lang, body in texts:
+        fresh.append(snippet(body, query, lang).pieces)
+        highlight._marker.cache_clear()
+    shared = [snippet(body, query, lang).pieces for lang, body in texts]
+    assert shared == fresh
+    assert [piece for piece, hit in shared[0] if hit] == ["Qazaxıstanın", "Astanada"]
+    assert [piece for piece, hit in shared[2] if hit] == ["Astana"]
+    opening = snippet(" ".join(["Söz"] * 50), Query(), "az")  # no words: the opening 32
+    assert opening.plain() == " ".join(["Söz"] * 32) + " …"
 
 
 # --- queries that cannot hurt the server -------------------------------------------------------
