@@ -133,19 +133,21 @@ def test_validators_robots_and_fetch_log(store: Store) -> None:
     assert store.validators("https://azertag.az/rss") == Validators('"def"', "Mon")
     store.save_robots("https://azertag.az", "User-agent: *\nDisallow: /axtarish", T0)
     assert store.load_robots("https://azertag.az") == ("User-agent: *\nDisallow: /axtarish", T0)
-    store.log_fetch(
-        FetchOutcome(
-            "azertag-az",
-            "https://azertag.az/x",
-            "article",
-            T0,
-            500,
-            10,
-            0.25,
-            4,
-            "http-status",
-            "HTTP 500",
-        )
+    store.log_fetches(
+        [
+            FetchOutcome(
+                "azertag-az",
+                "https://azertag.az/x",
+                "article",
+                T0,
+                500,
+                10,
+                0.25,
+                4,
+                "http-status",
+                "HTTP 500",
+            )
+        ]
     )
     [entry] = store.fetch_log("azertag-az")
     assert (entry.status, entry.duration_ms, entry.error_kind) == (500, 250, "http-status")

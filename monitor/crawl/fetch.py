@@ -148,9 +148,9 @@ class Fetcher:
             page = await self._get(url, source, validators, check_robots, started, limit)
         except FetchError as error:
             error.elapsed = time.monotonic() - started
-            await self._report(source, url, purpose, started_at, error)
+            self._report(source, url, purpose, started_at, error)
             raise
-        await self._report(source, url, purpose, started_at, page)
+        self._report(source, url, purpose, started_at, page)
         return page
 
     async def _get(
@@ -314,16 +314,16 @@ class Fetcher:
 
     # -- fetch log -------------------------------------------------------------------------------
 
-    async def _report(
+    def _report(
         self, source: str, url: str, purpose: str, at: datetime, result: Page | FetchError
     ) -> None:
-        """One line of the fetch log: the page got, or the error the fetch ended with. In a
-        thread: the log is the archive's, and a write waits its turn at a SQLite file."""
+        """One line of the fetch log: the page got, or the error the fetch ended with. Told on
+        the event loop: `on_outcome` must not block (the monitor's gathers the lines and writes
+        them in batches, `monitor.service.fetch_journal`)."""
         if self._on_outcome is None:
             return
         error = result if isinstance(result, FetchError) else None
-        await asyncio.to_thread(
-            self._on_outcome,
+        self._on_outcome(
             FetchOutcome(
                 source=source,
                 url=url,
@@ -335,7 +335,7 @@ class Fetcher:
                 attempts=result.attempts,
                 error_kind=error.kind if error else None,
                 error=str(error) if error else None,
-            ),
+            )
         )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from monitor.config.rules import load_rules
 from monitor.config.settings import Settings
 from monitor.config.sources import Source, agencies
-from monitor.core.records import FetchOutcome
 from monitor.crawl.fetch import Fetcher
+from monitor.service.fetch_journal import FetchJournal
 from monitor.service.link import Linker
 from monitor.service.metrics import Metrics
 from monitor.service.offload import Offload
@@ -23,12 +24,9 @@ async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> Async
     rules = load_rules(settings.topics)  # a broken rules file stops here, before any fetch
     store = Store.open(settings.archive_url)
     metrics = Metrics()
-
-    def on_outcome(outcome: FetchOutcome) -> None:
-        store.log_fetch(outcome)
-        metrics.observe_fetch(outcome)
-
-    fetcher = Fetcher(settings, robots_cache=store, on_outcome=on_outcome)
+    journal = FetchJournal(store, metrics)
+    fetcher = Fetcher(settings, robots_cache=store, on_outcome=journal.record)
+    writing = asyncio.create_task(journal.keep_writing())
     try:
         async with Offload.from_settings(settings) as offload:
             yield Deps(
@@ -43,5 +41,9 @@ async def open_deps(settings: Settings, sources: Sequence[Source] = ()) -> Async
                 linker=Linker.default(agencies(sources)),
             )
     finally:
+        writing.cancel()
+        with suppress(asyncio.CancelledError):
+            await writing
         await fetcher.aclose()
+        await asyncio.to_thread(journal.flush)  # the lines of the last second
         store.close()

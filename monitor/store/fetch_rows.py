@@ -5,14 +5,21 @@ row per logical fetch with its status, size, duration, attempts and error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import insert
 from sqlmodel import col, select
 
-from monitor.core.records import FetchOutcome, Validators, copied
+from monitor.core.records import FetchOutcome, Validators
 from monitor.store.db import Sessions
 from monitor.store.tables import FetchLog, HttpCache, RobotsFile, table
+
+# what a fetch log row takes as it is from a fetch's outcome (the duration goes in milliseconds)
+_OUTCOME_COLUMNS = tuple(
+    f.name for f in fields(FetchOutcome) if f.name in FetchLog.model_fields and f.name != "duration"
+)
 
 
 class FetchRows(Sessions):
@@ -48,11 +55,19 @@ class FetchRows(Sessions):
             s.commit()
 
     # logs
-    def log_fetch(self, outcome: FetchOutcome) -> None:
-        duration_ms = round(outcome.duration * 1000)
-        row = copied(FetchLog, outcome, id=None, duration_ms=duration_ms)
-        with self.session() as s:  # a statement: one a fetch, no object for a flush to track
-            s.execute(insert(table(FetchLog)), row.model_dump(exclude={"id"}))
+    def log_fetches(self, outcomes: Sequence[FetchOutcome]) -> None:
+        """Lines of the fetch log, in one transaction (the monitor writes them in batches,
+        `monitor.service.fetch_journal`: a transaction a fetch contended for SQLite's one
+        writer with the pages' own writes)."""
+        if not outcomes:
+            return
+        rows = [
+            {name: getattr(outcome, name) for name in _OUTCOME_COLUMNS}
+            | {"duration_ms": round(outcome.duration * 1000)}
+            for outcome in outcomes
+        ]
+        with self.session() as s:  # one statement, the rows with it: no objects to flush
+            s.execute(insert(table(FetchLog)), rows)
             s.commit()
 
     def fetch_log(self, source: str | None = None, limit: int = 50) -> list[FetchLog]:
