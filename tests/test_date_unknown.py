@@ -9,6 +9,7 @@ unknown" instead of putting the day the monitor found an item in place of its pu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from monitor.service.decisions import build_record
 from monitor.store import ArticleRecord, Store
 from monitor.store.db import alembic_config, make_engine, migrate
 from monitor.store.queries import DigestRow
+from monitor.text.normalise import content_hash
 from monitor.web.app import templates
 
 BAKU = timezone(timedelta(hours=4))
@@ -116,6 +118,23 @@ def test_an_article_is_dated_by_its_page_or_feed_or_not_at_all(
     built = build_record(source, "id:1", candidate, _page(fetched), _extracted(page_date), None)
     assert built.published_at == expected
     assert built.date_source == source_of_date
+
+
+def test_a_record_takes_the_analysis_hash_only_for_the_title_it_was_made_of() -> None:
+    """The content hash is made off the event loop, of the title the analysis read; a record
+    whose title came out otherwise gets its own."""
+    [source] = [s for s in load_sources(ROOT / "sources.yaml") if s.name == "azertag-az"]
+    candidate = Candidate(url="https://azertag.az/xeber/1", via="feed", title="Lentdəki başlıq")
+    page, fetched = _page(datetime(2027, 3, 1, 9, 0, tzinfo=UTC)), _extracted(None)
+    own = content_hash("Başlıq", "Mətn.")
+    built = build_record(source, "id:1", candidate, page, fetched, None, ("Başlıq", own))
+    assert built.content_hash == own
+    made_apart = build_record(source, "id:1", candidate, page, fetched, None, ("Başlıq", "x" * 64))
+    assert made_apart.content_hash == "x" * 64  # taken as given: the analysis made it
+    untitled = replace(fetched, title="")  # the record's title is the feed's, not the one hashed
+    other = build_record(source, "id:1", candidate, page, untitled, None, ("Başlıq", own))
+    assert other.title == "Lentdəki başlıq"
+    assert other.content_hash == content_hash("Lentdəki başlıq", "Mətn.") != own
 
 
 def test_seeds_are_dated_by_their_manifest_or_unknown(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from monitor.service.offload import (
 )
 from monitor.store.fulltext import index_params
 from monitor.tag.tagger import tag
+from monitor.text.normalise import content_hash
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extract"
 SHIPPED = {source.name: source.article for source in load_sources(ROOT / "sources.yaml")}
@@ -114,6 +115,7 @@ def test_analysis_is_the_stages_called_one_by_one(name: str, rules: Rules) -> No
         sketch=sketch(extracted.text, lang),
         tagging=tag(title, extracted.text, rules),
         index=index,
+        content_hash=content_hash(title, extracted.text),
     )
     # for PostgreSQL's index, the tsvector of the same words
     vector = analyse_page(replace(request, sqlite=False), rules).index

@@ -61,8 +61,11 @@ def build_record(
     page: Page,
     extracted: ExtractedArticle,
     ref: WarcRef | None,
+    hashed: tuple[str, str] | None = None,
 ) -> ArticleRecord:
-    """Pure: the archive row for an extracted page, with its date and identity settled."""
+    """Pure: the archive row for an extracted page, with its date and identity settled.
+    `hashed`: a title and the content hash of it and the page's text, made off the event loop
+    (the analysis): taken when the record's title is that one, else the hash is made here."""
     url = canonical_url(page.final_url)
     if extracted.canonical_url and same_site(extracted.canonical_url, source.homepage):
         url = canonical_url(extracted.canonical_url, base=page.final_url)
@@ -92,7 +95,9 @@ def build_record(
         date_source=date_source,
         listed_at=candidate.published_at,
         fetched_at=page.fetched_at,
-        content_hash=content_hash(title, extracted.text),
+        content_hash=hashed[1]
+        if hashed and hashed[0] == title
+        else content_hash(title, extracted.text),
         extraction=extracted.method,
         http_status=page.status,
         warc=ref,

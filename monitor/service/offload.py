@@ -57,6 +57,7 @@ from monitor.dedupe.sketch import Sketch, sketch
 from monitor.extract.article import extract_article
 from monitor.store.fulltext import index_params
 from monitor.tag.tagger import Tagging, tag
+from monitor.text.normalise import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class Analysis:
     sketch: Sketch | None
     tagging: Tagging
     index: dict[str, Any]
+    content_hash: str  # of `title` and the text (`normalise.content_hash`), as the record's
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,15 @@ def analyse_page(
     [index] = index_params([(0, title, extracted.text, lang)], sqlite=request.sqlite)
     del index["id"]
     watch("indexing")
-    return Analysis(extracted=extracted, title=title, sketch=found, tagging=tagging, index=index)
+    hashed = content_hash(title, extracted.text)  # normalising a long text is no work for the loop
+    return Analysis(
+        extracted=extracted,
+        title=title,
+        sketch=found,
+        tagging=tagging,
+        index=index,
+        content_hash=hashed,
+    )
 
 
 class Offload:

@@ -375,7 +375,8 @@ async def _archive(
     step = report.timed("capture", step)
     if ref.revisit and prior is not None:  # the bytes are the prior capture's: point there
         ref = prior
-    record = build_record(source, row.key, candidate, page, extracted, ref)
+    hashed = (analysis.title, analysis.content_hash)
+    record = build_record(source, row.key, candidate, page, extracted, ref, hashed)
     # what the worker made of the title it read is the record's unless the title came out otherwise
     as_read = analysis.title == record.title
     index = analysis.index if as_read else None
