@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 
 from monitor.core.records import Candidate, Validators
@@ -57,6 +57,10 @@ class Backlog:
     failed: int
     oldest_at: datetime | None  # when the oldest waiting URL was discovered
     oldest_url: str | None
+
+
+# `stage_of`'s statement, made once: every stage of every page asks it
+_STAGE_OF = select(table(Article).c.stage).where(table(Article).c.id == bindparam("article_id"))
 
 
 class FrontierRows(Sessions):
@@ -290,13 +294,8 @@ class FrontierRows(Sessions):
     def stage_of(self, article_id: int) -> str | None:
         """The last stage an article has passed; None when there is no such article. One column:
         the stages' caller decides what to run from it, before reading anything else."""
-        article = table(Article)
         with self.session() as s:
-            found = s.execute(
-                article.select()
-                .with_only_columns(article.c.stage)
-                .where(article.c.id == article_id)
-            ).first()
+            found = s.execute(_STAGE_OF, {"article_id": article_id}).first()
             return None if found is None else str(found.stage)
 
     def unfinished(self, after: int, limit: int) -> list[tuple[int, str]]:

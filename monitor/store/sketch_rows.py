@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import bindparam, delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -41,15 +41,20 @@ _PROBES_PER_QUERY = 200  # SQLite allows 500 terms in one compound SELECT
 UNSKETCHABLE = Sketch(body_hash="", words=0, minhash=b"", bands=(), fingerprints=frozenset())
 
 
+# statements of every page's dedupe, made once (their values go with the execution)
+_TO_SKETCH = select(
+    *(table(Article).c[name] for name in ("text", "lang", "url", "key", "source"))
+).where(table(Article).c.id == bindparam("article_id"))
+_STORED_SKETCH = (
+    table(DedupeSketch).select().where(table(DedupeSketch).c.article_id == bindparam("article_id"))
+)
+
+
 def article_to_sketch(store: Store, article_id: int) -> tuple[str, str | None, str] | None:
     """An archived article's text, language and the reference a copy of it would link to; None
     when there is no such article."""
-    article = table(Article)
     with store.session() as session:
-        columns = (article.c.text, article.c.lang, article.c.url, article.c.key, article.c.source)
-        row = session.execute(
-            article.select().with_only_columns(*columns).where(article.c.id == article_id)
-        ).first()
+        row = session.execute(_TO_SKETCH, {"article_id": article_id}).first()
         if row is None:
             return None
         return row.text, row.lang, reference_of(row)
@@ -202,9 +207,7 @@ def _remember_once(
         if not write_article(session, article_id, answer, passed):
             return  # the article is gone
         sketches = table(DedupeSketch)
-        stored = session.execute(
-            sketches.select().where(sketches.c.article_id == article_id)
-        ).first()
+        stored = session.execute(_STORED_SKETCH, {"article_id": article_id}).first()
         if stored is not None:
             if (stored.body_hash, stored.version, stored.reference, stored.fingerprints) == (
                 new.body_hash,

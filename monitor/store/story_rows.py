@@ -18,7 +18,7 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -113,17 +113,21 @@ class StoredSignature:
     vector: Vectors
 
 
+# `stored_signature`'s statement, made once: linking asks it of every page
+_STORED_SIGNATURE = (
+    select(StorySignature, Article.story_id)
+    .join(Article, col(Article.id) == StorySignature.article_id)
+    .where(
+        col(StorySignature.article_id) == bindparam("article_id"),
+        col(StorySignature.content_hash) == col(Article.content_hash),
+    )
+)
+
+
 def stored_signature(store: Store, article_id: int) -> StoredSignature | None:
     """An article's stored signature and vector, if they were made from its present text."""
     with store.session() as session:  # one statement, and the article's text left unread
-        found = session.exec(
-            select(StorySignature, Article.story_id)
-            .join(Article, col(Article.id) == StorySignature.article_id)
-            .where(
-                col(StorySignature.article_id) == article_id,
-                col(StorySignature.content_hash) == col(Article.content_hash),
-            )
-        ).first()
+        found = session.exec(_STORED_SIGNATURE, params={"article_id": article_id}).first()
         if found is None:
             return None
         row, story_id = found
