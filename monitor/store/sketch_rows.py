@@ -234,14 +234,34 @@ def _remember_once(
 
 
 def _index(session: Session, article_id: int, bands: Sequence[int], prints: Iterable[int]) -> None:
+    """A sketch's band and fingerprint rows, in the driver's own terms: on PostgreSQL one
+    statement a table, the hashes as an array (the ORM's many-row insert had sent them one by
+    one: 2.3 ms of CPU for 90 fingerprints, 0.5 in one statement); on SQLite, where a statement
+    is no round trip, a plain `executemany` of tuples (0.44 -> 0.19 ms)."""
+    connection = session.connection()
+    ordered = sorted(prints)  # in key order: the tables are B-trees on the hash
+    if connection.dialect.name == "postgresql":
+        if bands:
+            connection.exec_driver_sql(_PG_BANDS, (article_id, list(bands)))
+        if ordered:
+            connection.exec_driver_sql(_PG_FINGERPRINTS, (article_id, ordered))
+        return
     if bands:
-        session.execute(
-            insert(table(DedupeBand)),
-            [{"band": n, "hash": h, "article_id": article_id} for n, h in enumerate(bands)],
-        )
-    rows = [{"hash": h, "article_id": article_id} for h in sorted(prints)]
-    if rows:
-        session.execute(insert(table(DedupeFingerprint)), rows)
+        connection.exec_driver_sql(_SQLITE_BANDS, [(n, h, article_id) for n, h in enumerate(bands)])
+    if ordered:
+        connection.exec_driver_sql(_SQLITE_FINGERPRINTS, [(h, article_id) for h in ordered])
+
+
+# `_index`'s statements (the band is the hash's position in the sketch, from 0)
+_PG_BANDS = (
+    "INSERT INTO dedupe_band (band, hash, article_id) "
+    "SELECT n - 1, h, %s FROM unnest(%s::int[]) WITH ORDINALITY AS u(h, n)"
+)
+_PG_FINGERPRINTS = (
+    "INSERT INTO dedupe_fingerprint (hash, article_id) SELECT h, %s FROM unnest(%s::int[]) AS u(h)"
+)
+_SQLITE_BANDS = "INSERT INTO dedupe_band (band, hash, article_id) VALUES (?, ?, ?)"
+_SQLITE_FINGERPRINTS = "INSERT INTO dedupe_fingerprint (hash, article_id) VALUES (?, ?)"
 
 
 def _unindex(session: Session, article_id: int, minhash: bytes, fingerprints: bytes) -> None:
