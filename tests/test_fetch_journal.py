@@ -22,6 +22,7 @@ from monitor.service.fetch_journal import FetchJournal
 from monitor.service.metrics import Metrics
 from monitor.service.wiring import open_deps
 from monitor.store import Store
+from monitor.store.fetch_rows import _OUTCOME_COLUMNS
 from monitor.store.tables import FetchLog
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -51,8 +52,6 @@ def test_lines_wait_for_the_flush_then_go_in_one_transaction(store: Store) -> No
 def test_every_field_of_a_log_row_comes_from_the_outcome() -> None:
     """A column added to the fetch log must be given by the outcome (or be the duration in
     milliseconds): else every line would leave it empty."""
-    from monitor.store.fetch_rows import _OUTCOME_COLUMNS
-
     assert set(FetchLog.model_fields) == {"id", "duration_ms", *_OUTCOME_COLUMNS}
 
 

@@ -17,9 +17,7 @@ from monitor.store.db import Sessions
 from monitor.store.tables import FetchLog, HttpCache, RobotsFile, table
 
 # what a fetch log row takes as it is from a fetch's outcome (the duration goes in milliseconds)
-_OUTCOME_COLUMNS = tuple(
-    f.name for f in fields(FetchOutcome) if f.name in FetchLog.model_fields and f.name != "duration"
-)
+_OUTCOME_COLUMNS = tuple(f.name for f in fields(FetchOutcome) if f.name in FetchLog.model_fields)
 
 
 class FetchRows(Sessions):

@@ -240,16 +240,17 @@ def _index(session: Session, article_id: int, bands: Sequence[int], prints: Iter
     is no round trip, a plain `executemany` of tuples (0.44 -> 0.19 ms)."""
     connection = session.connection()
     ordered = sorted(prints)  # in key order: the tables are B-trees on the hash
-    if connection.dialect.name == "postgresql":
+    if is_sqlite(connection):
         if bands:
-            connection.exec_driver_sql(_PG_BANDS, (article_id, list(bands)))
+            rows = [(n, h, article_id) for n, h in enumerate(bands)]
+            connection.exec_driver_sql(_SQLITE_BANDS, rows)
         if ordered:
-            connection.exec_driver_sql(_PG_FINGERPRINTS, (article_id, ordered))
+            connection.exec_driver_sql(_SQLITE_FINGERPRINTS, [(h, article_id) for h in ordered])
         return
     if bands:
-        connection.exec_driver_sql(_SQLITE_BANDS, [(n, h, article_id) for n, h in enumerate(bands)])
+        connection.exec_driver_sql(_PG_BANDS, (article_id, list(bands)))
     if ordered:
-        connection.exec_driver_sql(_SQLITE_FINGERPRINTS, [(h, article_id) for h in ordered])
+        connection.exec_driver_sql(_PG_FINGERPRINTS, (article_id, ordered))
 
 
 # `_index`'s statements (the band is the hash's position in the sketch, from 0)
